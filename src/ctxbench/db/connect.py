@@ -1,0 +1,65 @@
+"""Opening connections with errors a user can act on, and reading what the server is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from ctxbench.db.dsn import mask_password
+from ctxbench.errors import InfraError
+
+MIN_SERVER_VERSION = 140000  # partitioned-table features used by the schema
+MIN_PGVECTOR = (0, 5, 0)
+
+
+def connect(dsn: str, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Connection:
+    """psycopg.connect, but a failure is an InfraError naming the (masked) target."""
+    kwargs.setdefault("connect_timeout", 10)
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise InfraError(f"cannot connect to {mask_password(dsn)}: "
+                         f"{mask_password(str(exc)).strip()}") from exc
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("-")[0].split(".") if p.isdigit())
+
+
+def check_server(conn: psycopg.Connection) -> dict[str, Any]:
+    """Verify the server can host the workload; say exactly what is missing if not."""
+    num = int(conn.execute("SHOW server_version_num").fetchone()[0])
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    if num < MIN_SERVER_VERSION:
+        raise InfraError(f"PostgreSQL {version} is too old: ctxbench needs 14 or newer "
+                         "(the Context API shipped against 16)")
+    row = conn.execute(
+        "SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    if row is None:
+        raise InfraError(
+            f"pgvector is not available on this server (PostgreSQL {version}): "
+            "pg_available_extensions has no 'vector'. Install pgvector >= 0.5 for this "
+            "PostgreSQL version, or use the embedded default (no --dsn)."
+        )
+    available = row[1] or row[0]
+    if _version_tuple(available) < MIN_PGVECTOR:
+        raise InfraError(f"pgvector {available} is too old: ctxbench needs 0.5 or newer")
+    return {"server_version": version, "server_version_num": num, "pgvector_available": available,
+            "pgvector_installed": row[1]}
+
+
+def server_facts(conn: psycopg.Connection) -> dict[str, Any]:
+    """Versions and every setting that differs from its default: what reproduces a run."""
+    facts: dict[str, Any] = {
+        "server_version": conn.execute("SHOW server_version").fetchone()[0],
+    }
+    exts = conn.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1").fetchall()
+    facts["extensions"] = {name: ver for name, ver in exts}
+    rows = conn.execute(
+        "SELECT name, setting, unit FROM pg_settings "
+        "WHERE source NOT IN ('default', 'override', 'client') ORDER BY name"
+    ).fetchall()
+    facts["settings"] = {n: (f"{s}{u}" if u and u not in ("", None) else s) for n, s, u in rows}
+    return facts
