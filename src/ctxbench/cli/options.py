@@ -1,0 +1,28 @@
+"""Options shared by every command that talks to a database, and how they become a Target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ctxbench.db.target import Target, make_server, open_target
+
+Backend = Annotated[str | None, typer.Option(
+    "--backend", help="embedded (default), dsn, or testcontainers.", show_default=False)]
+Dsn = Annotated[str | None, typer.Option(
+    "--dsn", envvar="CTXBENCH_DSN", help="Use an existing server (implies --backend dsn).",
+    show_default=False)]
+Home = Annotated[Path | None, typer.Option(
+    "--home", envvar="CTXBENCH_HOME", help="Folder of the embedded server's cluster.",
+    show_default=False)]
+Database = Annotated[str | None, typer.Option(
+    "--database", "-d", help="Database to use (default: 'ctxbench', created by ctxbench; with "
+    "--dsn: the DSN's database).", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def target_from(backend: str | None, dsn: str | None, home: Path | None, database: str | None,
+                settings: dict | None = None) -> Target:
+    return open_target(make_server(backend, dsn=dsn, home=home, settings=settings), database)
