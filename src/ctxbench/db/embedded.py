@@ -248,7 +248,8 @@ def _ensure_server_user() -> None:
         proc = subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
                                SERVER_USER], capture_output=True, text=True)
         if proc.returncode not in (0, 9):  # 9: created meanwhile by another process
-            raise InfraError(f"could not create system user {SERVER_USER!r}: {proc.stderr.strip()}")
+            raise InfraError(
+                f"could not create system user {SERVER_USER!r}: {proc.stderr.strip()}") from None
 
 
 def drop_os_page_cache() -> bool:

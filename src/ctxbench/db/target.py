@@ -92,7 +92,7 @@ def open_target(server: Server, database: str | None = None, *, create: bool = T
     """Bring the server up (a no-op if it runs), check it, and make sure the database exists."""
     server.up()
     if server.kind == "dsn":
-        db = database or ExternalServer.database.fget(server) or "postgres"  # type: ignore[attr-defined]
+        db = database or getattr(server, "database", None) or "postgres"
         target = Target(server, db)
         with target.connect() as conn:
             check_server(conn)

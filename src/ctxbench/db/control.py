@@ -1,0 +1,169 @@
+"""Putting the server into a known state before measuring: caches and statistics.
+
+Each function returns a short description of what it actually did, because "cold" and
+"no statistics" are properties to report, not to assume (e.g. where the OS refuses to drop
+its page cache, the result says the OS cache stayed warm).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ctxbench.db.embedded import drop_os_page_cache
+from ctxbench.db.migrate import WORKLOAD_TABLES
+from ctxbench.db.target import Target
+from ctxbench.errors import InfraError
+
+
+@dataclass
+class ResetOutcome:
+    method: str  # e.g. "restart+drop_caches", "restart (OS cache stayed warm)", "evict_buffers ..."
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def reset_caches(target: Target, method: str = "restart") -> ResetOutcome:
+    """Empty PostgreSQL's shared buffers and, where permitted, the OS page cache.
+
+    ``method="restart"`` restarts the server (embedded/container); ``"evict"`` uses
+    ``pg_buffercache_evict_all()`` and works on any server with pg_buffercache (PG 18).
+    A DSN server cannot be restarted, so it always evicts. Callers open a new connection
+    afterwards, which also starts with empty backend-local catalog caches.
+    """
+    t0 = time.perf_counter()
+    details: dict[str, Any] = {}
+    if method == "restart" and target.can_restart:
+        target.server.restart()
+        how = "restart"
+    else:
+        with target.connect() as conn:
+            details.update(evict_shared_buffers(conn))
+        how = "evict_buffers"
+    if target.kind == "embedded" and drop_os_page_cache():
+        how += "+drop_caches"
+    else:
+        how += " (OS cache stayed warm)"
+    return ResetOutcome(how, time.perf_counter() - t0, details)
+
+
+def evict_shared_buffers(conn: psycopg.Connection) -> dict[str, Any]:
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_buffercache")
+        row = conn.execute("SELECT * FROM pg_buffercache_evict_all()").fetchone()
+    except psycopg.Error as exc:
+        raise InfraError("cannot empty shared buffers on this server: pg_buffercache_evict_all() "
+                         f"is unavailable ({str(exc).strip()}); it needs PostgreSQL 18 with "
+                         "pg_buffercache, or a server ctxbench can restart") from exc
+    return {"buffers_evicted": int(row[0]), "buffers_flushed": int(row[1]),
+            "buffers_skipped": int(row[2])}
+
+
+def workload_relations(conn: psycopg.Connection) -> list[str]:
+    """The three tables, every partition, and all their indexes (qualified names)."""
+    rows = conn.execute(
+        """
+        WITH tabs AS (
+            SELECT c.oid FROM pg_class c
+            WHERE c.oid = ANY (SELECT to_regclass(t)::oid FROM unnest(%s::text[]) t)
+            UNION
+            SELECT i.inhrelid FROM pg_inherits i
+            WHERE i.inhparent = 'resource_action_traces'::regclass
+        )
+        SELECT oid::regclass::text FROM tabs
+        UNION
+        SELECT x.indexrelid::regclass::text FROM pg_index x WHERE x.indrelid IN (SELECT oid FROM tabs)
+        """, (list(WORKLOAD_TABLES),)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def table_relations(conn: psycopg.Connection) -> list[str]:
+    return [r for r in workload_relations(conn) if conn.execute(
+        "SELECT relkind IN ('r','p') FROM pg_class WHERE oid = %s::regclass", (r,)).fetchone()[0]]
+
+
+def statistics_state(conn: psycopg.Connection) -> dict[str, Any]:
+    """How many pg_statistic rows and analyzed tables the workload has: recorded with every phase."""
+    rels = table_relations(conn)
+    stats_rows = conn.execute(
+        "SELECT count(*) FROM pg_statistic WHERE starelid = ANY (%s::regclass[])", (rels,)
+    ).fetchone()[0]
+    analyzed = conn.execute(
+        "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL), "
+        "count(*) FROM pg_stat_all_tables WHERE relid = ANY (%s::regclass[])", (rels,)
+    ).fetchone()
+    parent_stats = conn.execute(
+        "SELECT count(*) FROM pg_statistic WHERE starelid = 'resource_action_traces'::regclass"
+    ).fetchone()[0]
+    return {"pg_statistic_rows": int(stats_rows), "parent_has_stats": parent_stats > 0,
+            "tables_analyzed": int(analyzed[0]), "tables": int(analyzed[1]),
+            "state": "analyzed" if parent_stats > 0 else ("partial" if stats_rows else "no_stats")}
+
+
+def set_autovacuum(conn: psycopg.Connection, enabled: bool) -> None:
+    """Per-table autovacuum switch (partitioned parents take no storage parameters)."""
+    for rel in table_relations(conn):
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
+        if kind == "r":
+            conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
+                sql.SQL(rel), sql.Literal(enabled)))
+
+
+def clear_statistics(conn: psycopg.Connection) -> dict[str, Any]:
+    """Return the workload's tables to "freshly loaded, never analyzed", without reloading.
+
+    Deletes their pg_statistic rows and resets pg_class.reltuples to -1 (the value before the
+    first VACUUM/ANALYZE), with autovacuum switched off so it stays that way. Needs superuser
+    (true on the embedded server); elsewhere the caller reloads the dataset instead.
+    """
+    set_autovacuum(conn, False)
+    rels = workload_relations(conn)
+    tables = table_relations(conn)
+    try:
+        with conn.transaction():
+            deleted = conn.execute("DELETE FROM pg_statistic WHERE starelid = ANY (%s::regclass[])",
+                                   (rels,)).rowcount
+            conn.execute("UPDATE pg_class SET reltuples = -1, relallvisible = 0 "
+                         "WHERE oid = ANY (%s::regclass[])", (tables,))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise InfraError("clearing statistics needs superuser; reload the dataset with "
+                         "`ctxbench seed --replace --no-analyze` instead") from exc
+    return {"pg_statistic_rows_deleted": deleted, **statistics_state(conn)}
+
+
+def analyze(conn: psycopg.Connection) -> dict[str, Any]:
+    """ANALYZE the three tables. Autovacuum never analyzes a partitioned parent, so this is
+    the only way the parent gets statistics."""
+    t0 = time.perf_counter()
+    for table in WORKLOAD_TABLES:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    seconds = time.perf_counter() - t0
+    return {"analyze_seconds": round(seconds, 3), **statistics_state(conn)}
+
+
+def hnsw_indexes(conn: psycopg.Connection) -> list[str]:
+    """The HNSW indexes of the partitions (the ones a search actually reads)."""
+    rows = conn.execute(
+        """
+        SELECT x.indexrelid::regclass::text FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+        JOIN pg_inherits h ON h.inhrelid = x.indrelid
+        WHERE am.amname = 'hnsw' AND h.inhparent = 'resource_action_traces'::regclass
+        ORDER BY 1
+        """).fetchall()
+    return [r[0] for r in rows]
+
+
+def prewarm(conn: psycopg.Connection, relations: list[str]) -> dict[str, Any]:
+    """pg_prewarm each relation into shared buffers; returns seconds and blocks loaded."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    t0 = time.perf_counter()
+    blocks = 0
+    for rel in relations:
+        blocks += int(conn.execute("SELECT pg_prewarm(%s::regclass)", (rel,)).fetchone()[0])
+    return {"prewarm_seconds": round(time.perf_counter() - t0, 4), "prewarm_blocks": blocks,
+            "prewarm_relations": len(relations)}

@@ -1,0 +1,285 @@
+"""Scenarios: what to run, on which data, with which budgets — one TOML file.
+
+Validation is strict because a typo in a nightly scenario should fail loudly, not silently
+measure the defaults: unknown keys are errors, and every error names the file, the key, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctxbench.errors import UsageError
+
+PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
+METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness")
+
+
+def _f(default: Any = dataclasses.MISSING, *, choices: tuple | None = None, lo: float | None = None,
+       hi: float | None = None, doc: str = "", factory: Any = None) -> Any:
+    meta = {"choices": choices, "lo": lo, "hi": hi, "doc": doc}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DatabaseSpec:
+    backend: str = _f("embedded", choices=("embedded", "dsn", "testcontainers"))
+    dsn: str | None = _f(None, doc="for backend dsn; CTXBENCH_DSN overrides")
+    name: str | None = _f(None, doc="database; default ctxbench_<scenario name>")
+    schema_variants: list[str] = _f(factory=list)
+    statement_timeout_ms: int = _f(60000, lo=0, hi=3_600_000)
+    prepare_threshold: int | None = _f(None, lo=0, hi=1000,
+                                       doc="psycopg prepare_threshold; unset = never prepare")
+    cache_reset: str = _f("restart", choices=("restart", "evict"))
+    settings: dict[str, Any] = _f(factory=dict, doc="server settings (embedded/testcontainers)")
+
+
+@dataclass
+class DatasetSpec:
+    scale: int = _f(20000, lo=1000, hi=10_000_000)
+    seed: int = _f(42, lo=0, hi=2**63 - 1)
+    months: int = _f(3, lo=1, hi=24)
+    anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
+    severities: str = _f("documented", choices=("documented", "tests"))
+    default_partition: bool = _f(False)
+
+
+@dataclass
+class QueryOverride:
+    variants: list[str] | None = _f(None)
+    weight: float | None = _f(None, lo=0, hi=1e6)
+
+
+@dataclass
+class QueriesSpec:
+    include: list[str] = _f(factory=lambda: ["*"], doc="query names, 'tag:<tag>' or '*'")
+    exclude: list[str] = _f(factory=list)
+    variants: list[str] = _f(factory=lambda: ["as_shipped"])
+    surface: str = _f("builder", choices=("builder", "http"))
+    weights: dict[str, float] = _f(factory=dict)
+    overrides: dict[str, QueryOverride] = _f(factory=dict)
+
+
+@dataclass
+class ColdSpec:
+    samples: int = _f(20, lo=1, hi=10000)
+
+
+@dataclass
+class WarmSpec:
+    param_sets: int = _f(50, lo=1, hi=100000, doc="distinct parameter sets per query")
+    warmup_passes: int = _f(1, lo=0, hi=100, doc="untimed passes over the same sets first")
+    repeats: int = _f(2, lo=1, hi=1000, doc="measured passes over the sets (shuffled)")
+
+
+@dataclass
+class AnalyzeSpec:
+    cold_samples: int = _f(20, lo=0, hi=10000)
+    param_sets: int = _f(50, lo=0, hi=100000)
+    warmup_passes: int = _f(1, lo=0, hi=100)
+    repeats: int = _f(2, lo=1, hi=1000)
+
+
+@dataclass
+class HnswWarmupSpec:
+    searches: int = _f(50, lo=1, hi=100000, doc="searches 1..N after each cold start")
+    repeats: int = _f(3, lo=1, hi=1000, doc="cold starts per prewarm mode")
+    modes: list[str] = _f(factory=lambda: ["none", "index", "index+heap"])
+    query: str = _f("semantic_search")
+    variant: str = _f("as_shipped")
+
+
+@dataclass
+class PhasesSpec:
+    run: list[str] = _f(factory=lambda: ["before_analyze", "after_analyze", "hnsw_warmup"])
+    cold: ColdSpec = _f(factory=ColdSpec)
+    warm: WarmSpec = _f(factory=WarmSpec)
+    before_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
+    after_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
+    hnsw_warmup: HnswWarmupSpec = _f(factory=HnswWarmupSpec)
+
+
+@dataclass
+class BudgetSpec:
+    query: str = _f("*")
+    phase: str = _f("*")
+    variant: str = _f("*")
+    metric: str = _f("p95", choices=METRICS)
+    max: float | None = _f(None, lo=0)
+    min: float | None = _f(None, lo=0)
+
+
+@dataclass
+class OutputSpec:
+    dir: str = _f("reports")
+    strict: bool = _f(False, doc="INCONCLUSIVE verdicts fail the run")
+
+
+@dataclass
+class Scenario:
+    name: str = _f("scenario")
+    description: str = _f("")
+    seed: int | None = _f(None, lo=0, doc="root seed of parameter sampling; default dataset.seed")
+    database: DatabaseSpec = _f(factory=DatabaseSpec)
+    dataset: DatasetSpec = _f(factory=DatasetSpec)
+    queries: QueriesSpec = _f(factory=QueriesSpec)
+    phases: PhasesSpec = _f(factory=PhasesSpec)
+    budgets: list[BudgetSpec] = _f(factory=list)
+    output: OutputSpec = _f(factory=OutputSpec)
+    source: str = field(default="<defaults>", metadata={"internal": True})
+    text: str = field(default="", metadata={"internal": True})
+
+    @property
+    def sampler_seed(self) -> int:
+        return self.dataset.seed if self.seed is None else self.seed
+
+    @property
+    def database_name(self) -> str:
+        return self.database.name or f"ctxbench_{self.name}".replace("-", "_").lower()
+
+    def resolved_budgets(self) -> list[dict[str, Any]]:
+        """Budgets as the analysis reads them; the default p95 <= 500 ms always comes first."""
+        out: list[dict[str, Any]] = [{"query": "*", "phase": "*", "variant": "*", "metric": "p95",
+                                      "max": 500.0}]
+        for b in self.budgets:
+            item: dict[str, Any] = {"query": b.query, "phase": b.phase, "variant": b.variant,
+                                    "metric": b.metric}
+            if b.max is not None:
+                item["max"] = float(b.max)
+            if b.min is not None:
+                item["min"] = float(b.min)
+            out.append(item)
+        return out
+
+
+class _Loader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, value: Any, allowed: str) -> typing.NoReturn:
+        raise UsageError(f"{self.source}: key '{key}' = {value!r} is not allowed; {allowed}")
+
+    def build(self, cls: type, data: Any, path: str) -> Any:
+        if not isinstance(data, dict):
+            self.fail(path or "(top level)", data, "expected a table")
+        hints = typing.get_type_hints(cls)
+        known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            where = f"{path}.{unknown[0]}" if path else unknown[0]
+            self.fail(where, data[unknown[0]], f"unknown key; allowed keys here: {', '.join(known)}")
+        kwargs = {}
+        for name, value in data.items():
+            key = f"{path}.{name}" if path else name
+            kwargs[name] = self.convert(hints[name], value, key, known[name].metadata)
+        return cls(**kwargs)
+
+    def convert(self, tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any]) -> Any:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            inner = [a for a in args if a is not type(None)]
+            return self.convert(inner[0], value, key, meta)
+        if dataclasses.is_dataclass(tp):
+            return self.build(tp, value, key)
+        if origin is list:
+            if not isinstance(value, list):
+                self.fail(key, value, "expected a list")
+            return [self.convert(args[0], v, f"{key}[{i}]", meta) for i, v in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.fail(key, value, "expected a table")
+            return {k: self.convert(args[1], v, f"{key}.{k}", {}) for k, v in value.items()}
+        if tp is Any:
+            return value
+        if tp is bool:
+            if not isinstance(value, bool):
+                self.fail(key, value, "expected true or false")
+            return value
+        if tp is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(key, value, "expected an integer")
+        elif tp is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.fail(key, value, "expected a number")
+            value = float(value)
+        elif tp is str and not isinstance(value, str):
+            self.fail(key, value, "expected a string")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            self.fail(key, value, f"allowed: {', '.join(map(str, choices))}")
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            rng = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+            self.fail(key, value, f"allowed range: {rng}")
+        return value
+
+
+def _check(s: Scenario, ld: _Loader) -> None:
+    for i, name in enumerate(s.phases.run):
+        if name not in PHASES:
+            ld.fail(f"phases.run[{i}]", name, f"allowed phases: {', '.join(PHASES)}")
+    for i, mode in enumerate(s.phases.hnsw_warmup.modes):
+        if mode not in ("none", "index", "index+heap"):
+            ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
+    if s.dataset.anchor is not None:
+        try:
+            dt.date.fromisoformat(s.dataset.anchor)
+        except ValueError:
+            ld.fail("dataset.anchor", s.dataset.anchor, "expected a date YYYY-MM-DD")
+    for i, b in enumerate(s.budgets):
+        if (b.max is None) == (b.min is None):
+            ld.fail(f"budgets[{i}]", {"max": b.max, "min": b.min},
+                    "give exactly one of max (latency in ms, error_rate) or min (recall, completeness)")
+        if b.phase != "*" and b.phase.split(".")[0] not in PHASES:
+            ld.fail(f"budgets[{i}].phase", b.phase, f"'*' or one of {', '.join(PHASES)} "
+                    "(optionally with .cold/.warm for the analyze phases)")
+
+
+def load_text(text: str, source: str = "<string>") -> Scenario:
+    ld = _Loader(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source}: not valid TOML: {exc}") from exc
+    scenario = ld.build(Scenario, data, "")
+    if "name" not in data and source.endswith(".toml"):
+        scenario.name = Path(source).stem
+    scenario.source, scenario.text = source, text
+    _check(scenario, ld)
+    return scenario
+
+
+def load(path: Path | str) -> Scenario:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"scenario file {path} does not exist")
+    return load_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def scenarios_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def find(name_or_path: str | None) -> Scenario:
+    """A path, or the name of a shipped scenario (``smoke`` -> scenarios/smoke.toml)."""
+    if name_or_path is None:
+        name_or_path = "smoke"
+    path = Path(name_or_path)
+    if not path.exists() and not path.suffix:
+        shipped = scenarios_dir() / f"{name_or_path}.toml"
+        if shipped.exists():
+            path = shipped
+        else:
+            known = ", ".join(sorted(p.stem for p in scenarios_dir().glob("*.toml")))
+            raise UsageError(f"scenario {name_or_path!r} not found; shipped scenarios: {known}")
+    return load(path)
