@@ -8,6 +8,7 @@ value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import datetime as dt
 import tomllib
 import types
@@ -19,6 +20,9 @@ from typing import Any
 from ctxbench.errors import UsageError
 
 PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
+# Names measurements carry: the analyze phases measure a cold and a warm part each.
+MEASURED_PHASES = ("cold", "warm", "before_analyze.cold", "before_analyze.warm", "after_analyze.cold",
+                   "after_analyze.warm", "hnsw_warmup", "load")
 METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness")
 
 
@@ -240,9 +244,9 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if (b.max is None) == (b.min is None):
             ld.fail(f"budgets[{i}]", {"max": b.max, "min": b.min},
                     "give exactly one of max (latency in ms, error_rate) or min (recall, completeness)")
-        if b.phase != "*" and b.phase.split(".")[0] not in PHASES:
-            ld.fail(f"budgets[{i}].phase", b.phase, f"'*' or one of {', '.join(PHASES)} "
-                    "(optionally with .cold/.warm for the analyze phases)")
+        if not fnmatch.filter(MEASURED_PHASES, b.phase):
+            ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
+                    f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")
 
 
 def load_text(text: str, source: str = "<string>") -> Scenario:

@@ -1,0 +1,1 @@
+"""Measuring the query core: timing, plan capture, server state per phase, the phase runner."""

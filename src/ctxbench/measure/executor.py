@@ -1,0 +1,80 @@
+"""Timing one execution of the query core, and the connections it runs on.
+
+The timed region is exactly ``Query.execute`` (send + fetch all rows): validation, result
+mapping and recording happen outside it. Every measured connection is configured the same
+way, and ``prepare_threshold`` is explicit because a prepared statement keeps its plan even
+when later settings would change it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from ctxbench.db.connect import connect
+from ctxbench.queries import ParamSet, Query
+from ctxbench.results import Measurement, ResultsDir
+
+
+@dataclass
+class ConnectionSpec:
+    dsn: str
+    prepare_threshold: int | None = None
+    statement_timeout_ms: int = 60000
+
+    def open(self) -> psycopg.Connection:
+        conn = connect(self.dsn, prepare_threshold=self.prepare_threshold,
+                       application_name="ctxbench")
+        conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+        return conn
+
+
+@dataclass
+class Recorder:
+    """Times executions and appends each as a Measurement the moment it finishes."""
+
+    results: ResultsDir
+    run_id: str
+    counters: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    on_record: Callable[[Measurement], None] | None = None
+
+    def measure(self, conn: psycopg.Connection, phase: str, query: Query, variant: str, ps: ParamSet,
+                *, warmup: bool = False, labels: dict[str, str] | None = None,
+                seq: int | None = None) -> Measurement:
+        key = (phase, query.name, variant)
+        if seq is None:
+            seq = self.counters.get(key, 0) + 1
+            self.counters[key] = seq
+        error: str | None = None
+        rows: list[Any] = []
+        t0 = time.perf_counter_ns()
+        try:
+            rows = query.execute(conn, ps.params, variant)
+            t1 = time.perf_counter_ns()
+        except psycopg.Error as exc:
+            t1 = time.perf_counter_ns()
+            error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            _recover(conn)
+        m = Measurement(run_id=self.run_id, phase=phase, query=query.name, variant=variant,
+                        param_id=ps.id, seq=seq, latency_ns=t1 - t0, rows=len(rows), ok=error is None,
+                        error=error, warmup=warmup,
+                        labels={"param_kind": ps.kind, **(labels or {})} if ps.kind else dict(labels or {}))
+        self.results.append_measurement(m)
+        if self.on_record:
+            self.on_record(m)
+        return m
+
+
+def _recover(conn: psycopg.Connection) -> None:
+    """Leave the connection usable after a failed statement (or let the caller reconnect)."""
+    if conn.closed:
+        return
+    try:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+    except psycopg.Error:
+        pass

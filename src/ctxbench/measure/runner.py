@@ -1,0 +1,229 @@
+"""``ctxbench run``: scenario → database → data → measurements → reports.
+
+The run writes as it goes (meta.json first, measurements line by line, phases as they end),
+so a run that fails halfway still leaves its measurements and gets a report marked
+incomplete. Reports are built only from the folder, exactly as ``ctxbench report`` would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ctxbench import __version__
+from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
+from ctxbench.db import control
+from ctxbench.db.connect import server_facts
+from ctxbench.db.migrate import migrate
+from ctxbench.db.target import Target, make_server, open_target
+from ctxbench.errors import CtxbenchError, InfraError, UsageError
+from ctxbench.measure import phases as ph
+from ctxbench.measure.environment import git_revision, machine_facts
+from ctxbench.measure.executor import ConnectionSpec, Recorder
+from ctxbench.queries import DatasetProfile, ParamSampler, Query, catalog
+from ctxbench.results import ResultsDir, RunMeta
+from ctxbench.results.model import utc_now
+from ctxbench.scenario import Scenario
+
+ANCHOR_REUSE_DAYS = 7
+
+
+@dataclass
+class RunOutcome:
+    results_dir: Path
+    status: str
+    exit_code: int
+    verdict: str
+    reports: Any = None
+    error: str | None = None
+
+
+def select_workload(scenario: Scenario) -> list[tuple[Query, str]]:
+    """(query, variant) pairs from include/exclude patterns, names and 'tag:' selectors."""
+    qs = scenario.queries
+
+    def matches(q: Query, pattern: str) -> bool:
+        if pattern.startswith("tag:"):
+            return pattern[4:] in q.tags
+        return fnmatch.fnmatchcase(q.name, pattern)
+
+    for pattern in [*qs.include, *qs.exclude, *qs.overrides]:
+        if not pattern.startswith("tag:") and not any(matches(q, pattern) for q in catalog.values()):
+            raise UsageError(f"{scenario.source}: query {pattern!r} matches no query; known: "
+                             f"{', '.join(catalog)}")
+    chosen = [q for q in catalog.values()
+              if any(matches(q, p) for p in qs.include) and not any(matches(q, p) for p in qs.exclude)]
+    if not chosen:
+        raise UsageError(f"{scenario.source}: queries.include selects no query")
+    workload = []
+    for q in chosen:
+        override = qs.overrides.get(q.name)
+        variants = override.variants if override and override.variants else qs.variants
+        for v in variants:
+            if v not in q.variants:
+                if override and override.variants:
+                    raise UsageError(f"{scenario.source}: queries.overrides.{q.name}.variants: {v!r} "
+                                     f"is not a variant of {q.name}; allowed: {', '.join(q.variants)}")
+                continue  # a global variant list applies where the variant exists
+            workload.append((q, v))
+    return workload
+
+
+def dataset_options(scenario: Scenario) -> DatasetOptions:
+    d = scenario.dataset
+    return DatasetOptions(scale=d.scale, seed=d.seed, months=d.months,
+                          anchor=dt.date.fromisoformat(d.anchor) if d.anchor else None,
+                          severities=d.severities, default_partition=d.default_partition)
+
+
+def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:
+    if not existing:
+        return False
+    have = dict(existing["params"])
+    want = wanted.resolved().params()
+    if anchor_given:
+        return have == want
+    anchor = have.get("anchor")
+    have.pop("anchor", None)
+    want.pop("anchor", None)
+    if have != want or not anchor:
+        return False
+    age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
+    return age <= ANCHOR_REUSE_DAYS
+
+
+def prepare_dataset(target: Target, scenario: Scenario, progress: ph.Progress) -> tuple[dict, bool]:
+    """Reuse a matching dataset or (re)load one. Returns (dataset info, freshly loaded?)."""
+    options = dataset_options(scenario)
+    with target.connect() as conn:
+        migrate(conn, where=f"database {target.database!r}", variants=scenario.database.schema_variants)
+        existing = current_dataset(conn)
+        if _reusable(existing, options, scenario.dataset.anchor is not None):
+            progress.log(f"reusing dataset {existing['checksum'][:12]} ({existing['params']})")
+            return existing, False
+        progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
+        summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
+        info = current_dataset(conn) or {"summary": summary.to_json()}
+        return info, True
+
+
+def _run_id(scenario: Scenario) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
+
+
+def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
+                 home: Path | None = None, progress: ph.Progress | None = None) -> RunOutcome:
+    from ctxbench.report.build import build_reports
+
+    progress = progress or ph.SilentProgress()
+    workload = select_workload(scenario)
+    run_id = _run_id(scenario)
+    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
+    meta = RunMeta(run_id=run_id, kind="run", scenario_name=scenario.name, scenario_text=scenario.text,
+                   started_at=utc_now(), ctxbench_version=__version__, git_sha=git_revision(),
+                   machine=machine_facts(), budgets=scenario.resolved_budgets(),
+                   extra={"workload": [f"{q.name}[{v}]" for q, v in workload],
+                          "phases": scenario.phases.run, "sampler_seed": scenario.sampler_seed,
+                          "prepare_threshold": scenario.database.prepare_threshold,
+                          "statement_timeout_ms": scenario.database.statement_timeout_ms,
+                          "cache_reset": scenario.database.cache_reset,
+                          "surface": scenario.queries.surface})
+    results.write_meta(meta)
+    error: BaseException | None = None
+    target: Target | None = None
+    try:
+        backend = "dsn" if dsn else scenario.database.backend
+        server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
+                             settings=scenario.database.settings)
+        target = open_target(server, scenario.database_name if backend != "dsn" else None)
+        meta.backend, meta.target = target.kind, target.masked_dsn
+        dataset, fresh = prepare_dataset(target, scenario, progress)
+        meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
+                        "freshly_loaded": fresh, "load": dataset.get("summary", {})}
+        _warn_old_anchor(meta, dataset)
+        with target.connect() as conn:
+            meta.server = server_facts(conn)
+            profile = DatasetProfile.from_database(conn)
+        meta.extra["profile"] = profile.to_json()
+        results.write_meta(meta)
+        ctx = ph.PhaseContext(
+            target=target, results=results, run_id=run_id,
+            recorder=Recorder(results, run_id),
+            connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
+                                       scenario.database.statement_timeout_ms),
+            sampler=ParamSampler(profile, scenario.sampler_seed), workload=workload,
+            cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
+        _run_phases(ctx, scenario, fresh)
+    except (Exception, KeyboardInterrupt) as exc:
+        error = exc
+        meta.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if target is not None:
+            _restore_autovacuum(target)
+        results.close()
+        meta.ended_at = utc_now()
+        meta.status = "incomplete" if error else "complete"
+        results.write_meta(meta)
+    reports = build_reports(results.path, strict=scenario.output.strict)
+    outcome = RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports,
+                         meta.error)
+    if error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        if isinstance(error, CtxbenchError):
+            error.args = (f"{error} (partial results and report in {results.path})",)
+            raise error
+        raise InfraError(f"run failed: {type(error).__name__}: {error} "
+                         f"(partial results and report in {results.path})") from error
+    return outcome
+
+
+def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
+    spec = scenario.phases
+    if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
+        ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
+    stats_fresh = fresh
+    for name in spec.run:
+        t0 = time.perf_counter()
+        if name == "cold":
+            ph.cold(ctx, "cold", spec.cold)
+        elif name == "warm":
+            ph.warm(ctx, "warm", spec.warm)
+        elif name == "before_analyze":
+            ph.analyze_phase(ctx, "before_analyze", spec.before_analyze, fresh=stats_fresh)
+        elif name == "after_analyze":
+            ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
+        elif name == "hnsw_warmup":
+            query = catalog.get(spec.hnsw_warmup.query)
+            if query is None or spec.hnsw_warmup.variant not in query.variants:
+                raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
+                                 f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
+            ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
+        stats_fresh = False
+        ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")
+
+
+def _restore_autovacuum(target: Target) -> None:
+    """Leave the tables as a user expects them: autovacuum on (best effort after a failure)."""
+    try:
+        with target.connect() as conn:
+            control.set_autovacuum(conn, True)
+    except Exception:
+        pass
+
+
+def _warn_old_anchor(meta: RunMeta, dataset: dict) -> None:
+    anchor = dataset.get("params", {}).get("anchor")
+    if not anchor:
+        return
+    age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
+    if age > ANCHOR_REUSE_DAYS:
+        meta.extra.setdefault("warnings", []).append(
+            f"the dataset's time range ends {age} days ago ({anchor}): queries relative to NOW() "
+            "(trend, top failing actions, namespace health) return little or nothing")
