@@ -8,8 +8,8 @@ value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import datetime as dt
+import fnmatch
 import tomllib
 import types
 import typing
@@ -222,7 +222,7 @@ class _Loader:
         if choices and value not in choices:
             self.fail(key, value, f"allowed: {', '.join(map(str, choices))}")
         lo, hi = meta.get("lo"), meta.get("hi")
-        if lo is not None and value < lo or hi is not None and value > hi:
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
             rng = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
             self.fail(key, value, f"allowed range: {rng}")
         return value
