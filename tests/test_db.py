@@ -91,7 +91,7 @@ def test_bad_backend_and_dsn_are_usage_errors() -> None:
 
 
 def test_testcontainers_backend_reports_missing_docker() -> None:
-    ok, why = docker_available()
+    ok, _ = docker_available()
     if ok:
         pytest.skip("a Docker engine answers here; the no-Docker error path cannot be observed")
     with pytest.raises(InfraError, match="no Docker engine"):
@@ -131,21 +131,21 @@ def test_statistics_can_be_cleared_and_restored(fresh_target: Target) -> None:
 
     with fresh_target.connect() as conn:
         migrate.migrate(conn)
-        ensure_monthly(conn, dt.datetime(2025, 10, 1, tzinfo=dt.UTC), dt.datetime(2025, 11, 15, tzinfo=dt.UTC))
+        ensure_monthly(conn, dt.datetime(2025, 10, 1, tzinfo=dt.UTC),
+                       dt.datetime(2025, 11, 15, tzinfo=dt.UTC))
         conn.execute("INSERT INTO resource_references (resource_uid, api_version, kind, name, namespace) "
-                     "SELECT 'uid-' || g, 'v1', 'Pod', 'p' || g, 'ns' || (g % 3) FROM generate_series(1, 200) g")
+                     "SELECT 'uid-' || g, 'v1', 'Pod', 'p' || g, 'ns' || (g % 3) "
+                     "FROM generate_series(1, 200) g")
         analyzed = control.analyze(conn)
         assert analyzed["state"] in ("analyzed", "partial")
         assert analyzed["pg_statistic_rows"] > 0
         cleared = control.clear_statistics(conn)
         assert cleared["pg_statistic_rows"] == 0 and cleared["state"] == "no_stats"
-        reltuples = conn.execute("SELECT reltuples FROM pg_class WHERE relname='resource_references'").fetchone()[0]
-        assert reltuples == -1
-        opts = conn.execute("SELECT reloptions FROM pg_class WHERE relname='resource_references'").fetchone()[0]
-        assert "autovacuum_enabled=false" in opts
+        rr = "SELECT {} FROM pg_class WHERE relname = 'resource_references'"
+        assert conn.execute(rr.format("reltuples")).fetchone()[0] == -1
+        assert "autovacuum_enabled=false" in conn.execute(rr.format("reloptions")).fetchone()[0]
         control.set_autovacuum(conn, True)
-        opts = conn.execute("SELECT reloptions FROM pg_class WHERE relname='resource_references'").fetchone()[0]
-        assert "autovacuum_enabled=true" in opts
+        assert "autovacuum_enabled=true" in conn.execute(rr.format("reloptions")).fetchone()[0]
 
 
 def test_reserved_settings_are_refused(tmp_path) -> None:

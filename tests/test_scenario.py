@@ -59,7 +59,7 @@ def test_bad_scenarios_are_named_precisely(text: str, needles: list[str]) -> Non
 
 
 def test_missing_scenario_lists_shipped_ones(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="shipped scenarios: .*smoke"):
+    with pytest.raises(UsageError, match=r"shipped scenarios: .*smoke"):
         scenario.find("no-such-scenario")
     with pytest.raises(UsageError, match="does not exist"):
         scenario.load(tmp_path / "nope.toml")
