@@ -113,6 +113,31 @@ class PhasesSpec:
 
 
 @dataclass
+class CapacitySpec:
+    start_rate: float = _f(10.0, lo=0.1, hi=1e6, doc="first step's arrival rate (req/s)")
+    step_rate: float = _f(10.0, lo=0.1, hi=1e6, doc="added per step")
+    step_seconds: float = _f(10.0, lo=1, hi=3600)
+    max_rate: float = _f(500.0, lo=0.1, hi=1e6)
+    metric: str = _f("p95", choices=("p50", "p90", "p95", "p99"))
+    budget_ms: float | None = _f(None, lo=0, doc="default: the scenario's budget for phase 'load'")
+
+
+@dataclass
+class LoadSpec:
+    mode: str = _f("closed", choices=("closed", "open", "capacity"),
+                   doc="closed: Locust users back to back; open: arrivals at `rate`, latency from the "
+                   "intended start; capacity: stepped open-loop rates until the budget breaks")
+    users: int = _f(4, lo=1, hi=10000)
+    spawn_rate: float = _f(4.0, lo=0.1, hi=10000)
+    duration_s: float = _f(30.0, lo=1, hi=86400)
+    rate: float = _f(50.0, lo=0.1, hi=1e6, doc="open mode: total arrivals per second")
+    think_time_ms: float = _f(0.0, lo=0, hi=3_600_000, doc="closed mode: wait between requests")
+    pool_size: int = _f(4, lo=1, hi=1000, doc="connections per Locust process")
+    workers: int = _f(0, lo=0, hi=64, doc="local Locust worker processes (0 = a single process)")
+    capacity: CapacitySpec = _f(factory=CapacitySpec)
+
+
+@dataclass
 class BudgetSpec:
     query: str = _f("*")
     phase: str = _f("*")
@@ -137,6 +162,7 @@ class Scenario:
     dataset: DatasetSpec = _f(factory=DatasetSpec)
     queries: QueriesSpec = _f(factory=QueriesSpec)
     phases: PhasesSpec = _f(factory=PhasesSpec)
+    load: LoadSpec = _f(factory=LoadSpec)
     budgets: list[BudgetSpec] = _f(factory=list)
     output: OutputSpec = _f(factory=OutputSpec)
     source: str = field(default="<defaults>", metadata={"internal": True})
