@@ -1,0 +1,5 @@
+"""``python -m ctxbench`` is the ``ctxbench`` command."""
+
+from ctxbench.cli import main
+
+main()

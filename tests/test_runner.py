@@ -1,0 +1,193 @@
+"""The phase runner end to end on a tiny dataset: every phase, files, exit codes, incomplete runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ctxbench import scenario as scenarios
+from ctxbench.cli import app
+from ctxbench.db.embedded import EmbeddedServer
+from ctxbench.errors import InfraError
+from ctxbench.measure.runner import run_scenario, select_workload
+from ctxbench.results import ResultsDir
+
+
+def ctxbench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ctxbench", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+# Same settings as the session server, so the runner's `up` does not restart it with others.
+SETTINGS = """
+[database.settings]
+shared_buffers = "256MB"
+maintenance_work_mem = "256MB"
+max_wal_size = "2GB"
+"""
+
+
+def tiny(name: str, extra: str = "", *, queries: str = '["*"]', reset: str = "evict") -> str:
+    return f"""
+name = "{name}"
+[database]
+cache_reset = "{reset}"
+name = "runner_tiny"
+{SETTINGS}
+[dataset]
+scale = 1000
+seed = 7
+[queries]
+include = {queries}
+[phases]
+run = ["before_analyze", "after_analyze", "hnsw_warmup"]
+[phases.before_analyze]
+cold_samples = 2
+param_sets = 3
+repeats = 1
+[phases.after_analyze]
+cold_samples = 2
+param_sets = 3
+repeats = 2
+[phases.hnsw_warmup]
+searches = 4
+repeats = 1
+modes = ["none", "index"]
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def full_run(pg_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory):
+    sc = scenarios.load_text(tiny("tiny"), "tiny.toml")
+    out = tmp_path_factory.mktemp("runs")
+    outcome = run_scenario(sc, out_dir=out, home=pg_server.home)
+    return sc, outcome
+
+
+def test_every_phase_is_measured_and_recorded(full_run) -> None:
+    sc, outcome = full_run
+    assert outcome.status == "complete"
+    folder = ResultsDir(outcome.results_dir)
+    workload = select_workload(sc)
+    ms = list(folder.iter_measurements())
+    measured = Counter(m.phase for m in ms if not m.warmup)
+    n = len(workload)
+    assert measured["before_analyze.cold"] == 2 * n
+    assert measured["before_analyze.warm"] == 3 * 1 * n
+    assert measured["after_analyze.cold"] == 2 * n
+    assert measured["after_analyze.warm"] == 3 * 2 * n
+    assert measured["hnsw_warmup"] == 4 * 2
+    warmups = Counter(m.phase for m in ms if m.warmup)
+    assert warmups["after_analyze.warm"] == 3 * n
+    assert all(m.ok for m in ms), [m.error for m in ms if not m.ok][:3]
+    # warm measurements use distinct parameter sets, never one repeated set
+    for q, _ in workload:
+        ids = {m.param_id for m in ms if m.query == q.name and m.phase == "after_analyze.warm"}
+        assert len(ids) >= 2, q.name
+    curve = sorted((m.labels["prewarm"], m.seq) for m in ms if m.phase == "hnsw_warmup")
+    assert curve == [("index", i) for i in range(1, 5)] + [("none", i) for i in range(1, 5)]
+
+
+def test_phase_records_state_what_was_done(full_run) -> None:
+    _, outcome = full_run
+    records = {r.phase: r for r in ResultsDir(outcome.results_dir).read_phases()}
+    assert records["before_analyze"].stats_state == "no_stats"
+    assert records["after_analyze"].stats_state == "analyzed"
+    assert records["before_analyze.cold"].stats_state == "no_stats"
+    assert records["after_analyze.warm"].stats_state == "analyzed"
+    assert any(e["type"] == "analyze" for e in records["after_analyze"].events)
+    cold = records["after_analyze.cold"]
+    assert cold.cache_reset and cold.cache_reset.startswith("evict_buffers")
+    prewarm = [e for e in records["hnsw_warmup"].events if e.get("mode") == "index"]
+    assert prewarm and prewarm[0]["prewarm_blocks"] > 0
+    assert all(r.status == "complete" for r in records.values())
+
+
+def test_plans_and_metadata_are_written(full_run) -> None:
+    sc, outcome = full_run
+    folder = ResultsDir(outcome.results_dir)
+    plans = folder.read_plans()
+    phases_with_plans = {p["phase"] for p in plans}
+    assert {"before_analyze.cold", "after_analyze.warm", "hnsw_warmup"} <= phases_with_plans
+    warm = [p for p in plans if p["phase"] == "after_analyze.warm"]
+    assert len(warm) == len(select_workload(sc))
+    assert all("summary" in p and p["summary"]["fingerprint"] for p in warm)
+    meta = folder.read_meta()
+    assert meta is not None and meta.status == "complete"
+    assert meta.dataset["checksum"] and meta.dataset["scale"] == 1000
+    assert meta.server["settings"]["shared_buffers"]
+    assert "vector" in meta.server["extensions"]
+    assert meta.scenario_text == sc.text
+    assert meta.machine["cpu_count"]
+
+
+def test_reports_are_built_and_rebuildable(full_run) -> None:
+    _, outcome = full_run
+    folder = outcome.results_dir
+    for name in ("summary.json", "report.md", "report.html", "junit.xml", "latencies.csv"):
+        assert (folder / name).exists(), name
+    before = json.loads((folder / "summary.json").read_text())
+    (folder / "report.md").unlink()
+    result = CliRunner().invoke(app, ["report", str(folder)])
+    assert result.exit_code in (0, 1), result.output
+    assert (folder / "report.md").exists()
+    after = json.loads((folder / "summary.json").read_text())
+    before.pop("generated_at", None)
+    after.pop("generated_at", None)
+    assert before == after
+
+
+def test_a_violated_budget_exits_1(pg_server: EmbeddedServer, tmp_path: Path) -> None:
+    budget = ('\n[[budgets]]\nquery = "success_rate"\nphase = "after_analyze.warm"\n'
+              'metric = "p50"\nmax = 0.0001\n')
+    text = tiny("fail", budget, queries='["success_rate"]').replace(
+        'run = ["before_analyze", "after_analyze", "hnsw_warmup"]', 'run = ["after_analyze"]').replace(
+        "param_sets = 3\nrepeats = 2", "param_sets = 10\nrepeats = 2")
+    path = tmp_path / "fail.toml"
+    path.write_text(text)
+    result = ctxbench("run", "--scenario", str(path), "--out", str(tmp_path / "out"),
+                      "--home", str(pg_server.home))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL" in result.stdout
+
+
+def test_bad_scenario_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[dataset]\nscale = -5\n")
+    result = ctxbench("run", "--scenario", str(path))
+    assert result.returncode == 2
+    assert "dataset.scale" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_failing_halfway_keeps_measurements_and_reports_incomplete(
+        pg_server: EmbeddedServer, tmp_path: Path) -> None:
+    class Exploding:
+        count = 0
+
+        def start(self, description: str, total: int) -> None:
+            pass
+
+        def advance(self, n: int = 1) -> None:
+            self.count += n
+            if self.count == 5:
+                raise RuntimeError("simulated crash")
+
+        def log(self, message: str) -> None:
+            pass
+
+    sc = scenarios.load_text(tiny("crash"), "crash.toml")
+    with pytest.raises(InfraError, match="partial results"):
+        run_scenario(sc, out_dir=tmp_path, home=pg_server.home, progress=Exploding())
+    (folder,) = list(tmp_path.iterdir())
+    results = ResultsDir(folder)
+    assert results.read_meta().status == "incomplete"
+    assert len(list(results.iter_measurements())) >= 4
+    assert any(r.status == "failed" for r in results.read_phases())
+    assert "incomplete" in (folder / "report.md").read_text().lower()
