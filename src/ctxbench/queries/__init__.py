@@ -1,0 +1,41 @@
+"""The query core: every Context API query defined once, plus realistic parameter samplers.
+
+The phase runner, Locust, pytest-benchmark, the vector-quality and plan tools all execute
+these definitions; nothing else in ctxbench writes query SQL.
+"""
+
+from ctxbench.queries.catalog import catalog
+from ctxbench.queries.execution import Statement, ensure_vector_adapter
+from ctxbench.queries.incidents import INCIDENT_FIELDS, phase_for_status
+from ctxbench.queries.model import AS_SHIPPED, Query, Variant
+from ctxbench.queries.profile import DatasetProfile
+from ctxbench.queries.sampler import ParamSampler, ParamSet, param_id
+from ctxbench.queries.semantic import semantic_variant
+
+__all__ = [
+    "AS_SHIPPED",
+    "INCIDENT_FIELDS",
+    "DatasetProfile",
+    "ParamSampler",
+    "ParamSet",
+    "Query",
+    "Statement",
+    "Variant",
+    "catalog",
+    "ensure_vector_adapter",
+    "param_id",
+    "phase_for_status",
+    "schema_variants_needed",
+    "semantic_variant",
+]
+
+
+def schema_variants_needed(pairs) -> list[str]:
+    """Schema variants (migrations/variants/NAME.sql) that (query, variant) pairs rely on."""
+    out: list[str] = []
+    for query, variant in pairs:
+        q = catalog[query] if isinstance(query, str) else query
+        name = q.variant(variant).schema_variant
+        if name and name not in out:
+            out.append(name)
+    return out

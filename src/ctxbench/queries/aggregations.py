@@ -1,0 +1,393 @@
+"""The aggregation queries (reference §3), never cached by the service.
+
+Quirks kept, each named where it lives:
+- success_rate has no WHERE at all (its workflow_id parameter is required over HTTP, then
+  ignored): a full scan of every partition;
+- trend filters ``created_at``, which is not the partition key: every partition is scanned;
+  ``DATE(created_at)`` follows the session's TimeZone;
+- filtered_aggregation compares its "phase" filter directly with execution_status (so
+  phase='processing' matches nothing: the stored value is 'executing');
+- the time-window queries take a Go duration string (``24h0m0s``) cast to ``interval``;
+- namespace_health's score is computed in the application, not in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ctxbench.queries.incidents import FROM_JOINS, where_clause
+from ctxbench.queries.model import Query, Variant
+from ctxbench.queries.validation import Checker
+
+MAX_WINDOW_S = 365 * 86400.0  # ctxbench's bound on Go-duration windows (the service had none)
+DEFAULT_WINDOW = "168h0m0s"
+HEALTH_LATENCY_REF_MS = 300000.0
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, Decimal) else float(value or 0)
+
+
+def _no_params(name: str, *, http_key: str | None = None):
+    def validate(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+        c = Checker(name, params, (http_key,) if http_key else (), surface)
+        if http_key:
+            c.text(http_key, required=surface == "http")
+        return c.out
+    return validate
+
+
+# -- success rate ------------------------------------------------------------------------------
+SUCCESS_RATE_SQL = """SELECT
+    COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE execution_status = 'completed') AS completed
+FROM resource_action_traces"""
+
+
+def _success_rate(rows: list[tuple], params: Mapping[str, Any]) -> dict[str, Any]:
+    total, completed = int(rows[0][0]), int(rows[0][1])
+    return {"total": total, "completed": completed,
+            "success_rate": completed / total if total else 0.0}
+
+
+success_rate = Query(
+    name="success_rate",
+    description="GET /aggregations/success-rate: completed share of every trace (no WHERE).",
+    tags=frozenset({"aggregate"}),
+    params_doc={"workflow_id": "required over HTTP, ignored by the query (quirk)"},
+    variants={"as_shipped": Variant(
+        "as_shipped", SUCCESS_RATE_SQL,
+        "As shipped: resource_action_traces alone with no WHERE (the workflow_id parameter is "
+        "ignored), so every partition is read.")},
+    _validate=_no_params("success_rate", http_key="workflow_id"),
+    _render=lambda v, p: (v.sql, {}),
+    _to_result=_success_rate,
+)
+
+# -- by namespace ------------------------------------------------------------------------------
+BY_NAMESPACE_SQL = f"""SELECT
+    rr.namespace,
+    COUNT(*) AS count,
+    COUNT(*) FILTER (WHERE rat.execution_status = 'completed') AS completed
+{FROM_JOINS}
+WHERE rr.namespace IS NOT NULL
+GROUP BY rr.namespace
+ORDER BY count DESC"""
+
+by_namespace = Query(
+    name="by_namespace",
+    description="GET /aggregations/namespaces: traces and completed traces per namespace.",
+    tags=frozenset({"aggregate"}),
+    variants={"as_shipped": Variant(
+        "as_shipped", BY_NAMESPACE_SQL,
+        "As shipped: 3-table join, namespace NOT NULL, GROUP BY rr.namespace ORDER BY count "
+        "DESC (ties in count come back in no defined order).")},
+    _validate=_no_params("by_namespace"),
+    _render=lambda v, p: (v.sql, {}),
+    _to_result=lambda rows, p: [{"namespace": r[0], "count": int(r[1]), "completed": int(r[2])}
+                                for r in rows],
+)
+
+# -- severity distribution ---------------------------------------------------------------------
+SEVERITY_SQL = f"""SELECT
+    rat.alert_severity AS severity,
+    COUNT(*) AS count
+{FROM_JOINS}
+{{where}}
+GROUP BY rat.alert_severity
+ORDER BY count DESC"""
+
+
+def _validate_severity(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("severity_distribution", params, ("namespace",), surface)
+    c.text("namespace", max_len=63, empty_is_none=True)  # the service skips an empty namespace
+    return c.out
+
+
+def _render_severity(v: Variant, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    where, args = where_clause(p, (("namespace", "rr.namespace = %(namespace)s"),))
+    return v.sql.replace("{where}\n", f"{where}\n" if where else ""), args
+
+
+severity_distribution = Query(
+    name="severity_distribution",
+    description="GET /aggregations/severity: traces per alert severity, optionally in one "
+                "namespace.",
+    tags=frozenset({"aggregate"}),
+    params_doc={"namespace": "optional; empty means all namespaces"},
+    variants={"as_shipped": Variant(
+        "as_shipped", SEVERITY_SQL,
+        "As shipped: 3-table join, rr.namespace filter only when a namespace is given, "
+        "GROUP BY alert_severity ORDER BY count DESC.")},
+    _validate=_validate_severity,
+    _render=_render_severity,
+    _to_result=lambda rows, p: [{"severity": r[0], "count": int(r[1])} for r in rows],
+)
+
+# -- trend -------------------------------------------------------------------------------------
+# Quirk kept: created_at is not the partition key, so no partition is pruned.
+TREND_SQL = """SELECT
+    DATE(created_at) AS date,
+    COUNT(*) AS count,
+    COUNT(execution_end_time) AS completed
+FROM resource_action_traces
+WHERE created_at >= NOW() - %(days)s * INTERVAL '1 day'
+GROUP BY DATE(created_at)
+ORDER BY date DESC"""
+TREND_SLACK = "1 day"
+TREND_BOUNDED_SQL = TREND_SQL.replace(
+    "WHERE created_at >= NOW() - %(days)s * INTERVAL '1 day'",
+    "WHERE created_at >= NOW() - %(days)s * INTERVAL '1 day'\n"
+    f"  AND action_timestamp >= NOW() - %(days)s * INTERVAL '1 day' - INTERVAL '{TREND_SLACK}'")
+
+
+def _validate_trend(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("trend", params, ("days",), surface)
+    c.integer("days", 30, 1, 365)
+    return c.out
+
+
+trend = Query(
+    name="trend",
+    description="GET /aggregations/trend: traces per day created in the last N days.",
+    tags=frozenset({"aggregate"}),
+    params_doc={"days": "1–365 (default 30)"},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", TREND_SQL,
+            "As shipped: filters created_at >= NOW() - days, which is not the partition key, so "
+            "every partition is scanned; groups by DATE(created_at) in the session time zone."),
+        "partition_bound": Variant(
+            "partition_bound", TREND_BOUNDED_SQL,
+            "Adds action_timestamp >= NOW() - days - 1 day so partitions outside the window are "
+            "pruned (NOW() is stable, so the pruning happens at executor start-up: the plan "
+            "shows 'Subplans Removed'). "
+            "Same answer as long as no trace was recorded (created_at) more than 1 day after "
+            "its action (action_timestamp); a trace recorded later than that and inside the "
+            "window is dropped. The dataset profile reports the maximum lag so a run can "
+            "check it."),
+        "indexed": Variant(
+            "indexed", TREND_SQL,
+            "The shipped SQL on the created_at_index schema variant (an index on created_at in "
+            "every partition): each partition is still visited, but through an index range "
+            "instead of a full scan. Same answer.",
+            schema_variant="created_at_index"),
+    },
+    _validate=_validate_trend,
+    _render=lambda v, p: (v.sql, {"days": int(p.get("days", 30))}),
+    _to_result=lambda rows, p: [{"date": r[0], "count": int(r[1]), "completed": int(r[2])}
+                                for r in rows],
+)
+
+# -- filtered aggregation (AggregateWithFilters) -----------------------------------------------
+FILTERED_SQL = f"""SELECT
+    COUNT(*) AS total,
+    COUNT(DISTINCT rr.namespace) AS namespaces,
+    COUNT(DISTINCT rat.cluster_name) AS clusters,
+    COUNT(DISTINCT rat.action_type) AS action_types,
+    CASE WHEN COUNT(*) > 0
+         THEN COUNT(*) FILTER (WHERE rat.execution_status = 'completed')::float8 / COUNT(*)
+         ELSE 0 END AS success_rate,
+    COALESCE(AVG(rat.execution_duration_ms), 0) AS avg_duration_ms
+{FROM_JOINS}
+{{where}}"""
+# Quirk kept: "phase" is compared with execution_status as given.
+FILTERED_FILTERS = (
+    ("namespace", "rr.namespace = %(namespace)s"),
+    ("cluster_name", "rat.cluster_name = %(cluster_name)s"),
+    ("environment", "rat.environment = %(environment)s"),
+    ("severity", "rat.alert_severity = %(severity)s"),
+    ("action_type", "rat.action_type = %(action_type)s"),
+    ("phase", "rat.execution_status = %(phase)s"),
+    ("start_time", "rat.action_timestamp >= %(start_time)s"),
+    ("end_time", "rat.action_timestamp <= %(end_time)s"),
+)
+FILTERED_KEYS = tuple(k for k, _ in FILTERED_FILTERS)
+
+
+def _validate_filtered(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("filtered_aggregation", params, FILTERED_KEYS, surface)
+    for key, max_len in (("namespace", 63), ("cluster_name", 100), ("environment", 20),
+                         ("severity", 20), ("action_type", 50), ("phase", 20)):
+        c.text(key, max_len=max_len, empty_is_none=True)
+    start, end = c.timestamp("start_time"), c.timestamp("end_time")
+    if start is not None and end is not None and start > end:
+        raise c.fail("start_time", start.isoformat(), f"must not be after end_time="
+                     f"{end.isoformat()}")
+    return c.out
+
+
+def _render_filtered(v: Variant, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    conds, args = [], {}
+    for key, cond in FILTERED_FILTERS:
+        if p.get(key) is not None:
+            conds.append(cond)
+            args[key] = p[key]
+    where = ("WHERE " + "\n  AND ".join(conds)) if conds else ""
+    return v.sql.replace("{where}", where).rstrip("\n"), args
+
+
+def _filtered(rows: list[tuple], p: Mapping[str, Any]) -> dict[str, Any]:
+    r = rows[0]
+    return {"total": int(r[0]), "namespaces": int(r[1]), "clusters": int(r[2]),
+            "action_types": int(r[3]), "success_rate": float(r[4]),
+            "avg_duration_ms": _num(r[5])}
+
+
+filtered_aggregation = Query(
+    name="filtered_aggregation",
+    description="AggregateWithFilters: totals, distinct counts, success rate and mean "
+                "duration under optional filters.",
+    tags=frozenset({"aggregate"}),
+    params_doc={k: "optional" for k in FILTERED_KEYS} | {
+        "phase": "optional; compared directly with execution_status (quirk)",
+        "start_time/end_time": "optional action_timestamp >= / <= bounds"},
+    variants={"as_shipped": Variant(
+        "as_shipped", FILTERED_SQL,
+        "As shipped: 3-table join with optional equality filters; success rate 0 when empty.")},
+    _validate=_validate_filtered,
+    _render=_render_filtered,
+    _to_result=_filtered,
+)
+
+# -- top failing actions -----------------------------------------------------------------------
+TOP_FAILING_SQL = """SELECT
+    action_type,
+    COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE execution_status = 'failed') AS failed,
+    COUNT(*) FILTER (WHERE execution_status = 'failed')::float8 / COUNT(*) AS failure_rate
+FROM resource_action_traces
+WHERE action_timestamp > NOW() - %(time_window)s::interval
+GROUP BY action_type
+HAVING COUNT(*) >= 5
+ORDER BY failure_rate DESC, total DESC
+LIMIT %(limit)s"""
+
+
+def _validate_top(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("top_failing_actions", params, ("time_window", "limit"), surface)
+    c.go_duration("time_window", "24h0m0s", MAX_WINDOW_S)
+    c.integer("limit", 10, 1, 100)
+    return c.out
+
+
+top_failing_actions = Query(
+    name="top_failing_actions",
+    description="GetTopFailingActions: action types with the highest failure rate in a window.",
+    tags=frozenset({"aggregate"}),
+    params_doc={"time_window": "Go duration, e.g. '24h0m0s' (1s–8760h, default 24h)",
+                "limit": "1–100 (default 10)"},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", TOP_FAILING_SQL,
+            "As shipped: rat alone, action_timestamp > NOW() - $1::interval (a Go duration "
+            "string), HAVING COUNT(*) >= 5, ORDER BY failure_rate DESC, total DESC."),
+        "indexed": Variant(
+            "indexed", TOP_FAILING_SQL,
+            "The shipped SQL on the list_order_index schema variant, whose (action_timestamp "
+            "DESC, id DESC) index serves the window's range on each partition. Same answer.",
+            schema_variant="list_order_index"),
+    },
+    _validate=_validate_top,
+    _render=lambda v, p: (v.sql, {"time_window": p.get("time_window", "24h0m0s"),
+                                  "limit": int(p.get("limit", 10))}),
+    _to_result=lambda rows, p: [{"action_type": r[0], "total": int(r[1]), "failed": int(r[2]),
+                                 "failure_rate": float(r[3])} for r in rows],
+)
+
+# -- action comparison -------------------------------------------------------------------------
+ACTION_COMPARISON_SQL = """SELECT
+    action_type,
+    COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE execution_status = 'completed') AS completed,
+    COUNT(*) FILTER (WHERE execution_status = 'completed')::float8 / COUNT(*) AS success_rate,
+    COALESCE(AVG(execution_duration_ms), 0) AS avg_duration_ms
+FROM resource_action_traces
+WHERE action_type = ANY(%(action_types)s)
+  AND action_timestamp > NOW() - %(time_window)s::interval
+GROUP BY action_type
+ORDER BY success_rate DESC, total DESC"""
+
+
+def _validate_comparison(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("action_comparison", params, ("action_types", "time_window"), surface)
+    c.text_list("action_types", 1, 20)
+    c.go_duration("time_window", DEFAULT_WINDOW, MAX_WINDOW_S)
+    return c.out
+
+
+action_comparison = Query(
+    name="action_comparison",
+    description="GetActionComparison: success rate and mean duration of 1–20 action types.",
+    tags=frozenset({"aggregate"}),
+    params_doc={"action_types": "1–20 action types (required)",
+                "time_window": "Go duration (default 168h0m0s)"},
+    variants={"as_shipped": Variant(
+        "as_shipped", ACTION_COMPARISON_SQL,
+        "As shipped: rat alone, action_type = ANY($1) within the window, ORDER BY "
+        "success_rate DESC, total DESC.")},
+    _validate=_validate_comparison,
+    _render=lambda v, p: (v.sql, {"action_types": list(p["action_types"]),
+                                  "time_window": p.get("time_window", DEFAULT_WINDOW)}),
+    _to_result=lambda rows, p: [{"action_type": r[0], "total": int(r[1]),
+                                 "completed": int(r[2]), "success_rate": float(r[3]),
+                                 "avg_duration_ms": _num(r[4])} for r in rows],
+)
+
+# -- namespace health --------------------------------------------------------------------------
+HEALTH_SQL = f"""SELECT
+    COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE rat.execution_status = 'completed') AS completed,
+    COUNT(*) FILTER (WHERE rat.alert_severity = 'critical') AS critical,
+    COALESCE(AVG(rat.execution_duration_ms), 0) AS avg_duration_ms
+{FROM_JOINS}
+WHERE rr.namespace = %(namespace)s
+  AND rat.action_timestamp > NOW() - %(time_window)s::interval"""
+
+
+def health_score(total: int, completed: int, critical: int, avg_duration_ms: float) -> float:
+    """The service's score: 0.6·resolution + 0.3·(1 − critical ratio) + 0.1·latency term.
+
+    With no trace in the window the score is 0 (ctxbench's reading: nothing to judge).
+    """
+    if total == 0:
+        return 0.0
+    resolution = completed / total
+    critical_ratio = critical / total
+    latency = HEALTH_LATENCY_REF_MS / (avg_duration_ms + HEALTH_LATENCY_REF_MS)
+    return 0.6 * resolution + 0.3 * (1 - critical_ratio) + 0.1 * latency
+
+
+def _validate_health(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("namespace_health", params, ("namespace", "time_window"), surface)
+    c.text("namespace", required=True, max_len=63)
+    c.go_duration("time_window", DEFAULT_WINDOW, MAX_WINDOW_S)
+    return c.out
+
+
+def _health(rows: list[tuple], p: Mapping[str, Any]) -> dict[str, Any]:
+    total, completed, critical = int(rows[0][0]), int(rows[0][1]), int(rows[0][2])
+    avg = _num(rows[0][3])
+    return {"namespace": p.get("namespace"), "total": total, "completed": completed,
+            "critical": critical, "avg_duration_ms": avg,
+            "score": health_score(total, completed, critical, avg)}
+
+
+namespace_health = Query(
+    name="namespace_health",
+    description="GetNamespaceHealthScore: counts in a namespace and window; the score is "
+                "computed in Python with the service's formula.",
+    tags=frozenset({"aggregate"}),
+    params_doc={"namespace": "required", "time_window": "Go duration (default 168h0m0s)"},
+    variants={"as_shipped": Variant(
+        "as_shipped", HEALTH_SQL,
+        "As shipped: 3-table join filtered by namespace and window; the score "
+        "0.6·resolution + 0.3·(1 − critical ratio) + 0.1·300000/(avg + 300000) is computed "
+        "by the application.")},
+    _validate=_validate_health,
+    _render=lambda v, p: (v.sql, {"namespace": p["namespace"],
+                                  "time_window": p.get("time_window", DEFAULT_WINDOW)}),
+    _to_result=_health,
+)

@@ -1,0 +1,234 @@
+"""Q1 list, Q2 count, Q3 get-by-id: the incident queries over the three-table join.
+
+SQL is written as the service built it (reference §2–3), quirks kept:
+- namespace comes from ``rr.namespace`` and target_resource is ``rr.kind`` only;
+- the list order is ``rat.action_timestamp DESC`` with no tie-breaker, so pages are unstable
+  where timestamps tie (quirk: unstable pagination);
+- get-by-id filters ``rat.id`` alone, which cannot prune partitions (quirk: one primary-key
+  probe per partition);
+- the executor only applied namespace and severity; the builder's other filters (cluster,
+  environment, action type, time range) are supported here for the builder surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ctxbench.queries.model import Query, Variant
+from ctxbench.queries.validation import INT64_MAX, Checker
+
+# The 19 incident fields, in the service's select order (reference §2).
+INCIDENT_FIELDS = (
+    "id", "name", "alert_fingerprint", "remediation_request_id", "namespace", "cluster_name",
+    "environment", "target_resource", "phase", "status", "severity", "action_type",
+    "start_time", "end_time", "duration", "error_message", "metadata", "created_at",
+    "updated_at",
+)
+
+# The service's reading of execution_status (anything unknown, NULL included, is pending).
+PHASE_OF_STATUS = {"completed": "completed", "failed": "failed", "rolled-back": "failed",
+                   "pending": "pending", "executing": "processing"}
+
+
+def phase_for_status(status: str | None) -> str:
+    return PHASE_OF_STATUS.get(status or "", "pending")
+
+
+SELECT_INCIDENT = """SELECT
+    rat.id,
+    rat.alert_name AS name,
+    rat.alert_fingerprint,
+    rat.action_id AS remediation_request_id,
+    rr.namespace,
+    rat.cluster_name,
+    rat.environment,
+    rr.kind AS target_resource,
+    CASE rat.execution_status
+        WHEN 'completed' THEN 'completed'
+        WHEN 'failed' THEN 'failed'
+        WHEN 'rolled-back' THEN 'failed'
+        WHEN 'pending' THEN 'pending'
+        WHEN 'executing' THEN 'processing'
+        ELSE 'pending'
+    END AS phase,
+    rat.execution_status AS status,
+    rat.alert_severity AS severity,
+    rat.action_type,
+    rat.action_timestamp AS start_time,
+    rat.execution_end_time AS end_time,
+    rat.execution_duration_ms AS duration,
+    rat.execution_error AS error_message,
+    rat.action_parameters::TEXT AS metadata,
+    rat.created_at,
+    rat.updated_at"""
+
+FROM_JOINS = """FROM resource_action_traces rat
+JOIN action_histories ah ON rat.action_history_id = ah.id
+JOIN resource_references rr ON ah.resource_id = rr.id"""
+
+# Filter parameters in the order the builder appended them, with their conditions.
+LIST_FILTERS = (
+    ("namespace", "rr.namespace = %(namespace)s"),
+    ("severity", "rat.alert_severity = %(severity)s"),
+    ("cluster_name", "rat.cluster_name = %(cluster_name)s"),
+    ("environment", "rat.environment = %(environment)s"),
+    ("action_type", "rat.action_type = %(action_type)s"),
+    ("start_time", "rat.action_timestamp BETWEEN %(start_time)s AND %(end_time)s"),
+)
+BUILDER_ONLY = ("cluster_name", "environment", "action_type", "start_time", "end_time")
+FILTER_KEYS = ("namespace", "severity", "cluster_name", "environment", "action_type",
+               "start_time", "end_time")
+
+
+def where_clause(params: Mapping[str, Any], filters=LIST_FILTERS,
+                 keyword: str = "WHERE") -> tuple[str, dict[str, Any]]:
+    conds, args = [], {}
+    for key, cond in filters:
+        if params.get(key) is not None:
+            conds.append(cond)
+            args[key] = params[key]
+            if key == "start_time":
+                args["end_time"] = params["end_time"]
+    if not conds:
+        return "", args
+    return f"{keyword} " + "\n  AND ".join(conds), args
+
+
+# -- Q1 list -----------------------------------------------------------------------------------
+LIST_SQL = f"""{SELECT_INCIDENT}
+{FROM_JOINS}
+{{where}}
+ORDER BY rat.action_timestamp DESC
+LIMIT %(limit)s OFFSET %(offset)s"""
+# Quirk kept: no tie-breaker. The stable variant adds rat.id.
+LIST_STABLE_SQL = LIST_SQL.replace("ORDER BY rat.action_timestamp DESC",
+                                   "ORDER BY rat.action_timestamp DESC, rat.id DESC")
+
+
+def _validate_list(params: Mapping[str, Any], surface: str, *, paged: bool) -> dict[str, Any]:
+    name = "list_incidents" if paged else "count_incidents"
+    allowed = (*FILTER_KEYS, "limit", "offset") if paged else FILTER_KEYS
+    c = Checker(name, params, allowed, surface)
+    c.only_on_builder(BUILDER_ONLY)
+    c.text("namespace", max_len=63)
+    c.text("severity", max_len=20)
+    c.text("cluster_name", max_len=100)
+    c.text("environment", max_len=20)
+    c.text("action_type", max_len=50)
+    c.time_range("start_time", "end_time")
+    if paged:
+        if surface == "http":
+            c.integer("limit", 10, 1, 100)
+        else:
+            c.integer("limit", 100, 1, 1000)
+        c.integer("offset", 0, 0, None)
+    return c.out
+
+
+def _render_list(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    where, args = where_clause(params)
+    args["limit"] = params.get("limit", 100)
+    args["offset"] = params.get("offset", 0)
+    return variant.sql.replace("{where}\n", f"{where}\n" if where else ""), args
+
+
+def incident_dict(row: tuple) -> dict[str, Any]:
+    return dict(zip(INCIDENT_FIELDS, row, strict=False))
+
+
+def _incidents(rows: list[tuple], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [incident_dict(r) for r in rows]
+
+
+PARAMS_DOC_FILTERS = {
+    "namespace": "rr.namespace = (optional)",
+    "severity": "rat.alert_severity = (optional)",
+    "cluster_name": "rat.cluster_name = (optional, builder only)",
+    "environment": "rat.environment = (optional, builder only)",
+    "action_type": "rat.action_type = (optional, builder only)",
+    "start_time/end_time": "rat.action_timestamp BETWEEN (optional, together, builder only)",
+}
+
+list_incidents = Query(
+    name="list_incidents",
+    description="Q1: one page of incidents (3-table join), newest first.",
+    tags=frozenset({"list"}),
+    params_doc={**PARAMS_DOC_FILTERS,
+                "limit": "builder 1–1000 (default 100); http 1–100 (default 10)",
+                "offset": ">= 0 (default 0)"},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", LIST_SQL,
+            "As shipped: ORDER BY rat.action_timestamp DESC with no tie-breaker, LIMIT/OFFSET "
+            "as consecutive placeholders; needs a top-N sort over every matching joined row "
+            "(no index is led by action_timestamp)."),
+        "stable_order": Variant(
+            "stable_order", LIST_STABLE_SQL,
+            "Adds rat.id DESC as a tie-breaker. Changes the answer only among rows with equal "
+            "action_timestamp, where the shipped order is undefined (a bug: pages can repeat "
+            "or skip rows).", changes_answer=True),
+        "indexed": Variant(
+            "indexed", LIST_STABLE_SQL,
+            "stable_order's SQL on the list_order_index schema variant: indexes on "
+            "(action_timestamp DESC, id DESC) and (alert_severity, action_timestamp DESC, "
+            "id DESC) let the planner walk partitions newest-first and stop at the LIMIT "
+            "instead of sorting. Same answer as stable_order.",
+            schema_variant="list_order_index", changes_answer=True),
+    },
+    _validate=lambda p, s: _validate_list(p, s, paged=True),
+    _render=_render_list,
+    _to_result=_incidents,
+)
+
+# -- Q2 count ----------------------------------------------------------------------------------
+COUNT_SQL = f"""SELECT COUNT(*)
+{FROM_JOINS}
+{{where}}
+"""
+
+
+def _render_count(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    where, args = where_clause(params)
+    sql = variant.sql.replace("{where}\n", f"{where}\n" if where else "")
+    return sql.rstrip("\n"), args
+
+
+count_incidents = Query(
+    name="count_incidents",
+    description="Q2: total for the list's filters (runs after Q1 on every cache miss).",
+    tags=frozenset({"list", "aggregate"}),
+    params_doc=PARAMS_DOC_FILTERS,
+    variants={"as_shipped": Variant(
+        "as_shipped", COUNT_SQL,
+        "As shipped: COUNT(*) over the same joins and WHERE, no ORDER BY or LIMIT.")},
+    _validate=lambda p, s: _validate_list(p, s, paged=False),
+    _render=_render_count,
+    _to_result=lambda rows, params: int(rows[0][0]),
+)
+
+# -- Q3 get by id ------------------------------------------------------------------------------
+GET_SQL = f"""{SELECT_INCIDENT}
+{FROM_JOINS}
+WHERE rat.id = %(id)s"""
+
+
+def _validate_get(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
+    c = Checker("get_incident", params, ("id",), surface)
+    c.integer("id", None, 1, INT64_MAX, required=True)
+    return c.out
+
+
+get_incident = Query(
+    name="get_incident",
+    description="Q3: one incident by trace id (None when it does not exist: the 404).",
+    tags=frozenset({"point"}),
+    params_doc={"id": "rat.id, 1..2^63-1 (required)"},
+    variants={"as_shipped": Variant(
+        "as_shipped", GET_SQL,
+        "As shipped: WHERE rat.id = $1 alone cannot prune partitions, so every partition's "
+        "primary key (id, action_timestamp) is probed.")},
+    _validate=_validate_get,
+    _render=lambda v, p: (v.sql, {"id": int(p["id"])}),
+    _to_result=lambda rows, params: incident_dict(rows[0]) if rows else None,
+)

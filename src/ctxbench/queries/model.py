@@ -1,0 +1,140 @@
+"""The catalog's building blocks: a Query with its Variants, and how a call flows through them.
+
+``validate`` → ``bind`` (SQL + arguments, no I/O) → ``execute`` (timed: send + fetch) →
+``to_result`` (the service's answer). ``run`` chains them for callers that do not time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import psycopg
+
+from ctxbench.errors import UsageError
+from ctxbench.queries.execution import Statement, check_settings, settings_tuple
+
+TAGS = frozenset({"list", "point", "vector", "aggregate"})
+AS_SHIPPED = "as_shipped"
+
+# (params, variant) -> (sql, args); params may be raw or validated (defaults filled in).
+Renderer = Callable[["Variant", Mapping[str, Any]], tuple[str, dict[str, Any]]]
+Validator = Callable[[Mapping[str, Any], str], dict[str, Any]]
+Mapper = Callable[[list[tuple], Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of sending a query. ``sql`` is a template: ``{where}``-style markers are filled
+    from the parameters by the query's renderer; placeholders are psycopg ``%(name)s``."""
+
+    name: str
+    sql: str
+    doc: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+    shipped_noop_sets: tuple[str, ...] = ()
+    schema_variant: str | None = None
+    changes_answer: bool = False
+
+    def __post_init__(self) -> None:
+        check_settings(self.settings)
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        if self.shipped_noop_sets and self.name != AS_SHIPPED:
+            raise UsageError(f"variant {self.name!r}: only as_shipped replays the shipped "
+                             "no-op SETs")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "doc": self.doc, "settings": dict(self.settings),
+                "shipped_noop_sets": list(self.shipped_noop_sets),
+                "schema_variant": self.schema_variant, "changes_answer": self.changes_answer}
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    description: str
+    tags: frozenset[str]
+    variants: Mapping[str, Variant]
+    budget_ms: float = 500.0
+    params_doc: Mapping[str, str] = field(default_factory=dict)
+    _validate: Validator = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _render: Renderer = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _to_result: Mapper = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    variant_factory: Callable[[str], Variant | None] | None = field(
+        default=None, repr=False, compare=False)
+    needs_vector: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.tags <= TAGS:
+            raise ValueError(f"{self.name}: unknown tags {sorted(self.tags - TAGS)}")
+        if AS_SHIPPED not in self.variants:
+            raise ValueError(f"{self.name}: every query needs an as_shipped variant")
+        object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
+
+    # -- variants -------------------------------------------------------------------------
+    def variant(self, name: str | Variant = AS_SHIPPED) -> Variant:
+        """A catalog variant by name, one built on demand (e.g. ``ef200``), or a Variant as is."""
+        if isinstance(name, Variant):
+            return name
+        found = self.variants.get(name)
+        if found is None and self.variant_factory is not None:
+            found = self.variant_factory(name)
+        if found is None:
+            raise UsageError(f"{self.name}: unknown variant {name!r}; allowed: "
+                             f"{', '.join(self.variants)}"
+                             + (" (or one built on demand, see the README)"
+                                if self.variant_factory else ""))
+        return found
+
+    # -- the call chain ---------------------------------------------------------------------
+    def validate(self, params: Mapping[str, Any] | None = None, *,
+                 surface: str = "builder") -> dict[str, Any]:
+        """Normalized parameters (defaults filled in) or a UsageError naming what is wrong."""
+        return self._validate(params or {}, surface)
+
+    def sql_and_args(self, params: Mapping[str, Any],
+                     variant: str | Variant = AS_SHIPPED) -> tuple[str, dict[str, Any]]:
+        """The exact SQL text sent and its arguments (a mapping for psycopg's %(name)s)."""
+        return self._render(self.variant(variant), params)
+
+    def bind(self, params: Mapping[str, Any], variant: str | Variant = AS_SHIPPED) -> Statement:
+        """Everything except I/O, so a driver can bind outside its timer and execute inside."""
+        v = self.variant(variant)
+        sql, args = self._render(v, params)
+        return Statement(self.name, v.name, sql, args, settings_tuple(v.settings),
+                         v.shipped_noop_sets, self.needs_vector)
+
+    def execute(self, conn: psycopg.Connection, params: Mapping[str, Any],
+                variant: str | Variant = AS_SHIPPED) -> list[tuple]:
+        """Send the statement(s) and fetch all rows (the timed part)."""
+        return self.bind(params, variant).execute(conn)
+
+    def to_result(self, rows: list[tuple], params: Mapping[str, Any]) -> Any:
+        """The service's answer built from the rows (incident dicts, aggregate dicts...)."""
+        return self._to_result(rows, params)
+
+    def run(self, conn: psycopg.Connection, params: Mapping[str, Any] | None = None,
+            variant: str | Variant = AS_SHIPPED, *, surface: str = "builder") -> Any:
+        clean = self.validate(params, surface=surface)
+        return self.to_result(self.execute(conn, clean, variant), clean)
+
+    def explain(self, conn: psycopg.Connection, params: Mapping[str, Any],
+                variant: str | Variant = AS_SHIPPED, *, analyze: bool = True) -> list:
+        """EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) of the same statement + settings."""
+        return self.bind(params, variant).explain(conn, analyze=analyze)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "tags": sorted(self.tags),
+                "budget_ms": self.budget_ms, "params": dict(self.params_doc),
+                "variants": [v.describe() for v in self.variants.values()]}
+
+
+def ordered(queries: Sequence[Query]) -> dict[str, Query]:
+    out: dict[str, Query] = {}
+    for q in queries:
+        if q.name in out:
+            raise ValueError(f"duplicate query {q.name}")
+        out[q.name] = q
+    return out

@@ -1,0 +1,331 @@
+"""Seeded, realistic parameters for every query, drawn from a DatasetProfile.
+
+Why varied parameters: one repeated parameter set measures a cache (the service's, the
+buffer pool's, the plan cache's), not the query. Each draw says what it is (``kind``) so a
+report can split e.g. existing from missing ids, or near from far query vectors.
+
+Determinism: the draws depend only on (profile, seed, query, stream, n); each query and
+stream has its own generator, derived by name, so adding a query or a stream never changes
+the others, and ``sample(q, 10)`` is a prefix of ``sample(q, 20)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from ctxbench.errors import UsageError
+from ctxbench.queries.catalog import catalog
+from ctxbench.queries.profile import DatasetProfile
+from ctxbench.queries.validation import EMBEDDING_DIMS, format_go_duration
+
+MIXES = ("service", "extended")
+
+
+# -- parameter sets ----------------------------------------------------------------------------
+def _canonical(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value, dtype="<f4").tobytes()
+        return {"float32_sha256": hashlib.sha256(data).hexdigest(), "n": int(value.size)}
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    return value
+
+
+def param_id(params: Mapping[str, Any], query: str = "") -> str:
+    """A short stable hash of the query name and canonical parameters: same parameters,
+    same id (absent and None parameters are the same thing)."""
+    canon = {k: _canonical(v) for k, v in sorted(params.items()) if v is not None}
+    text = json.dumps([query, canon], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ParamSet:
+    query: str
+    params: dict[str, Any] = field(hash=False)
+    id: str = ""
+    kind: str = ""
+
+    @classmethod
+    def of(cls, query: str, params: dict[str, Any], kind: str = "") -> ParamSet:
+        return cls(query, params, param_id(params, query), kind)
+
+    def to_json(self) -> dict[str, Any]:
+        """Full parameters (embeddings as lists of floats) so a run can replay them."""
+        def plain(v: Any) -> Any:
+            if isinstance(v, np.ndarray):
+                return [float(x) for x in v]
+            if isinstance(v, datetime):
+                return v.isoformat()
+            return v
+        return {"query": self.query, "id": self.id, "kind": self.kind,
+                "params": {k: plain(v) for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ParamSet:
+        query = catalog.get(data.get("query", ""))
+        if query is None:
+            raise UsageError(f"parameter set names unknown query {data.get('query')!r}")
+        params = query.validate(data.get("params") or {})
+        params = {k: v for k, v in params.items() if k in (data.get("params") or {})}
+        return cls(query.name, params, param_id(params, query.name), str(data.get("kind", "")))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _stream_rng(seed: int, query: str, stream: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"ctxbench.sampler\0{query}\0{stream}".encode()).digest()
+    return np.random.default_rng([int(seed) & (2**63 - 1), int.from_bytes(digest[:8], "little")])
+
+
+def _weighted(rng: np.random.Generator, counts: list[tuple[str, int]]) -> str:
+    weights = np.array([n for _, n in counts], dtype=float)
+    return counts[int(rng.choice(len(counts), p=weights / weights.sum()))][0]
+
+
+def _pick(rng: np.random.Generator, options: list[tuple[Any, float]]) -> Any:
+    probs = np.array([p for _, p in options], dtype=float)
+    return options[int(rng.choice(len(options), p=probs / probs.sum()))][0]
+
+
+def _freq(counts: list[tuple[str, int]], value: str | None, total: int) -> float:
+    if value is None:
+        return 1.0
+    return next((n for k, n in counts if k == value), 0) / max(total, 1)
+
+
+def _unknown(rng: np.random.Generator, prefix: str) -> str:
+    return f"{prefix}-{rng.integers(0, 2**32):08x}"
+
+
+WINDOWS_H = [(1, 0.1), (24, 0.35), (168, 0.3), (720, 0.2), (2160, 0.05)]
+RANGE_WIDTHS_H = [(1, 0.15), (24, 0.35), (168, 0.25), (720, 0.2), (2160, 0.05)]
+
+
+# -- the sampler -------------------------------------------------------------------------------
+class ParamSampler:
+    """Draws parameter sets valid on ``surface``; ``mix='service'`` draws what the service
+    sent, ``'extended'`` adds the builder-only filters and the semantic-search filters."""
+
+    def __init__(self, profile: DatasetProfile, seed: int, *, surface: str = "builder",
+                 mix: str = "service") -> None:
+        if mix not in MIXES:
+            raise UsageError(f"sampler mix {mix!r} is not allowed; allowed: {', '.join(MIXES)}")
+        if surface not in ("builder", "http"):
+            raise UsageError(f"sampler surface {surface!r} is not allowed; allowed: builder, http")
+        if not profile.namespaces or not profile.severities or not profile.action_types:
+            raise UsageError("the dataset profile has no namespaces/severities/action types; "
+                             "is the dataset loaded? (run `ctxbench seed` first)")
+        self.profile, self.seed, self.surface, self.mix = profile, int(seed), surface, mix
+        self._draw: dict[str, Callable[[np.random.Generator], tuple[dict[str, Any], str]]] = {
+            "list_incidents": self._list, "count_incidents": self._count,
+            "get_incident": self._get, "semantic_search": self._semantic,
+            "success_rate": self._success_rate, "by_namespace": lambda rng: ({}, "no_params"),
+            "severity_distribution": self._severity, "trend": self._trend,
+            "filtered_aggregation": self._filtered, "top_failing_actions": self._top_failing,
+            "action_comparison": self._comparison, "namespace_health": self._health,
+        }
+
+    def sample(self, query: str, n: int, *, stream: str = "measure") -> list[ParamSet]:
+        if query not in self._draw:
+            raise UsageError(f"no sampler for query {query!r}; allowed: {', '.join(self._draw)}")
+        if n < 0:
+            raise UsageError(f"sample size n={n} is not allowed; allowed >= 0")
+        rng = _stream_rng(self.seed, query, stream)
+        validate = catalog[query].validate
+        out = []
+        for _ in range(n):
+            params, kind = self._draw[query](rng)
+            validate(params, surface=self.surface)  # a sampler bug must fail loudly, here
+            out.append(ParamSet.of(query, params, kind))
+        return out
+
+    # -- shared pieces ---------------------------------------------------------------------
+    @property
+    def _extended(self) -> bool:
+        return self.mix == "extended"
+
+    def _namespace(self, rng: np.random.Generator, miss_share: float) -> tuple[str, bool]:
+        if rng.random() < miss_share:  # as the service's cache-miss test: unknown namespaces
+            return _unknown(rng, "ns-miss"), True
+        return _weighted(rng, self.profile.namespaces), False
+
+    def _window(self, rng: np.random.Generator) -> tuple[str, str]:
+        hours = _pick(rng, WINDOWS_H)
+        return format_go_duration(hours * 3600.0), f"window_{hours}h"
+
+    def _time_range(self, rng: np.random.Generator) -> tuple[datetime, datetime, int]:
+        p = self.profile
+        hours = _pick(rng, RANGE_WIDTHS_H)
+        span = max((p.ts_max - p.ts_min).total_seconds() - hours * 3600.0, 0.0)
+        start = p.ts_min + timedelta(seconds=float(rng.random()) * span)
+        start = start.replace(microsecond=0).astimezone(UTC)
+        return start, start + timedelta(hours=hours), hours
+
+    def _filters(self, rng: np.random.Generator) -> tuple[dict[str, Any], str, float]:
+        """List/count filters, their label and the share of traces they are expected to match."""
+        p = self.profile
+        shape = _pick(rng, [("ns", 0.4), ("ns+sev", 0.25), ("sev", 0.1), ("none", 0.1),
+                            ("unknown_ns", 0.1), ("builder", 0.05 if self._extended else 0.0)])
+        params: dict[str, Any] = {}
+        share = 1.0
+        if shape == "unknown_ns":
+            params["namespace"] = _unknown(rng, "ns-miss")
+            return params, shape, 0.0
+        if shape in ("ns", "ns+sev", "builder"):
+            params["namespace"] = _weighted(rng, p.namespaces)
+            share *= _freq(p.namespaces, params["namespace"], p.traces)
+        if shape in ("sev", "ns+sev"):
+            params["severity"] = _weighted(rng, p.severities)
+            share *= _freq(p.severities, params["severity"], p.traces)
+        if self._extended and shape in ("builder", "none", "sev") and rng.random() < 0.6:
+            shape = "builder"
+            if p.clusters and rng.random() < 0.5:
+                params["cluster_name"] = _weighted(rng, p.clusters)
+                share *= _freq(p.clusters, params["cluster_name"], p.traces)
+            if p.environments and rng.random() < 0.5:
+                params["environment"] = _weighted(rng, p.environments)
+                share *= _freq(p.environments, params["environment"], p.traces)
+            if rng.random() < 0.4:
+                params["action_type"] = _weighted(rng, p.action_types)
+                share *= _freq(p.action_types, params["action_type"], p.traces)
+            if rng.random() < 0.5:
+                start, end, hours = self._time_range(rng)
+                params["start_time"], params["end_time"] = start, end
+                total_h = max((p.ts_max - p.ts_min).total_seconds() / 3600.0, 1.0)
+                share *= min(1.0, hours / total_h)
+        return params, shape, share
+
+    # -- per query -------------------------------------------------------------------------
+    def _list(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        params, shape, share = self._filters(rng)
+        limits = [(10, 0.45), (20, 0.15), (5, 0.1), (50, 0.1), (100, 0.2)]
+        if self.surface == "builder" and self._extended:
+            limits.append((1000, 0.05))
+        limit = _pick(rng, limits)
+        pages = max(1, math.ceil(self.profile.traces * share / limit))
+        u = rng.random()
+        if u < 0.5 or pages == 1:
+            page, label = 0, "page_0"
+        elif u < 0.8:
+            page = int(rng.integers(1, min(5, pages - 1) + 1))
+            label = f"page_{page}"
+        elif u < 0.95:
+            page, label = int(rng.integers(0, pages)), "deep_page"
+        else:
+            page, label = pages + int(rng.integers(0, 3)), "past_end"
+        params["limit"], params["offset"] = limit, page * limit
+        return params, f"{shape}/{label}"
+
+    def _count(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        params, shape, _ = self._filters(rng)
+        return params, shape
+
+    def _get(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        p = self.profile
+        if rng.random() < 0.8 and p.sample_ids:
+            return {"id": int(p.sample_ids[int(rng.integers(0, len(p.sample_ids)))])}, "existing_id"
+        return {"id": int(p.id_max + 1 + rng.integers(0, 1_000_000))}, "missing_id"
+
+    def _semantic(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        sample = self.profile.embedding_sample
+        if len(sample) and rng.random() < 0.7:
+            noise = _pick(rng, [(0.05, 0.4), (0.15, 0.4), (0.3, 0.2)])
+            base = sample[int(rng.integers(0, len(sample)))].astype(np.float64)
+            base = base / (np.linalg.norm(base) or 1.0)
+            vec = base + rng.normal(0.0, noise / math.sqrt(EMBEDDING_DIMS), EMBEDDING_DIMS)
+            kind = f"near_{noise:g}"
+        else:
+            vec = rng.normal(0.0, 1.0, EMBEDDING_DIMS)
+            kind = "far"
+        vec = (vec / np.linalg.norm(vec)).astype(np.float32)
+        http = self.surface == "http"
+        limit = _pick(rng, [(10, 0.6), (5, 0.15), (20, 0.15), (50, 0.05),
+                            (100, 0.0 if http else 0.05)])
+        threshold = _pick(rng, [(0.5, 0.35), (0.7, 0.25), (0.0, 0.1), (0.3, 0.1), (0.8, 0.1),
+                                (0.9, 0.1)])
+        params: dict[str, Any] = {"embedding": vec, "threshold": threshold, "limit": limit}
+        if self._extended and rng.random() < 0.3:
+            p = self.profile
+            which = _pick(rng, [("cluster_name", 0.35), ("environment", 0.25),
+                                ("namespace", 0.25), ("severity", 0.15)])
+            counts = {"cluster_name": p.clusters, "environment": p.environments,
+                      "namespace": p.namespaces, "severity": p.severities}[which]
+            if counts:
+                params[which] = _weighted(rng, counts)
+                kind += f"+{which}"
+        return params, kind
+
+    def _success_rate(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        # The HTTP route requires workflow_id (and ignores it); the SQL is always the same.
+        if self.surface == "http":
+            return {"workflow_id": "workflow-1"}, "no_params"
+        return {}, "no_params"
+
+    def _severity(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        u = rng.random()
+        if u < 0.2:
+            return {}, "all_namespaces"
+        ns, miss = self._namespace(rng, 0.125)
+        return {"namespace": ns}, "unknown_ns" if miss else "ns"
+
+    def _trend(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        days = _pick(rng, [(7, 0.3), (30, 0.35), (90, 0.2), (1, 0.05), (None, 0.1)])
+        if days is None:
+            days = int(rng.integers(1, 366))
+            return {"days": days}, "days_any"
+        return {"days": days}, f"days_{days}"
+
+    def _filtered(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        p = self.profile
+        params: dict[str, Any] = {}
+        options = [("namespace", p.namespaces, 0.5), ("cluster_name", p.clusters, 0.3),
+                   ("environment", p.environments, 0.3), ("severity", p.severities, 0.3),
+                   ("action_type", p.action_types, 0.25), ("phase", p.statuses, 0.2)]
+        for key, counts, prob in options:
+            if counts and rng.random() < prob:
+                params[key] = _weighted(rng, counts)
+        if rng.random() < 0.3:
+            start, end, _ = self._time_range(rng)
+            params["start_time"], params["end_time"] = start, end
+        if params.get("namespace") and rng.random() < 0.1:
+            params["namespace"] = _unknown(rng, "ns-miss")
+        return params, "+".join(sorted(params)) or "none"
+
+    def _top_failing(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        window, label = self._window(rng)
+        limit = _pick(rng, [(10, 0.5), (5, 0.2), (20, 0.2), (100, 0.1)])
+        return {"time_window": window, "limit": limit}, label
+
+    def _comparison(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        types = [t for t, _ in self.profile.action_types]
+        k = int(min(len(types), _pick(rng, [(2, 0.3), (3, 0.25), (5, 0.25), (10, 0.1),
+                                            (20, 0.1)])))
+        weights = np.array([n for _, n in self.profile.action_types], dtype=float)
+        chosen = list(rng.choice(len(types), size=k, replace=False, p=weights / weights.sum()))
+        picked = [types[i] for i in chosen]
+        kind = f"types_{k}"
+        if rng.random() < 0.1:
+            picked[-1] = _unknown(rng, "action-miss")
+            kind += "+unknown"
+        window, label = self._window(rng)
+        return {"action_types": picked, "time_window": window}, f"{kind}/{label}"
+
+    def _health(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        ns, miss = self._namespace(rng, 0.1)
+        window, label = self._window(rng)
+        return {"namespace": ns, "time_window": window}, ("unknown_ns" if miss else "ns") + \
+            f"/{label}"
