@@ -197,7 +197,7 @@ def _render_count(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dic
 count_incidents = Query(
     name="count_incidents",
     description="Q2: total for the list's filters (runs after Q1 on every cache miss).",
-    tags=frozenset({"list", "aggregate"}),
+    tags=frozenset({"list"}),
     params_doc=PARAMS_DOC_FILTERS,
     variants={"as_shipped": Variant(
         "as_shipped", COUNT_SQL,

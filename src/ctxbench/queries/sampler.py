@@ -158,6 +158,11 @@ class ParamSampler:
     def _extended(self) -> bool:
         return self.mix == "extended"
 
+    @property
+    def _builder_filters(self) -> bool:
+        """The list's builder-only filters: extended mix, and only where the surface has them."""
+        return self._extended and self.surface == "builder"
+
     def _namespace(self, rng: np.random.Generator, miss_share: float) -> tuple[str, bool]:
         if rng.random() < miss_share:  # as the service's cache-miss test: unknown namespaces
             return _unknown(rng, "ns-miss"), True
@@ -179,7 +184,7 @@ class ParamSampler:
         """List/count filters, their label and the share of traces they are expected to match."""
         p = self.profile
         shape = _pick(rng, [("ns", 0.4), ("ns+sev", 0.25), ("sev", 0.1), ("none", 0.1),
-                            ("unknown_ns", 0.1), ("builder", 0.05 if self._extended else 0.0)])
+                            ("unknown_ns", 0.1), ("builder", 0.05 if self._builder_filters else 0.0)])
         params: dict[str, Any] = {}
         share = 1.0
         if shape == "unknown_ns":
@@ -191,7 +196,7 @@ class ParamSampler:
         if shape in ("sev", "ns+sev"):
             params["severity"] = _weighted(rng, p.severities)
             share *= _freq(p.severities, params["severity"], p.traces)
-        if self._extended and shape in ("builder", "none", "sev") and rng.random() < 0.6:
+        if self._builder_filters and shape in ("builder", "none", "sev") and rng.random() < 0.6:
             shape = "builder"
             if p.clusters and rng.random() < 0.5:
                 params["cluster_name"] = _weighted(rng, p.clusters)
@@ -213,7 +218,7 @@ class ParamSampler:
     def _list(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
         params, shape, share = self._filters(rng)
         limits = [(10, 0.45), (20, 0.15), (5, 0.1), (50, 0.1), (100, 0.2)]
-        if self.surface == "builder" and self._extended:
+        if self._builder_filters:
             limits.append((1000, 0.05))
         limit = _pick(rng, limits)
         pages = max(1, math.ceil(self.profile.traces * share / limit))
