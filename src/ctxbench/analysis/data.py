@@ -1,0 +1,104 @@
+"""Measurements grouped for analysis: one group per (query, variant, phase, labels).
+
+Labels are part of the key because they are the extra dimensions a phase varies (cache
+state, prewarm mode, users, ef_search...): mixing them would average different experiments.
+Labels that only number repetitions of the same experiment (``rep``, ``repeat``,
+``repetition``) are not: repetitions are pooled. Warm-up executions are counted but excluded;
+failed executions count towards the error rate only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ctxbench.results.model import Measurement
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, order=True)
+class GroupKey:
+    query: str
+    variant: str
+    phase: str
+    labels: LabelKey = ()
+
+    @property
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def label_text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.labels)
+
+    def text(self) -> str:
+        """'warm/list_incidents[default]{cache=cold}' — unique and readable."""
+        labels = f"{{{self.label_text()}}}" if self.labels else ""
+        return f"{self.phase}/{self.query}[{self.variant}]{labels}"
+
+
+REPETITION_LABELS = frozenset({"rep", "repeat", "repetition"})
+
+
+def label_key(labels: Mapping[str, object] | None) -> LabelKey:
+    return tuple(sorted((str(k), str(v)) for k, v in (labels or {}).items()
+                        if k not in REPETITION_LABELS))
+
+
+@dataclass
+class GroupData:
+    """The numbers of one group, as arrays in execution order."""
+
+    key: GroupKey
+    latency_ms: list[float] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    n_errors: int = 0
+    n_warmup: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    first_ts: str | None = None
+    last_ts: str | None = None
+
+    def add(self, m: Measurement) -> None:
+        if m.warmup:
+            self.n_warmup += 1
+            return
+        self.first_ts = m.ts if self.first_ts is None else min(self.first_ts, m.ts)
+        self.last_ts = m.ts if self.last_ts is None else max(self.last_ts, m.ts)
+        if not m.ok:
+            self.n_errors += 1
+            self.errors[(m.error or "error").strip().splitlines()[0][:200]] += 1
+            return
+        self.latency_ms.append(m.latency_ns / 1e6)
+        self.rows.append(int(m.rows))
+        self.seq.append(int(m.seq))
+        for name, value in (m.metrics or {}).items():
+            if value is None:
+                continue
+            try:
+                self.metrics.setdefault(name, []).append(float(value))
+            except (TypeError, ValueError):
+                continue
+
+    @property
+    def n(self) -> int:
+        return len(self.latency_ms)
+
+    def latencies(self) -> np.ndarray:
+        return np.asarray(self.latency_ms, dtype=np.float64)
+
+
+def group_measurements(measurements: Iterable[Measurement]) -> dict[GroupKey, GroupData]:
+    """Groups in a stable order (sorted by key), whatever order the lines were written in."""
+    groups: dict[GroupKey, GroupData] = {}
+    for m in measurements:
+        key = GroupKey(m.query, m.variant or "default", m.phase, label_key(m.labels))
+        data = groups.get(key)
+        if data is None:
+            data = groups[key] = GroupData(key)
+        data.add(m)
+    return {k: groups[k] for k in sorted(groups)}

@@ -1,0 +1,362 @@
+"""summary.json: everything the reports show, computed from a results folder alone.
+
+The summary is a pure function of the folder (meta.json, phases.jsonl, measurements.jsonl,
+plans/*.json): no clock, no database, seeded bootstrap. Rebuilding it gives the same bytes.
+Its shape is versioned with ``schema_version``; see ``build_summary`` for the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ctxbench.analysis import comparisons, verdicts, warmup
+from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
+from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
+from ctxbench.analysis.plans import explain_changes, short_change, summary_of
+from ctxbench.analysis.stats import (
+    CI_LEVEL,
+    DEFAULT_QUANTILES,
+    MIN_RESAMPLES,
+    N_RESAMPLES,
+    PERCENTILE_METHOD,
+    ROOT_SEED,
+    Estimate,
+    latency_estimates,
+    mean_estimate,
+    seed_for,
+    wilson,
+)
+from ctxbench.results.model import PhaseRecord, RunMeta
+from ctxbench.results.store import ResultsDir
+
+SUMMARY_SCHEMA_VERSION = 1
+CANONICAL_PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
+
+
+def rounded(value: Any, digits: int = 6) -> Any:
+    """Floats to ``digits`` significant digits (sub-microsecond noise is not information and
+    makes the JSON hard to read); containers recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def _est(e: Estimate | None) -> dict[str, float] | None:
+    return e.to_json() if e is not None else None
+
+
+def _duration(start: str | None, end: str | None) -> float | None:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def run_info(meta: RunMeta | None, results: ResultsDir) -> dict[str, Any]:
+    if meta is None:
+        return {"run_id": results.path.name, "kind": "run", "scenario": None,
+                "status": "unknown", "complete": False,
+                "incomplete_reason": "meta.json is missing", "error": None}
+    complete = meta.status == "complete"
+    reason = None
+    if not complete:
+        reason = (meta.error or f"status is {meta.status!r}"
+                  + (" (the run did not finish)" if meta.status == "running" else ""))
+    return {
+        "run_id": meta.run_id, "kind": meta.kind, "scenario": meta.scenario_name,
+        "status": "complete" if complete else "incomplete", "raw_status": meta.status,
+        "complete": complete, "incomplete_reason": reason, "error": meta.error,
+        "started_at": meta.started_at, "ended_at": meta.ended_at,
+        "duration_s": _duration(meta.started_at, meta.ended_at),
+        "ctxbench_version": meta.ctxbench_version, "git_sha": meta.git_sha,
+        "backend": meta.backend, "target": meta.target, "server": meta.server,
+        "dataset": meta.dataset, "machine": meta.machine, "extra": meta.extra,
+    }
+
+
+def phase_order(records: list[PhaseRecord], seen: Iterable[str]) -> dict[str, int]:
+    """Phases in the order the run did them, then the canonical order, then by name."""
+    order: list[str] = []
+    for name in [r.phase for r in records] + list(CANONICAL_PHASES) + sorted(set(seen)):
+        if name not in order:
+            order.append(name)
+    return {name: i for i, name in enumerate(order)}
+
+
+def _phase_json(r: PhaseRecord) -> dict[str, Any]:
+    return {"phase": r.phase, "status": r.status, "started_at": r.started_at,
+            "ended_at": r.ended_at, "duration_s": _duration(r.started_at, r.ended_at),
+            "cache_reset": r.cache_reset, "stats_state": r.stats_state, "notes": r.notes,
+            "events": r.events, "error": r.error}
+
+
+def _quantiles_for(budgets: list[Budget]) -> tuple[float, ...]:
+    qs = set(DEFAULT_QUANTILES)
+    for b in budgets:
+        q = percentile_of(b.metric)
+        if q is not None:
+            qs.add(q)
+    return tuple(sorted(qs))
+
+
+def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROOT_SEED
+                ) -> dict[str, Any]:
+    """n, errors, latency estimates with CIs, rows and extra metrics of one group."""
+    key = g.key.text()
+    lat = latency_estimates(g.latencies(), seed=seed_for("latency", key, root=seed_root),
+                            quantiles=quantiles)
+    attempts = g.n + g.n_errors
+    rows = np.asarray(g.rows, dtype=np.float64)
+    n_empty = int((rows == 0).sum()) if rows.size else 0
+    metrics = {}
+    for name in sorted(g.metrics):
+        values = np.asarray(g.metrics[name], dtype=np.float64)
+        metrics[name] = {
+            "n": int(values.size),
+            "mean": _est(mean_estimate(values, seed=seed_for("metric", name, key,
+                                                             root=seed_root))),
+            "min": float(values.min()), "max": float(values.max()),
+        }
+    return {
+        "key": key, "query": g.key.query, "variant": g.key.variant, "phase": g.key.phase,
+        "labels": g.key.label_dict, "n": g.n, "n_errors": g.n_errors,
+        "n_warmup": g.n_warmup, "error_rate": _est(wilson(g.n_errors, attempts)),
+        "errors": dict(g.errors.most_common(3)),
+        "latency_ms": {k: v.to_json() for k, v in lat.items()},
+        "rows": ({"min": int(rows.min()), "mean": float(rows.mean()), "max": int(rows.max()),
+                  "empty": n_empty, "empty_fraction": n_empty / rows.size}
+                 if rows.size else None),
+        "empty_rate": _est(wilson(n_empty, g.n)),
+        "metrics": metrics,
+        "first_ts": g.first_ts, "last_ts": g.last_ts,
+    }
+
+
+def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | None, int]:
+    kind = metric_kind(budget.metric)
+    if kind == "latency":
+        e = stats["latency_ms"].get(budget.metric)
+        return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), stats["n"]
+    if kind == "rate":
+        e = stats[budget.metric]
+        n = stats["n"] + stats["n_errors"] if budget.metric == "error_rate" else stats["n"]
+        return (Estimate(e["value"], e["lo"], e["hi"]) if e else None), n
+    m = stats["metrics"].get(budget.metric)
+    if not m or not m["mean"]:
+        return None, 0
+    return Estimate(m["mean"]["value"], m["mean"]["lo"], m["mean"]["hi"]), m["n"]
+
+
+def verdict_rows(stats: dict[str, Any], budgets: list[Budget]) -> list[dict[str, Any]]:
+    out = []
+    for b in budgets:
+        estimate, n = _estimate_for(b, stats)
+        decision = verdicts.decide(b, estimate, n, errors=stats["n_errors"])
+        out.append({
+            "query": stats["query"], "variant": stats["variant"], "phase": stats["phase"],
+            "labels": stats["labels"], "group": stats["key"], "metric": b.metric,
+            "op": b.symbol, "threshold": b.threshold, "unit": b.unit,
+            "budget": b.describe(), "budget_source": b.source,
+            "estimate": estimate.value if estimate else None,
+            "ci_low": estimate.lo if estimate else None,
+            "ci_high": estimate.hi if estimate else None,
+            "n": n, "verdict": decision.verdict, "reason": decision.reason,
+        })
+    return out
+
+
+def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "phase": payload.get("phase"), "query": payload.get("query"),
+        "variant": payload.get("variant") or "default",
+        "labels": {str(k): str(v) for k, v in (payload.get("labels") or {}).items()},
+        "param_id": payload.get("param_id"), "file": file, "error": payload.get("error"),
+    }
+    try:
+        summary = summary_of(payload)
+    except Exception as exc:  # a malformed capture must not sink the whole report
+        summary, entry["error"] = None, f"unreadable plan: {exc}"
+    if summary is None:
+        entry["error"] = entry["error"] or "no plan captured"
+        return entry
+    for key in ("planning_ms", "execution_ms", "shared_hit", "shared_read", "io_read_ms",
+                "planning_shared_hit", "planning_shared_read", "fingerprint", "outline"):
+        entry[key] = summary.get(key)
+    entry["_summary"] = summary
+    return entry
+
+
+def read_plans(results: ResultsDir) -> list[dict[str, Any]]:
+    folder = results.path / "plans"
+    out = []
+    if folder.is_dir():
+        for path, payload in zip(sorted(folder.glob("*.json")), results.read_plans(),
+                                 strict=True):
+            out.append(_plan_entry(payload, f"plans/{path.name}"))
+    return out
+
+
+class PlanIndex:
+    """Finds the plan captured for a group: same phase, query, variant; labels equal, else a
+    subset of the group's labels, else none."""
+
+    def __init__(self, plans: list[dict[str, Any]]) -> None:
+        self.plans = [p for p in plans if p.get("fingerprint")]
+
+    def for_group(self, g: dict[str, Any]) -> dict[str, Any] | None:
+        best, best_score = None, -1
+        for p in self.plans:
+            if (p["phase"], p["query"], p["variant"]) != (g["phase"], g["query"], g["variant"]):
+                continue
+            if p["labels"] == g["labels"]:
+                return p
+            if all(g["labels"].get(k) == v for k, v in p["labels"].items()):
+                score = len(p["labels"])
+                if score > best_score:
+                    best, best_score = p, score
+        return best
+
+
+def _side(p: dict[str, Any]) -> dict[str, Any]:
+    return {"phase": p["phase"], "labels": p["labels"], "fingerprint": p["fingerprint"],
+            "outline": p["outline"], "shared_hit": p["shared_hit"],
+            "shared_read": p["shared_read"], "execution_ms": p["execution_ms"]}
+
+
+def _pairs(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The comparisons that mean something: cold → warm in the same context, and
+    before → after ANALYZE in the same cache state."""
+    pairs = []
+    for a in items:
+        for b in items:
+            if a is b:
+                continue
+            rest_a = comparisons.other_labels(a["labels"])
+            rest_b = comparisons.other_labels(b["labels"])
+            if rest_a != rest_b:
+                continue
+            if (comparisons.cache_state(a["phase"], a["labels"]) == "cold"
+                    and comparisons.cache_state(b["phase"], b["labels"]) == "warm"
+                    and comparisons.cache_context(a["phase"])
+                    == comparisons.cache_context(b["phase"])):
+                pairs.append(("cold → warm", a, b))
+            sa, sb = comparisons.stats_side(a["phase"]), comparisons.stats_side(b["phase"])
+            if sa and sb and sa[0] == "before" and sb[0] == "after" and sa[1] == sb[1]:
+                pairs.append(("before → after ANALYZE", a, b))
+    return pairs
+
+
+def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict[str, Any]]:
+    """Plan shape changes per (query, variant): cold → warm, before → after ANALYZE, and any
+    other plan whose shape differs from the query's first plan."""
+    by_query: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in plans:
+        if p.get("fingerprint"):
+            by_query.setdefault((p["query"], p["variant"]), []).append(p)
+    out = []
+    for (query, variant), items in sorted(by_query.items()):
+        items.sort(key=lambda p: (rank.get(p["phase"], 10**6), sorted(p["labels"].items())))
+        flagged: set[int] = set()
+        for kind, a, b in _pairs(items):
+            if a["fingerprint"] != b["fingerprint"]:
+                flagged.update((id(a), id(b)))
+                out.append(_change(query, variant, kind, a, b))
+        first = items[0]
+        for p in items[1:]:
+            if p["fingerprint"] != first["fingerprint"] and id(p) not in flagged:
+                flagged.add(id(p))
+                out.append(_change(query, variant, "phase", first, p))
+    return out
+
+
+def _change(query: str, variant: str, kind: str, a: dict[str, Any], b: dict[str, Any]
+            ) -> dict[str, Any]:
+    return {"query": query, "variant": variant, "kind": kind, "from": _side(a), "to": _side(b),
+            "change": short_change(a["_summary"], b["_summary"]),
+            "changes": explain_changes(a["_summary"], b["_summary"])}
+
+
+def build_summary(results_dir: Path | str) -> dict[str, Any]:
+    """Compute summary.json's content from a results folder (raises UsageError if it isn't
+    one). Keys: schema_version, run, phases, analysis, budgets, groups, verdicts, plans,
+    plan_changes, cold_warm, before_after, hnsw_warmup, verdict."""
+    results = ResultsDir(results_dir).require()
+    meta = results.read_meta()
+    records = results.read_phases()
+    groups = group_measurements(results.iter_measurements())
+    rank = phase_order(records, (k.phase for k in groups))
+    budgets = parse_budgets(meta.budgets if meta else [],
+                            where=f"{results.path / 'meta.json'}: budgets")
+
+    ordered: list[tuple[GroupKey, GroupData]] = sorted(
+        groups.items(), key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
+                                        kv[0].variant, kv[0].labels))
+    group_json, verdict_json = [], []
+    for key, data in ordered:
+        applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
+        stats = group_stats(data, _quantiles_for(applicable))
+        group_json.append(stats)
+        verdict_json.extend(verdict_rows(stats, applicable))
+
+    plans = read_plans(results)
+    plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],
+                              sorted(p["labels"].items())))
+    index = PlanIndex(plans)
+    changes = plan_changes(plans, rank)
+    cold_warm = comparisons.cold_warm(group_json, index.for_group)
+    before_after = comparisons.before_after(group_json, index.for_group)
+    for entry in before_after:
+        entry["plan_change"] = next(
+            (c["change"] for c in changes if c["kind"] == "before → after ANALYZE"
+             and (c["query"], c["variant"]) == (entry["query"], entry["variant"])
+             and c["from"]["phase"] == entry["before"]["phase"]
+             and c["to"]["phase"] == entry["after"]["phase"]), None)
+    warm_groups = [g for k, g in ordered if k.phase == warmup.WARMUP_PHASE]
+
+    info = run_info(meta, results)
+    incomplete_phases = [r.phase for r in records if r.status not in ("complete", "skipped")]
+    recorded = {r.phase for r in records}
+    unrecorded = sorted({k.phase for k in groups} - recorded, key=lambda p: rank.get(p, 0))
+    if records and unrecorded:
+        incomplete_phases += unrecorded  # measured, but the phase never reported its end
+    overall = verdicts.overall((v["verdict"] for v in verdict_json),
+                               complete=info["complete"])
+    return rounded({
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "run": info,
+        "phases": [_phase_json(r) for r in records],
+        "analysis": {
+            "percentile_method": PERCENTILE_METHOD,
+            "ci": {"method": "percentile bootstrap", "level": CI_LEVEL,
+                   "resamples": N_RESAMPLES, "min_resamples": MIN_RESAMPLES,
+                   "seed": ROOT_SEED, "rates": "Wilson score interval"},
+            "latency_unit": "ms",
+            "verdict_rule": "PASS if the 95% interval is within the budget, FAIL if entirely "
+                            "beyond it, else INCONCLUSIVE (also with too few samples: see "
+                            "ctxbench.analysis.verdicts)",
+        },
+        "budgets": [b.to_json() for b in budgets],
+        "groups": group_json,
+        "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
+        "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
+        "plan_changes": changes,
+        "cold_warm": cold_warm,
+        "before_after": before_after,
+        "hnsw_warmup": warmup.summarize(warm_groups),
+        "verdict": {
+            "overall": overall,
+            "counts": verdicts.counts(verdict_json),
+            "complete": info["complete"],
+            "incomplete_phases": incomplete_phases,
+            "measurements": sum(g.n + g.n_errors + g.n_warmup for g in groups.values()),
+        },
+    })

@@ -1,0 +1,39 @@
+"""latencies.csv: one row per measurement (warm-ups and errors included, flagged), with labels
+and metrics flattened into ``label.<name>`` / ``metric.<name>`` columns, for pandas or a
+spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ctxbench.results.store import ResultsDir
+
+BASE = ["run_id", "phase", "query", "variant", "param_id", "seq", "ts", "latency_ms",
+        "latency_ns", "rows", "ok", "error", "warmup"]
+
+
+def write_latencies_csv(results: ResultsDir, path: Path) -> int:
+    """Two streaming passes (column names, then rows), so memory stays flat; returns rows."""
+    labels: set[str] = set()
+    metrics: set[str] = set()
+    for m in results.iter_measurements():
+        labels.update(m.labels or {})
+        metrics.update(m.metrics or {})
+    label_cols, metric_cols = sorted(labels), sorted(metrics)
+    header = BASE + [f"label.{k}" for k in label_cols] + [f"metric.{k}" for k in metric_cols]
+    count = 0
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for m in results.iter_measurements():
+            row = [m.run_id, m.phase, m.query, m.variant, m.param_id, m.seq, m.ts,
+                   f"{m.latency_ns / 1e6:.6f}", m.latency_ns, m.rows, int(bool(m.ok)),
+                   m.error or "", int(bool(m.warmup))]
+            row += [(m.labels or {}).get(k, "") for k in label_cols]
+            row += [(m.metrics or {}).get(k, "") for k in metric_cols]
+            writer.writerow(row)
+            count += 1
+    tmp.replace(path)
+    return count

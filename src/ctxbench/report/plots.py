@@ -1,0 +1,139 @@
+"""PNG plots for report.html (matplotlib, Agg canvas, no pyplot global state).
+
+Latencies span orders of magnitude (a cold list at hundreds of ms, a warm one at a few), so
+every latency axis is logarithmic. PNGs are written without a timestamp, so rebuilding a
+report gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from ctxbench.analysis.data import GroupData
+
+MAX_GROUPS_PER_PLOT = 40
+DPI = 100
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _plain_log(axis: Any) -> None:
+    """Log axis with plain tick labels (1, 2, 5, 10, 20, 50 ...) instead of 2×10²."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _label(g: GroupData) -> str:
+    text = g.key.query if g.key.variant == "default" else f"{g.key.query}[{g.key.variant}]"
+    if g.key.labels:
+        text += " {" + g.key.label_text() + "}"
+    return text
+
+
+def latency_distribution(groups: list[GroupData], phase: str,
+                         budget_ms: float | None = None) -> bytes | None:
+    """Horizontal box plots (whiskers at p5/p95, dots for p99 and max) per group of a phase."""
+    groups = [g for g in groups if g.n][:MAX_GROUPS_PER_PLOT]
+    if not groups:
+        return None
+    height = 1.2 + 0.38 * len(groups)
+    fig = Figure(figsize=(9, height))
+    ax = fig.add_subplot()
+    data = [g.latencies() for g in groups][::-1]
+    labels = [f"{_label(g)}  (n={g.n})" for g in groups][::-1]
+    ax.boxplot(data, vert=False, whis=(5, 95), showfliers=False, widths=0.6,
+               medianprops={"color": "#cf222e"})
+    for i, x in enumerate(data, start=1):
+        ax.plot([np.quantile(x, 0.99, method="inverted_cdf")], [i], marker="|", color="#8250df",
+                markersize=10)
+        ax.plot([x.max()], [i], marker=".", color="#57606a")
+    ax.set_yticks(range(1, len(data) + 1), labels, fontsize=8)
+    ax.set_xscale("log")
+    _plain_log(ax.xaxis)
+    ax.set_xlabel("latency (ms, log scale) — box p25–p75, whiskers p5–p95, | p99, · max")
+    if budget_ms:
+        ax.axvline(budget_ms, color="#cf222e", linestyle="--", linewidth=1)
+        ax.text(budget_ms, 1.01, f"budget {budget_ms:g} ms", color="#cf222e", fontsize=8,
+                ha="center", va="bottom", transform=ax.get_xaxis_transform())
+    ax.set_title(f"Latency distribution — phase {phase}", pad=14)
+    ax.grid(axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tuple[str, str],
+                 title: str) -> bytes | None:
+    pairs = [p for p in pairs if p[left].get("p50") and p[right].get("p50")]
+    pairs = pairs[:MAX_GROUPS_PER_PLOT]
+    if not pairs:
+        return None
+    fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(pairs)), 4.2))
+    ax = fig.add_subplot()
+    x = np.arange(len(pairs))
+    width = 0.38
+    for offset, side, name, color in ((-width / 2, left, names[0], "#0969da"),
+                                      (width / 2, right, names[1], "#d4a72c")):
+        est = np.array([p[side]["p50"]["value"] for p in pairs])
+        lo = np.array([p[side]["p50"]["lo"] for p in pairs])
+        hi = np.array([p[side]["p50"]["hi"] for p in pairs])
+        ax.bar(x + offset, est, width, label=f"{name} p50", color=color)
+        ax.errorbar(x + offset, est, yerr=[np.maximum(est - lo, 0), np.maximum(hi - est, 0)],
+                    fmt="none", ecolor="#1f2328", capsize=3, linewidth=1)
+    ticks = []
+    for p in pairs:
+        tick = p["query"] if p["variant"] == "default" else f"{p['query']}[{p['variant']}]"
+        ctx = p.get("context") or ",".join(f"{k}={v}" for k, v in p.get("labels", {}).items())
+        ticks.append(f"{tick}\n{ctx}" if ctx else tick)
+    ax.set_xticks(x, ticks, fontsize=8, rotation=20, ha="right")
+    ax.set_yscale("log")
+    _plain_log(ax.yaxis)
+    ax.set_ylabel("p50 latency (ms, log scale), 95% CI")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def cold_vs_warm(pairs: list[dict[str, Any]]) -> bytes | None:
+    return _paired_bars(pairs, "cold", "warm", ("cold", "warm"), "Cold vs warm (median)")
+
+
+def before_after_analyze(pairs: list[dict[str, Any]]) -> bytes | None:
+    return _paired_bars(pairs, "before", "after", ("before ANALYZE", "after ANALYZE"),
+                        "Before vs after ANALYZE (median)")
+
+
+def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
+    """Latency of search 1..N after a cold start, one line per (query, prewarm mode)."""
+    if not entries:
+        return None
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.add_subplot()
+    for e in entries:
+        pts = np.asarray(e["curve"], dtype=np.float64)
+        name = e["query"] if e["variant"] == "default" else f"{e['query']}[{e['variant']}]"
+        ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2,
+                label=f"{name} prewarm={e['prewarm']}")
+        ax.axhline(e["steady_ms"], linewidth=0.6, linestyle=":", color="#57606a")
+    ax.set_yscale("log")
+    _plain_log(ax.yaxis)
+    ax.set_xlabel("search number after cold start")
+    ax.set_ylabel("latency (ms, log scale; median over repetitions)")
+    ax.set_title("HNSW warm-up")
+    ax.legend(fontsize=8)
+    ax.grid(which="both", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
