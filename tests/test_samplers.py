@@ -12,7 +12,7 @@ import pytest
 from ctxbench.errors import UsageError
 from ctxbench.queries import DatasetProfile, ParamSampler, ParamSet, catalog, param_id
 
-PARAMLESS = {"success_rate", "by_namespace"}
+PARAMLESS = {name for name, q in catalog.items() if q.parameterless}
 
 
 def synthetic_profile() -> DatasetProfile:
@@ -37,6 +37,10 @@ def synthetic_profile() -> DatasetProfile:
 @pytest.fixture(scope="module")
 def profile() -> DatasetProfile:
     return synthetic_profile()
+
+
+def test_parameterless_queries():
+    assert {"success_rate", "by_namespace"} == PARAMLESS
 
 
 def test_every_query_has_a_sampler_and_valid_params(profile):

@@ -62,6 +62,7 @@ success_rate = Query(
         "As shipped: resource_action_traces alone with no WHERE (the workflow_id parameter is "
         "ignored), so every partition is read.")},
     _validate=_no_params("success_rate", http_key="workflow_id"),
+    parameterless=True,
     _render=lambda v, p: (v.sql, {}),
     _to_result=_success_rate,
 )
@@ -85,6 +86,7 @@ by_namespace = Query(
         "As shipped: 3-table join, namespace NOT NULL, GROUP BY rr.namespace ORDER BY count "
         "DESC (ties in count come back in no defined order).")},
     _validate=_no_params("by_namespace"),
+    parameterless=True,
     _render=lambda v, p: (v.sql, {}),
     _to_result=lambda rows, p: [{"namespace": r[0], "count": int(r[1]), "completed": int(r[2])}
                                 for r in rows],

@@ -65,6 +65,8 @@ class Query:
     variant_factory: Callable[[str], Variant | None] | None = field(
         default=None, repr=False, compare=False)
     needs_vector: bool = False
+    # No parameter reaches the SQL: every sampled set is the same statement (same ParamSet.id).
+    parameterless: bool = False
 
     def __post_init__(self) -> None:
         if not self.tags <= TAGS:
@@ -128,6 +130,7 @@ class Query:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "tags": sorted(self.tags),
                 "budget_ms": self.budget_ms, "params": dict(self.params_doc),
+                "parameterless": self.parameterless,
                 "variants": [v.describe() for v in self.variants.values()]}
 
 
