@@ -1,8 +1,9 @@
 """Streaming generated rows into PostgreSQL with binary COPY.
 
-A producer thread generates and encodes chunks while the calling thread sends the previous
-ones: numpy work and socket waits release the GIL, so generation overlaps with the server
-parsing rows on the other core.
+A producer thread generates and encodes chunks while the sending thread writes the previous
+ones (numpy work and socket waits release the GIL). Server-side parsing, TOASTing and WAL
+are the bottleneck, so by default two connections load disjoint sets of month partitions
+at once, one per core.
 """
 
 from __future__ import annotations
@@ -11,21 +12,38 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from ctxbench.datagen import pgbinary as pb
 from ctxbench.datagen.encode import copy_statement, encode_chunk
 from ctxbench.datagen.model import HistoryStats, World
 
 QUEUE_DEPTH = 4
+DEFAULT_WORKERS = 2  # one COPY per core of the 2-core machines ctxbench targets
 
 
-def encoded_chunks(world: World, chunks: Iterable[int],
-                   stats: HistoryStats | None = None) -> Iterator[tuple[int, bytes]]:
-    """(row count, COPY rows) per chunk, in the given order; accumulates ``stats`` if given."""
+def encoded_chunks(world: World, chunks: Iterable[int], stats: HistoryStats | None = None,
+                   time_range: tuple[int, int] | None = None) -> Iterator[tuple[int, bytes]]:
+    """(row count, COPY rows) per chunk, in the given order; accumulates ``stats`` if given.
+
+    With ``time_range`` = [lo, hi) µs, only chunks overlapping it are generated and only
+    their rows inside it are emitted.
+    """
     for k in chunks:
+        if time_range is not None:
+            first, last = world.chunk_time_bounds(k)
+            if last < time_range[0] or first >= time_range[1]:
+                continue
         c = world.chunk(k)
+        if time_range is not None:
+            inside = (c.ts >= time_range[0]) & (c.ts < time_range[1])
+            if not inside.all():
+                c = c.subset(inside)
+            if len(c) == 0:
+                continue
         if stats is not None:
             stats.add(c.history, c.ts)
         yield len(c), encode_chunk(world, c)
@@ -82,12 +100,46 @@ def copy_rows(conn: psycopg.Connection, statement: str, blocks: Iterable[tuple[i
     return rows
 
 
+def _connect_like(conn: psycopg.Connection) -> psycopg.Connection:
+    """Another autocommit connection to the same database as ``conn``."""
+    dsn = make_conninfo(conn.info.dsn, password=conn.info.password or None)
+    return psycopg.connect(dsn, autocommit=True)
+
+
 def copy_traces(conn: psycopg.Connection, world: World, stats: HistoryStats | None = None,
-                on_rows: Callable[[int], None] | None = None, *, threaded: bool = True,
-                table: str = "resource_action_traces") -> tuple[int, float]:
-    """Load every trace of ``world``; returns (rows, seconds)."""
+                on_rows: Callable[[int], None] | None = None, *, workers: int = DEFAULT_WORKERS,
+                threaded: bool = True, table: str = "resource_action_traces") -> tuple[int, float]:
+    """Load every trace of ``world``; returns (rows, seconds).
+
+    With ``workers`` > 1 the time range is split at month boundaries and each part is loaded
+    by its own connection (and producer thread), so the server parses rows on several cores
+    while each partition is still written in id order by a single connection.
+    """
     t0 = time.perf_counter()
-    source = encoded_chunks(world, range(world.n_chunks), stats)
-    blocks = _threaded(source) if threaded else source
-    rows = copy_rows(conn, copy_statement(table), blocks, on_rows)
-    return rows, time.perf_counter() - t0
+    statement = copy_statement(table)
+    ranges = world.month_split(workers) if workers > 1 else []
+    if len(ranges) <= 1:
+        source = encoded_chunks(world, range(world.n_chunks), stats)
+        rows = copy_rows(conn, statement, _threaded(source) if threaded else source, on_rows)
+        return rows, time.perf_counter() - t0
+
+    conns = [conn] + [_connect_like(conn) for _ in ranges[1:]]
+
+    def load(c: psycopg.Connection, time_range: tuple[int, int]) -> int:
+        source = encoded_chunks(world, range(world.n_chunks), stats, time_range)
+        try:
+            return copy_rows(c, statement, _threaded(source), on_rows)
+        except BaseException:
+            for other in conns:  # abort the sibling COPYs instead of waiting for them
+                if other is not c:
+                    other.cancel_safe()
+            raise
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="ctxbench-copy") as pool:
+            futures = [pool.submit(load, c, r) for c, r in zip(conns, ranges, strict=True)]
+            results = [f.result() for f in futures]
+    finally:
+        for c in conns[1:]:
+            c.close()
+    return sum(results), time.perf_counter() - t0

@@ -35,7 +35,9 @@ Per trace i (chunks of CHUNK_ROWS consecutive ids; each chunk's random streams d
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from itertools import pairwise
 
 import numpy as np
 
@@ -50,7 +52,8 @@ from ctxbench.datagen.content import (
 )
 from ctxbench.datagen.pgbinary import ascii_strings, base36_ascii, numeric_fields, uuid_ascii
 from ctxbench.datagen.rng import mix64, seed_key, stream
-from ctxbench.datagen.timeline import Timeline
+from ctxbench.datagen.timeline import Timeline, to_pg_us
+from ctxbench.db import partitions
 
 CHUNK_ROWS = 5_000  # keeps a chunk's arrays small enough for malloc to reuse
 TRACES_PER_RESOURCE = 20
@@ -150,6 +153,19 @@ class TraceChunk:
 
     def __len__(self) -> int:
         return len(self.id)
+
+    def subset(self, mask: np.ndarray) -> TraceChunk:
+        """The rows where ``mask`` is true (same chunk index)."""
+        values = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "index":
+                values[f.name] = v
+            elif isinstance(v, dict):
+                values[f.name] = {k: a[mask] for k, a in v.items()}
+            else:
+                values[f.name] = v[mask]
+        return TraceChunk(**values)
 
 
 @dataclass
@@ -278,6 +294,34 @@ class World:
     def chunk_bounds(self, k: int) -> tuple[int, int]:
         lo = k * CHUNK_ROWS
         return lo, min(lo + CHUNK_ROWS, self.n_traces)
+
+    def chunk_time_bounds(self, k: int) -> tuple[int, int]:
+        """Inclusive bounds of the action_timestamps in chunk k (times are monotone in id)."""
+        lo, hi = self.chunk_bounds(k)
+        q = self.timeline.quantile_us(np.array([lo, hi], dtype=np.float64) / self.n_traces)
+        return int(q[0]), int(q[1])
+
+    def month_split(self, parts: int) -> list[tuple[int, int]]:
+        """Up to ``parts`` time ranges [lo, hi) of whole months with about equal row counts.
+
+        Lets parallel loaders each own whole partitions, so every partition is still written
+        by one connection in id order and the physical layout stays deterministic.
+        """
+        tl = self.timeline
+        edges = []
+        for month in partitions.month_starts(tl.start.date(), tl.end.date())[1:]:
+            moment = datetime(month.year, month.month, 1, tzinfo=UTC)
+            if tl.start < moment < tl.end:
+                hours = int((moment - tl.start).total_seconds() // 3600)
+                edges.append((float(tl.cum[hours - 1]), to_pg_us(moment)))
+        chosen: set[int] = set()
+        for j in range(1, parts):
+            if not edges:
+                break
+            best = min(edges, key=lambda e: abs(e[0] - j / parts))
+            chosen.add(best[1])
+        cuts = [tl.start_us, *sorted(chosen), tl.end_us]
+        return list(pairwise(cuts))
 
     def chunk(self, k: int) -> TraceChunk:
         lo, hi = self.chunk_bounds(k)
