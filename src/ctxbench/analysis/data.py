@@ -2,9 +2,12 @@
 
 Labels are part of the key because they are the extra dimensions a phase varies (cache
 state, prewarm mode, users, ef_search...): mixing them would average different experiments.
-Labels that only number repetitions of the same experiment (``rep``, ``repeat``,
-``repetition``) are not: repetitions are pooled. Warm-up executions are counted but excluded;
-failed executions count towards the error rate only.
+Two kinds of labels are pooled instead: those that only number repetitions of the same
+experiment (``rep``, ``repeat``, ``repetition``), and ``param_kind``, which says what kind of
+parameters the sampler drew (e.g. existing vs missing id, near vs far vector). The parameter
+mix *is* the workload a budget is about, so verdicts use the pooled group; the kinds are kept
+per sample for a breakdown. Warm-up executions are counted but excluded; failed executions
+count towards the error rate only.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ class GroupKey:
 
 
 REPETITION_LABELS = frozenset({"rep", "repeat", "repetition"})
+KIND_LABEL = "param_kind"
+POOLED_LABELS = REPETITION_LABELS | {KIND_LABEL}
 
 
 def label_key(labels: Mapping[str, object] | None) -> LabelKey:
     return tuple(sorted((str(k), str(v)) for k, v in (labels or {}).items()
-                        if k not in REPETITION_LABELS))
+                        if k not in POOLED_LABELS))
 
 
 @dataclass
@@ -56,6 +61,7 @@ class GroupData:
     latency_ms: list[float] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # param_kind per ok sample ("" if none)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     n_errors: int = 0
     n_warmup: int = 0
@@ -76,6 +82,7 @@ class GroupData:
         self.latency_ms.append(m.latency_ns / 1e6)
         self.rows.append(int(m.rows))
         self.seq.append(int(m.seq))
+        self.kinds.append(str((m.labels or {}).get(KIND_LABEL, "")))
         for name, value in (m.metrics or {}).items():
             if value is None:
                 continue

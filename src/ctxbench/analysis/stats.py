@@ -25,6 +25,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -157,9 +158,7 @@ def wilson(successes: int, n: int, level: float = CI_LEVEL) -> Estimate | None:
 
 
 def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1 - (1 - level) / 2))
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
 
 
 def samples_to_bound_above(q: float, level: float = CI_LEVEL) -> int:

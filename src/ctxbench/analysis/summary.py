@@ -28,6 +28,7 @@ from ctxbench.analysis.stats import (
     Estimate,
     latency_estimates,
     mean_estimate,
+    percentile,
     seed_for,
     wilson,
 )
@@ -137,8 +138,26 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
                  if rows.size else None),
         "empty_rate": _est(wilson(n_empty, g.n)),
         "metrics": metrics,
+        "by_param_kind": _breakdown(g),
         "first_ts": g.first_ts, "last_ts": g.last_ts,
     }
+
+
+def _breakdown(g: GroupData) -> list[dict[str, Any]]:
+    """Point estimates per parameter kind (no intervals: a breakdown, not a verdict)."""
+    kinds = np.asarray(g.kinds)
+    if kinds.size == 0 or set(g.kinds) == {""}:
+        return []
+    lat, rows = g.latencies(), np.asarray(g.rows)
+    out = []
+    for kind in sorted(set(g.kinds)):
+        mask = kinds == kind
+        x = lat[mask]
+        out.append({"param_kind": kind or "(none)", "n": int(mask.sum()),
+                    "p50": percentile(x, 0.5), "p95": percentile(x, 0.95),
+                    "max": float(x.max()), "rows_mean": float(rows[mask].mean()),
+                    "empty_fraction": float((rows[mask] == 0).mean())})
+    return out
 
 
 def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | None, int]:

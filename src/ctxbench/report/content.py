@@ -62,10 +62,13 @@ def fmt_labels(labels: dict[str, str] | None) -> str:
 
 
 def shown_labels(phase: str, labels: dict[str, str] | None) -> dict[str, str]:
-    """Labels minus those the phase name already says (cache=warm in 'after_analyze.warm')."""
+    """Labels minus those the phase name already says (cache=warm in 'after_analyze.warm',
+    stats=no_stats in 'before_analyze.cold')."""
     base, _, sub = phase.partition(".")
-    implied = {"cache": sub or base, "cache_state": sub or base}
-    return {k: v for k, v in (labels or {}).items() if implied.get(k) != v}
+    implied: dict[str, set[str]] = {"cache": {sub or base}, "cache_state": {sub or base}}
+    if base in ("before_analyze", "after_analyze"):
+        implied["stats"] = implied["stats_state"] = {"no_stats", "analyzed", "partial"}
+    return {k: v for k, v in (labels or {}).items() if v not in implied.get(k, set())}
 
 
 def phase_label(phase: str, labels: dict[str, str] | None) -> str:
@@ -175,11 +178,11 @@ def _event_text(event: Any) -> str:
     return f"{name}({rest})" if rest else str(name)
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = 100) -> str:
     if isinstance(value, float):
         return fmt_num(value)
     text = str(value)
-    return text if len(text) <= 60 else text[:57] + "…"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _latency_tables(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
@@ -209,9 +212,23 @@ def _latency_tables(summary: dict[str, Any], figures: dict[str, Figure]) -> list
         if record and (record.get("cache_reset") or record.get("stats_state")):
             blocks.append(Para(f"cache reset: {record.get('cache_reset') or '–'}; statistics: "
                                f"{record.get('stats_state') or '–'}", "note"))
-        blocks.append(Table(["Query", "Variant", "Labels", "n", "Errors", "Mean", "p50", "p95",
-                             "p99", "Max", "Rows min/mean/max", "Empty"], rows,
-                            numeric={3, 4, 5, 6, 7, 8, 9, 11}, row_kinds=kinds))
+        headers = ["Query", "Variant", "Labels", "n", "Errors", "Mean", "p50", "p95", "p99",
+                   "Max", "Rows min/mean/max", "Empty"]
+        numeric = {3, 4, 5, 6, 7, 8, 9, 11}
+        if not any(r[2] for r in rows):  # no labels in this phase: drop the column
+            headers.pop(2)
+            rows = [r[:2] + r[3:] for r in rows]
+            numeric = {i - 1 for i in numeric}
+        blocks.append(Table(headers, rows, numeric=numeric, row_kinds=kinds))
+        kind_rows = [[g["query"], g["variant"], k["param_kind"], str(k["n"]), fmt_num(k["p50"]),
+                      fmt_num(k["p95"]), fmt_num(k["max"]), fmt_num(k["rows_mean"]),
+                      fmt_pct(k["empty_fraction"])]
+                     for g in summary["groups"] if g["phase"] == phase
+                     for k in g.get("by_param_kind", [])]
+        if kind_rows:
+            blocks.append(Details(f"Phase {phase} by parameter kind", [Table(
+                ["Query", "Variant", "Parameter kind", "n", "p50", "p95", "Max", "Rows mean",
+                 "Empty"], kind_rows, numeric={3, 4, 5, 6, 7, 8})]))
         if f"latency:{phase}" in figures:
             blocks.append(figures[f"latency:{phase}"])
     empties = [g for g in summary["groups"]
@@ -219,7 +236,7 @@ def _latency_tables(summary: dict[str, Any], figures: dict[str, Figure]) -> list
     if empties:
         blocks.append(Para(
             f"{ICONS[INCONCLUSIVE]} {len(empties)} group(s) returned an empty answer more often "
-            "than not (" + ", ".join(g["key"] for g in empties[:5])
+            "than not (" + ", ".join(f"{g['query']} in {g['phase']}" for g in empties[:5])
             + (", …" if len(empties) > 5 else "") + "). An empty answer is not a fast query: "
             "check the parameters and the dataset's time anchor.", "warning"))
     return blocks

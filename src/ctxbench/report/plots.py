@@ -49,11 +49,11 @@ def latency_distribution(groups: list[GroupData], phase: str,
     if not groups:
         return None
     height = 1.2 + 0.38 * len(groups)
-    fig = Figure(figsize=(9, height))
+    fig = Figure(figsize=(10, height), layout="constrained")
     ax = fig.add_subplot()
     data = [g.latencies() for g in groups][::-1]
     labels = [f"{_label(g)}  (n={g.n})" for g in groups][::-1]
-    ax.boxplot(data, vert=False, whis=(5, 95), showfliers=False, widths=0.6,
+    ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, widths=0.6,
                medianprops={"color": "#cf222e"})
     for i, x in enumerate(data, start=1):
         ax.plot([np.quantile(x, 0.99, method="inverted_cdf")], [i], marker="|", color="#8250df",
@@ -69,7 +69,6 @@ def latency_distribution(groups: list[GroupData], phase: str,
                 ha="center", va="bottom", transform=ax.get_xaxis_transform())
     ax.set_title(f"Latency distribution — phase {phase}", pad=14)
     ax.grid(axis="x", which="both", alpha=0.3)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -79,7 +78,7 @@ def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tupl
     pairs = pairs[:MAX_GROUPS_PER_PLOT]
     if not pairs:
         return None
-    fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(pairs)), 4.2))
+    fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(pairs)), 4.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(pairs))
     width = 0.38
@@ -103,7 +102,6 @@ def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tupl
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -120,7 +118,7 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
     """Latency of search 1..N after a cold start, one line per (query, prewarm mode)."""
     if not entries:
         return None
-    fig = Figure(figsize=(9, 4.5))
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for e in entries:
         pts = np.asarray(e["curve"], dtype=np.float64)
@@ -135,5 +133,4 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
     ax.set_title("HNSW warm-up")
     ax.legend(fontsize=8)
     ax.grid(which="both", alpha=0.3)
-    fig.tight_layout()
     return _png(fig)
