@@ -34,7 +34,7 @@ from ctxbench.analysis.stats import (
     percentile,
     seed_for,
 )
-from ctxbench.analysis.summary import read_plans, rounded
+from ctxbench.analysis.summary import params_caution, read_plans, rounded
 from ctxbench.errors import UsageError
 from ctxbench.results.model import RunMeta
 from ctxbench.results.store import ResultsDir
@@ -162,10 +162,14 @@ def plan_differences(a: ResultsDir, b: ResultsDir) -> list[dict[str, Any]]:
         x, y = pa[key], pb[key]
         if x["fingerprint"] == y["fingerprint"]:
             continue
+        changes = explain_changes(x["_summary"], y["_summary"])
+        caution = params_caution(x, y)
+        if caution:
+            changes.append(caution)
         out.append({"phase": key[0], "query": key[1], "variant": key[2],
                     "fingerprint_a": x["fingerprint"], "fingerprint_b": y["fingerprint"],
                     "change": short_change(x["_summary"], y["_summary"]),
-                    "changes": explain_changes(x["_summary"], y["_summary"]),
+                    "changes": changes,
                     "outline_a": x["outline"], "outline_b": y["outline"]})
     return out
 

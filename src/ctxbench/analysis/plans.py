@@ -371,6 +371,8 @@ def explain_changes(a: dict[str, Any], b: dict[str, Any],
             new = sorted(set(ops_b) - set(ops_a))
             if gone or new:
                 changes.append(f"operators: {', '.join(gone) or '–'} → {', '.join(new) or '–'}")
+        if len(changes) == 0:
+            changes.append("same nodes, different tree: join order or nesting changed")
     for label, nodes in (("A", na), ("B", nb)):
         for text in misestimates(nodes)[:3]:
             changes.append(f"{label} row estimate: {text}")

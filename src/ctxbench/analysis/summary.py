@@ -198,7 +198,8 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
         "phase": payload.get("phase"), "query": payload.get("query"),
         "variant": payload.get("variant") or "default",
         "labels": {str(k): str(v) for k, v in (payload.get("labels") or {}).items()},
-        "param_id": payload.get("param_id"), "file": file, "error": payload.get("error"),
+        "param_id": payload.get("param_id"), "params": payload.get("params"), "file": file,
+        "error": payload.get("error"),
     }
     try:
         summary = summary_of(payload)
@@ -297,11 +298,31 @@ def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict
     return out
 
 
+def params_caution(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Plans captured with different parameters may differ because of the parameters."""
+    if a.get("param_id") == b.get("param_id") and a.get("params") == b.get("params"):
+        return None
+    return (f"captured with different parameters ({_params_text(a.get('params'))} vs "
+            f"{_params_text(b.get('params'))}): part of the change may come from them")
+
+
+def _params_text(params: Any) -> str:
+    if not params:
+        return "none"
+    if isinstance(params, dict):
+        return ", ".join(f"{k}={v}" for k, v in params.items())
+    return str(params)
+
+
 def _change(query: str, variant: str, kind: str, a: dict[str, Any], b: dict[str, Any]
             ) -> dict[str, Any]:
+    changes = explain_changes(a["_summary"], b["_summary"])
+    caution = params_caution(a, b)
+    if caution:
+        changes.append(caution)
     return {"query": query, "variant": variant, "kind": kind, "from": _side(a), "to": _side(b),
-            "change": short_change(a["_summary"], b["_summary"]),
-            "changes": explain_changes(a["_summary"], b["_summary"])}
+            "change": short_change(a["_summary"], b["_summary"]), "changes": changes,
+            "same_params": caution is None}
 
 
 def build_summary(results_dir: Path | str) -> dict[str, Any]:
@@ -370,7 +391,9 @@ def build_summary(results_dir: Path | str) -> dict[str, Any]:
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
-        "hnsw_warmup": warmup.summarize(warm_groups),
+        "hnsw_warmup": warmup.summarize(warm_groups, [e for r in records
+                                                      if r.phase == warmup.WARMUP_PHASE
+                                                      for e in r.events]),
         "verdict": {
             "overall": overall,
             "counts": verdicts.counts(verdict_json),

@@ -45,7 +45,20 @@ def settle_index(medians: np.ndarray, factor: float = SETTLE_FACTOR) -> tuple[in
     return (int(above[-1]) + 1 if above.size else 0), steady
 
 
-def summarize(groups: list[GroupData]) -> list[dict[str, Any]]:
+def prewarm_costs(events: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean prewarm seconds and blocks per mode, from the phase's ``prewarm`` events."""
+    by_mode: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        if isinstance(e, dict) and e.get("type") == "prewarm" and "prewarm_blocks" in e:
+            by_mode.setdefault(str(e.get("mode")), []).append(e)
+    return {mode: {"prewarm_seconds": float(np.mean([e.get("prewarm_seconds", 0) for e in es])),
+                   "prewarm_blocks": float(np.mean([e.get("prewarm_blocks", 0) for e in es]))}
+            for mode, es in by_mode.items()}
+
+
+def summarize(groups: list[GroupData], events: list[dict[str, Any]] | None = None
+              ) -> list[dict[str, Any]]:
+    costs = prewarm_costs(events or [])
     out = []
     for g in groups:
         positions, medians, reps = curve(g)
@@ -63,5 +76,6 @@ def summarize(groups: list[GroupData]) -> list[dict[str, Any]]:
             "queries_to_steady": int(positions[idx]),
             "ms_to_steady": float(medians[:idx].sum()),
             "curve": [[int(p), float(v)] for p, v in zip(positions, medians, strict=True)],
+            **costs.get(labels.get("prewarm", "none"), {}),
         })
     return out

@@ -181,6 +181,8 @@ def _event_text(event: Any) -> str:
 def _short(value: Any, limit: int = 100) -> str:
     if isinstance(value, float):
         return fmt_num(value)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"[{len(value)} entries]"
     text = str(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -286,7 +288,8 @@ def _before_after(summary: dict[str, Any], figures: dict[str, Figure]) -> list[B
     rows, kinds = [], []
     for p in pairs:
         before, after = p["before"], p["after"]
-        rows.append([p["query"], p["variant"], fmt_labels(p["labels"]),
+        rows.append([p["query"], p["variant"],
+                     ", ".join(x for x in (p.get("context"), fmt_labels(p["labels"])) if x),
                      fmt_est(before.get("p50")), fmt_est(after.get("p50")),
                      f"{fmt_num(p['ratio'])}×" if p["ratio"] else "–",
                      _buffers(before), _buffers(after),
@@ -297,7 +300,7 @@ def _before_after(summary: dict[str, Any], figures: dict[str, Figure]) -> list[B
         Heading(2, "Before vs after ANALYZE", "analyze"),
         Para("Same queries on freshly loaded tables without statistics, then after ANALYZE; "
              "a changed plan is the usual reason for a difference.", "note"),
-        Table(["Query", "Variant", "Labels", "Before p50 ms", "After p50 ms", "Before/after",
+        Table(["Query", "Variant", "Cache", "Before p50 ms", "After p50 ms", "Before/after",
                "Before plan buffers", "After plan buffers", "Plan change"], rows,
               numeric={3, 4, 5}, row_kinds=kinds)]
     if "before_after" in figures:
@@ -330,6 +333,8 @@ def _warmup(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
     if not entries:
         return []
     rows = [[e["query"], e["variant"], e["prewarm"], str(e["repetitions"]), str(e["positions"]),
+             fmt_num(e.get("prewarm_seconds", 0) * 1000) if "prewarm_seconds" in e else "–",
+             fmt_num(e["prewarm_blocks"]) if "prewarm_blocks" in e else "–",
              fmt_num(e["first_ms"]), fmt_num(e["steady_ms"]), str(e["queries_to_steady"]),
              fmt_num(e["ms_to_steady"])] for e in entries]
     blocks: list[Block] = [
@@ -338,12 +343,9 @@ def _warmup(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
              "position over repetitions). Steady = median of the last half of the curve; "
              "settled from the first search after which the running median of 3 stays within "
              "1.5× of it.", "note"),
-        Table(["Query", "Variant", "Prewarm", "Repetitions", "Searches", "First ms", "Steady ms",
-               "Searches to steady", "ms to steady"], rows, numeric={3, 4, 5, 6, 7, 8})]
-    events = [(p["phase"], e) for p in summary["phases"] if p["phase"] == "hnsw_warmup"
-              for e in p["events"]]
-    if events:
-        blocks.append(Bullets([_event_text(e) for _, e in events]))
+        Table(["Query", "Variant", "Prewarm", "Repetitions", "Searches", "Prewarm ms",
+               "Prewarm blocks", "First ms", "Steady ms", "Searches to steady",
+               "ms to steady"], rows, numeric=set(range(3, 11)))]
     if "hnsw_warmup" in figures:
         blocks.append(figures["hnsw_warmup"])
     return blocks

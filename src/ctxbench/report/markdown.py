@@ -3,6 +3,8 @@ report.html and plots/)."""
 
 from __future__ import annotations
 
+import html
+
 from ctxbench.report.document import (
     Block,
     Bullets,
@@ -52,9 +54,10 @@ def _render(blocks: list[Block], out: list[str]) -> None:
         elif isinstance(block, Code):
             fence = "````" if "```" in block.text else "```"
             out += [fence + "text", block.text.rstrip("\n"), fence, ""]
-        elif isinstance(block, Details):
-            out += [f"**{escape(block.summary)}**", ""]
+        elif isinstance(block, Details):  # GitHub renders <details> collapsed
+            out += [f"<details><summary>{html.escape(block.summary)}</summary>", ""]
             _render(block.blocks, out)
+            out += ["</details>", ""]
         elif isinstance(block, Figure):
             continue
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ctxbench.analysis.data import GroupData
+from ctxbench.report.content import fmt_labels, shown_labels
 
 MAX_GROUPS_PER_PLOT = 40
 DPI = 100
@@ -37,9 +38,8 @@ def _plain_log(axis: Any) -> None:
 
 def _label(g: GroupData) -> str:
     text = g.key.query if g.key.variant == "default" else f"{g.key.query}[{g.key.variant}]"
-    if g.key.labels:
-        text += " {" + g.key.label_text() + "}"
-    return text
+    labels = fmt_labels(shown_labels(g.key.phase, g.key.label_dict))
+    return f"{text} {{{labels}}}" if labels else text
 
 
 def latency_distribution(groups: list[GroupData], phase: str,
