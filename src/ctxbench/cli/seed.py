@@ -104,11 +104,13 @@ def seed(
         "--severities", help="documented (critical/warning/info) or tests "
         "(critical/high/medium/low).")] = "documented",
     default_partition: Annotated[bool, typer.Option(
-        "--default-partition", help="Also create a DEFAULT partition (the shipped schema had none).")] = False,
+        "--default-partition",
+        help="Also create a DEFAULT partition (the shipped schema had none).")] = False,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Drop the dataset already loaded in the database first.")] = False,
     no_analyze: Annotated[bool, typer.Option(
-        "--no-analyze", help="Skip VACUUM ANALYZE: leave the tables without statistics, autovacuum off.")] = False,
+        "--no-analyze",
+        help="Skip VACUUM ANALYZE: leave the tables without statistics, autovacuum off.")] = False,
     backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Database = None,
     as_json: Json = False,
 ) -> None:

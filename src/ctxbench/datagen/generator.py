@@ -187,16 +187,18 @@ def _clear_statistics(conn: psycopg.Connection, tables: list[str]) -> None:
 
 
 def _sizes(conn: psycopg.Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Bytes per table (heap + TOAST, summed over partitions) and per index (over partitions)."""
+    tree = ("(SELECT relid FROM pg_partition_tree({0}) UNION SELECT {0})")
     sizes = {}
     for t in WORKLOAD_TABLES:
         table_bytes, index_bytes = conn.execute(
             "SELECT coalesce(sum(pg_table_size(relid)), 0), coalesce(sum(pg_indexes_size(relid)), 0) "
-            "FROM pg_partition_tree(%s::regclass)", (t,)).fetchone()
+            f"FROM {tree.format('%(t)s::regclass')} s", {"t": t}).fetchone()
         sizes[t] = {"table_bytes": int(table_bytes), "index_bytes": int(index_bytes),
                     "total_bytes": int(table_bytes + index_bytes)}
     rows = conn.execute(
-        "SELECT ic.relname, (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) "
-        "                    FROM pg_partition_tree(ic.oid) p) "
+        "SELECT ic.relname, (SELECT coalesce(sum(pg_relation_size(relid)), 0) "
+        f"                    FROM {tree.format('ic.oid')} s) "
         "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
         "JOIN pg_class t ON t.oid = i.indrelid "
         "WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%s) "
