@@ -66,10 +66,14 @@ class GroupData:
     n_errors: int = 0
     n_warmup: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    label_names: set[str] = field(default_factory=set)  # every label/metric name seen, for
+    metric_names: set[str] = field(default_factory=set)  # flat exports (warm-ups included)
     first_ts: str | None = None
     last_ts: str | None = None
 
     def add(self, m: Measurement) -> None:
+        self.label_names.update(m.labels or {})
+        self.metric_names.update(m.metrics or {})
         if m.warmup:
             self.n_warmup += 1
             return

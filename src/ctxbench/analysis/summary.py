@@ -325,14 +325,17 @@ def _change(query: str, variant: str, kind: str, a: dict[str, Any], b: dict[str,
             "same_params": caution is None}
 
 
-def build_summary(results_dir: Path | str) -> dict[str, Any]:
+def build_summary(results_dir: Path | str,
+                  groups: dict[GroupKey, GroupData] | None = None) -> dict[str, Any]:
     """Compute summary.json's content from a results folder (raises UsageError if it isn't
     one). Keys: schema_version, run, phases, analysis, budgets, groups, verdicts, plans,
-    plan_changes, cold_warm, before_after, hnsw_warmup, verdict."""
+    plan_changes, cold_warm, before_after, hnsw_warmup, verdict. ``groups`` may be passed in
+    when the caller already read the measurements."""
     results = ResultsDir(results_dir).require()
     meta = results.read_meta()
     records = results.read_phases()
-    groups = group_measurements(results.iter_measurements())
+    if groups is None:
+        groups = group_measurements(results.iter_measurements())
     rank = phase_order(records, (k.phase for k in groups))
     budgets = parse_budgets(meta.budgets if meta else [],
                             where=f"{results.path / 'meta.json'}: budgets")

@@ -120,8 +120,8 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
     results = ResultsDir(src).require()
     out = Path(out_dir) if out_dir is not None else src
     out.mkdir(parents=True, exist_ok=True)
-    summary = build_summary(src)
     groups = group_measurements(results.iter_measurements())
+    summary = build_summary(src, groups)
     figures = make_figures(summary, groups)
     extra = extra_sections(summary, results)
     blocks = build_document(summary, figures, extra)
@@ -146,7 +146,9 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
                         complete=summary["run"]["complete"],
                         exit_code=verdicts.exit_code(summary["verdict"]["overall"], strict),
                         summary_data=summary)
-    write_latencies_csv(results, paths.latencies_csv)
+    columns = (set().union(*(g.label_names for g in groups.values())),
+               set().union(*(g.metric_names for g in groups.values())))
+    write_latencies_csv(results, paths.latencies_csv, columns)
     _write_text(paths.report_md, render_markdown(blocks))
     _write_text(paths.report_html, render_html(blocks, title_of(summary)))
     _write_text(paths.junit, render_junit(summary))

@@ -13,13 +13,18 @@ BASE = ["run_id", "phase", "query", "variant", "param_id", "seq", "ts", "latency
         "latency_ns", "rows", "ok", "error", "warmup"]
 
 
-def write_latencies_csv(results: ResultsDir, path: Path) -> int:
-    """Two streaming passes (column names, then rows), so memory stays flat; returns rows."""
-    labels: set[str] = set()
-    metrics: set[str] = set()
-    for m in results.iter_measurements():
-        labels.update(m.labels or {})
-        metrics.update(m.metrics or {})
+def write_latencies_csv(results: ResultsDir, path: Path,
+                        columns: tuple[set[str], set[str]] | None = None) -> int:
+    """Streams the measurements (memory stays flat); returns the rows written. ``columns`` =
+    (label names, metric names) if known, else a first pass collects them."""
+    if columns is None:
+        labels: set[str] = set()
+        metrics: set[str] = set()
+        for m in results.iter_measurements():
+            labels.update(m.labels or {})
+            metrics.update(m.metrics or {})
+    else:
+        labels, metrics = columns
     label_cols, metric_cols = sorted(labels), sorted(metrics)
     header = BASE + [f"label.{k}" for k in label_cols] + [f"metric.{k}" for k in metric_cols]
     count = 0
