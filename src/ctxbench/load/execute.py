@@ -1,0 +1,97 @@
+"""One load request: take a pooled connection, run the query core, time it, describe it.
+
+Three instants are taken with ``perf_counter_ns``: the lane is ready (``ready``), it holds a
+connection (``conn``), the last row is fetched (``end``). For open-loop runs the request also
+has an *intended* start from its schedule. Then, exactly:
+
+    latency  = end - intended            (open; = end - ready when closed-loop)
+    lag      = ready - intended          (the lane was busy with earlier requests)
+    pool_wait= conn - ready              (all pooled connections were busy)
+    service  = end - conn                (execute + fetch, what a closed-loop client times)
+
+so ``latency == lag + pool_wait + service`` to the nanosecond. A failed request is timed the
+same way and recorded with its error; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from ctxbench.db.dsn import mask_password
+from ctxbench.errors import InfraError
+from ctxbench.load.workload import ParamLike, item_name
+from ctxbench.results import Measurement
+
+PHASE = "load"
+
+
+@dataclass
+class Executed:
+    """What one request produced: the ctxbench record and what Locust's event needs."""
+
+    measurement: Measurement
+    name: str
+    response_time_ms: float
+    exception: Exception | None
+
+
+def open_pool(dsn: str, size: int, *, prepare_threshold: int | None, statement_timeout_ms: int,
+              timeout_s: float = 30.0) -> ConnectionPool:
+    """A fixed-size pool of autocommit connections configured like the phase runner's."""
+    timeout_ms = int(statement_timeout_ms)
+
+    def configure(conn: Any) -> None:
+        conn.execute(f"SET statement_timeout = {timeout_ms}")
+
+    pool = ConnectionPool(
+        dsn, min_size=size, max_size=size, open=False, name="ctxbench-load", timeout=timeout_s,
+        kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
+                "application_name": "ctxbench-load", "connect_timeout": 10},
+        configure=configure)
+    try:
+        pool.open(wait=True, timeout=timeout_s)
+    except Exception as exc:
+        pool.close()
+        raise InfraError(f"cannot open {size} connection(s) to {mask_password(dsn)}: "
+                         f"{mask_password(str(exc)).strip()}") from exc
+    return pool
+
+
+def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *,
+                intended_ns: int | None = None, labels: Mapping[str, str] | None = None,
+                warmup: bool = False, clock: Callable[[], int] = time.perf_counter_ns) -> Executed:
+    """Run one request and time it (see the module docstring for the definitions)."""
+    error: Exception | None = None
+    rows: list[Any] = []
+    ready = clock()
+    conn_at = ready
+    try:
+        with pool.connection() as conn:
+            conn_at = clock()
+            rows = query.execute(conn, ps.params, variant)
+            end = clock()
+    except Exception as exc:  # a failed request is data, not a crash
+        end = clock()
+        error = exc
+    start = ready if intended_ns is None else intended_ns
+    latency = end - start
+    metrics = {"pool_wait_ms": (conn_at - ready) / 1e6, "service_ms": (end - conn_at) / 1e6}
+    if intended_ns is not None:
+        metrics["lag_ms"] = (ready - start) / 1e6
+    lab = dict(labels or {})
+    if ps.kind:
+        lab.setdefault("param_kind", str(ps.kind))
+    m = Measurement(run_id="", phase=PHASE, query=query.name, variant=variant, param_id=str(ps.id),
+                    seq=0, latency_ns=latency, rows=len(rows), ok=error is None,
+                    error=None if error is None else _describe(error), warmup=warmup,
+                    labels=lab, metrics=metrics)
+    return Executed(m, item_name(query.name, variant), latency / 1e6, error)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {mask_password(str(exc)).strip()[:300]}"

@@ -1,0 +1,240 @@
+"""``ctxbench load``: provision the data, run Locust headless, turn the folder into a report.
+
+Locust runs as the plain ``locust`` command would (``python -m locust -f <locustfile>
+--headless --csv --html``), as a subprocess, so that gevent's monkey-patching never touches
+this process; with ``workers > 0`` it is a master bound to 127.0.0.1 plus that many worker
+processes, exactly the layout one would start by hand on several machines. The DSN reaches
+the Locust processes through ``CTXBENCH_DSN`` (never on a command line, where ``ps`` shows it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ctxbench.db import control
+from ctxbench.db.connect import server_facts
+from ctxbench.db.target import Target, make_server, open_target
+from ctxbench.errors import CtxbenchError, InfraError, UsageError
+from ctxbench.load import finalize as fin
+from ctxbench.load.settings import LoadSettings
+from ctxbench.load.workload import Mix, build_mix, synthetic_mix
+from ctxbench.measure import phases as ph
+from ctxbench.results import ResultsDir
+from ctxbench.results.model import RunMeta
+from ctxbench.scenario import Scenario
+
+STARTUP_ALLOWANCE_S = 90.0  # locust start-up, worker connection, report building
+WORKER_EXIT_WAIT_S = 15.0
+
+
+@dataclass
+class LoadOutcome:
+    results_dir: Path
+    exit_code: int
+    verdict: str
+    reports: Any
+    capacity: dict[str, Any] | None
+    locust: dict[str, Any] | None
+
+
+def locustfile_path() -> Path:
+    """The locustfile ``ctxbench load`` runs (the package's copy of bench/locustfile.py)."""
+    return Path(__file__).with_name("locustfile.py")
+
+
+def require_locust() -> None:
+    if importlib.util.find_spec("locust") is None:
+        raise UsageError("ctxbench load needs Locust, which is not installed: "
+                         "pip install 'ctxbench[load]'")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_id_for(scenario: Scenario) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
+
+
+def mix_for(scenario: Scenario, settings: LoadSettings) -> Mix:
+    return synthetic_mix(settings.synthetic_ms) if settings.synthetic_ms else build_mix(scenario)
+
+
+def locust_commands(scenario: Scenario, settings: LoadSettings, results: Path, *,
+                    port: int | None = None, locustfile: Path | None = None) -> list[list[str]]:
+    """[master-or-local command, worker commands...] for this run."""
+    base = [sys.executable, "-m", "locust", "-f", str(Path(locustfile or locustfile_path()).resolve())]
+    scenario_arg = str(scenario_copy(scenario, results))
+    main = [*base, "--headless", "-u", str(settings.users), "-r", f"{settings.spawn_rate:g}",
+            "--csv", str(results.resolve() / fin.LOCUST_CSV_PREFIX),
+            "--html", str(results.resolve() / fin.LOCUST_HTML),
+            "--only-summary", "--stop-timeout", "5", "--ctxbench-scenario", scenario_arg,
+            "--ctxbench-results", str(results.resolve()), "--ctxbench-managed",
+            *settings.locust_options()]
+    if settings.mode != "capacity":
+        main += ["-t", f"{math.ceil(settings.duration_s)}s"]
+    if settings.workers == 0:
+        return [main]
+    assert port is not None
+    main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+             "--expect-workers", str(settings.workers), "--expect-workers-max-wait", "60"]
+    workers = [[*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+               for _ in range(settings.workers)]
+    return [main, *workers]
+
+
+def scenario_copy(scenario: Scenario, results: Path) -> Path:
+    """The scenario text next to the results: what every Locust process reads (and a record)."""
+    folder = results.resolve() / "scenario"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}.toml"
+    text = scenario.text
+    if not text.strip():
+        text = f'name = "{scenario.name}"\n'
+    elif "name" not in scenarios_keys(text):
+        text = f'name = "{scenario.name}"\n' + text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def scenarios_keys(text: str) -> set[str]:
+    import tomllib
+
+    return set(tomllib.loads(text))
+
+
+def prepare_target(scenario: Scenario, settings: LoadSettings, meta: RunMeta, *, dsn: str | None,
+                   home: Path | None, progress: ph.Progress) -> Target:
+    """Server up, database there, dataset reused or loaded, statistics fresh."""
+    from ctxbench.measure.runner import prepare_dataset
+
+    backend = "dsn" if dsn else scenario.database.backend
+    server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
+                         settings=scenario.database.settings)
+    target = open_target(server, scenario.database_name if backend != "dsn" else None)
+    meta.backend, meta.target = target.kind, target.masked_dsn
+    if not settings.synthetic_ms:
+        dataset, fresh = prepare_dataset(target, scenario, progress)
+        meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
+                        "freshly_loaded": fresh}
+        with target.connect() as conn:
+            state = control.statistics_state(conn)
+            if state["state"] != "analyzed":
+                progress.log("tables have no statistics: running ANALYZE before the load")
+                meta.extra["analyze"] = control.analyze(conn)
+            else:
+                meta.extra["analyze"] = {"skipped": "statistics present", **state}
+    with target.connect() as conn:
+        meta.server = server_facts(conn)
+    return target
+
+
+def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None = None,
+             dsn: str | None = None, home: Path | None = None, strict: bool = False,
+             progress: ph.Progress | None = None, locustfile: Path | None = None) -> LoadOutcome:
+    progress = progress or ph.SilentProgress()
+    require_locust()
+    mix = mix_for(scenario, settings)
+    run_id = run_id_for(scenario)
+    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
+    meta = fin.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
+    results.write_meta(meta)
+    error: str | None = None
+    code = 0
+    try:
+        target = prepare_target(scenario, settings, meta, dsn=dsn, home=home, progress=progress)
+        results.write_meta(meta)
+        code = _run_locust(scenario, settings, results.path, target.dsn, progress, locustfile)
+        if code != 0:
+            tail = _log_tail(results.path / "locust.log")
+            error = (f"Locust exited with code {code}; see {results.path / 'locust.log'}"
+                     + (f": {tail}" if tail else ""))
+    except CtxbenchError as exc:
+        meta.error = str(exc)
+        meta.status = "incomplete"
+        results.write_meta(meta)
+        raise
+    done = fin.finalize(results.path, strict=strict, error=error)
+    if error is not None:
+        cls = UsageError if code == 2 else InfraError
+        raise cls(f"load run failed: {error} (partial results and report in {results.path})")
+    final = ResultsDir(results.path).read_meta()
+    return LoadOutcome(results.path, done.exit_code, done.verdict, done.reports, done.capacity,
+                       final.extra.get("locust") if final else None)
+
+
+def _run_locust(scenario: Scenario, settings: LoadSettings, results: Path, dsn: str,
+                progress: ph.Progress, locustfile: Path | None) -> int:
+    port = free_port() if settings.workers else None
+    commands = locust_commands(scenario, settings, results, port=port, locustfile=locustfile)
+    env = {**os.environ, "CTXBENCH_DSN": dsn, "PYTHONUNBUFFERED": "1"}
+    logs: list[IO[bytes]] = []
+    procs: list[subprocess.Popen[bytes]] = []
+    expected = settings.expected_seconds
+    deadline = time.monotonic() + expected + STARTUP_ALLOWANCE_S
+    try:
+        for i, cmd in enumerate(commands):
+            name = "locust.log" if i == 0 else f"locust-worker-{i}.log"
+            fh = (results / name).open("wb")
+            logs.append(fh)
+            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                          cwd=str(results)))
+        label = (f"Locust {settings.mode}: {settings.users} users"
+                 + (f", {settings.workers} workers" if settings.workers else "")
+                 + (f", {settings.rate:g} req/s" if settings.mode == "open" else ""))
+        progress.start(label, math.ceil(expected))
+        master = procs[0]
+        t0 = time.monotonic()
+        shown = 0
+        while master.poll() is None:
+            if time.monotonic() > deadline:
+                raise InfraError(f"Locust did not finish within {expected + STARTUP_ALLOWANCE_S:.0f} s; "
+                                 f"stopped it (see {results / 'locust.log'})")
+            for i, p in enumerate(procs[1:], start=1):
+                if p.poll() not in (None, 0):
+                    raise InfraError(f"Locust worker {i} exited with code {p.returncode} "
+                                     f"(see {results / f'locust-worker-{i}.log'})")
+            time.sleep(0.5)
+            now = min(int(time.monotonic() - t0), math.ceil(expected))
+            if now > shown:
+                progress.advance(now - shown)
+                shown = now
+        for p in procs[1:]:
+            try:
+                p.wait(timeout=WORKER_EXIT_WAIT_S)
+            except subprocess.TimeoutExpired:
+                p.terminate()
+        return int(master.returncode)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for fh in logs:
+            fh.close()
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    errors = [ln for ln in text if "error" in ln.lower()]
+    return " | ".join((errors or text)[-lines:])

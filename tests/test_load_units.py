@@ -1,0 +1,239 @@
+"""Load drivers without a database: arrival schedules, settings, the query mix, capacity
+judging and the budgets a capacity run hands to the report."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import statistics
+
+import pytest
+
+from ctxbench import scenario as scenarios
+from ctxbench.analysis.budgets import parse_budgets, resolve
+from ctxbench.errors import UsageError
+from ctxbench.load.capacity import CapacitySearch, thresholds_for
+from ctxbench.load.finalize import run_budgets
+from ctxbench.load.schedule import NS, Lane, RatePlan
+from ctxbench.load.settings import LoadSettings
+from ctxbench.load.workload import build_mix, item_name
+
+MS = 1_000_000
+
+
+def lane(plan: RatePlan, *, lanes: int = 1, index: int = 0, arrival: str = "constant",
+         t0: int = 0, seed: int = 1, items: int = 1) -> Lane:
+    rng = random.Random(seed)
+    return Lane(plan, t0_ns=t0, lanes=lanes, index=index, arrival=arrival, rng=rng,
+                pick=lambda: rng.randrange(items), start_ns=t0)
+
+
+def arrivals_until(ln: Lane, end_ns: int) -> list:
+    ln.advance(end_ns)
+    out = list(ln.due)
+    ln.due.clear()
+    return out
+
+
+# -- rate plans -------------------------------------------------------------------------------
+
+def test_stepped_plan_windows_and_rates() -> None:
+    plan = RatePlan(10, 5, 2.0, 30)
+    assert plan.n_steps == 5  # 10, 15, 20, 25, 30
+    assert [plan.rate_of(k) for k in range(5)] == [10, 15, 20, 25, 30]
+    assert plan.step_at(0.0) == 0 and plan.step_at(1.999) == 0 and plan.step_at(2.0) == 1
+    assert plan.step_at(9.99) == 4 and plan.step_at(10.0) is None
+    assert plan.step_window(3) == (6.0, 8.0)
+    assert plan.duration_s == 10.0
+    assert RatePlan(7).step_at(1e6) == 0 and math.isinf(RatePlan(7).duration_s)
+
+
+@pytest.mark.parametrize("kwargs", [dict(start_rate=0), dict(start_rate=10, step_rate=0, step_seconds=1,
+                                                                  max_rate=20),
+                                    dict(start_rate=10, step_rate=5, step_seconds=1, max_rate=5)])
+def test_impossible_plans_are_usage_errors(kwargs: dict) -> None:
+    with pytest.raises(UsageError):
+        RatePlan(**kwargs)
+
+
+# -- lanes ------------------------------------------------------------------------------------
+
+def test_constant_lanes_interleave_into_an_even_stream() -> None:
+    rate, lanes = 40.0, 4
+    plan = RatePlan(rate)
+    merged = sorted(a.intended_ns for i in range(lanes)
+                    for a in arrivals_until(lane(plan, lanes=lanes, index=i), 2 * NS))
+    gaps = {round((b - a) / MS, 3) for a, b in itertools.pairwise(merged)}
+    assert gaps == {1000 / rate}  # every 25 ms, across the 4 lanes
+    assert len(merged) == int(2 * rate) + 1  # t = 0, 25 ms, ..., 2 s inclusive
+
+
+def test_poisson_lanes_keep_the_target_rate() -> None:
+    rate, lanes, seconds = 200.0, 5, 50
+    counts = [len(arrivals_until(lane(RatePlan(rate), lanes=lanes, index=i, arrival="poisson", seed=i),
+                                 seconds * NS)) for i in range(lanes)]
+    total = sum(counts)
+    expected = rate * seconds
+    assert abs(total - expected) < 5 * math.sqrt(expected)  # 5 sd of a Poisson count
+    one = arrivals_until(lane(RatePlan(rate), arrival="poisson", seed=9), seconds * NS)
+    inter = [(b.intended_ns - a.intended_ns) / NS for a, b in itertools.pairwise(one)]
+    mean = statistics.fmean(inter)
+    # exponential gaps: mean 1/rate and standard deviation equal to the mean
+    assert abs(mean - 1 / rate) < 5 * (1 / rate) / math.sqrt(len(inter))
+    assert 0.8 < statistics.pstdev(inter) / mean < 1.2
+
+
+def test_a_lane_behind_schedule_serves_every_due_arrival_late_and_in_order() -> None:
+    ln = lane(RatePlan(100.0), items=3)  # one arrival every 10 ms from t=0
+    first = ln.pop(0)
+    assert first is not None and first.intended_ns == 0
+    # the request took 55 ms: five more arrivals fell due meanwhile, none is lost
+    late = [ln.pop(55 * MS) for _ in range(5)]
+    assert [a.intended_ns // MS for a in late] == [10, 20, 30, 40, 50]
+    assert ln.pop(55 * MS) is None and ln.wait_ns(55 * MS) == 5 * MS
+    assert sum(ln.drain_scheduled().values()) == 6 and sum(ln.scheduled.values()) == 0
+
+
+def test_arrivals_follow_the_step_of_their_intended_start_and_stop_after_the_plan() -> None:
+    plan = RatePlan(10, 10, 1.0, 30)  # 10, 20, 30 req/s for one second each
+    got = arrivals_until(lane(plan), 10 * NS)
+    per_step = [sum(1 for a in got if a.step == k) for k in range(3)]
+    assert per_step == [10, 20, 30]
+    assert all(plan.step_window(a.step)[0] * NS <= a.intended_ns < plan.step_window(a.step)[1] * NS
+               for a in got)
+    ln = lane(plan)
+    ln.advance(10 * NS)
+    ln.due.clear()
+    ln.advance(11 * NS)
+    assert ln.finished and ln.wait_ns(11 * NS) is None
+
+
+def test_a_late_lane_joins_the_schedule_without_backfilling() -> None:
+    rng = random.Random(3)
+    ln = Lane(RatePlan(10.0), t0_ns=0, lanes=1, index=0, arrival="constant", rng=rng,
+              pick=lambda: 0, start_ns=1234 * MS)
+    first = ln.pop(2 * NS)
+    assert first is not None and first.intended_ns == 1300 * MS
+
+
+# -- settings and mix ----------------------------------------------------------------------------
+
+def _scenario(text: str = "") -> scenarios.Scenario:
+    return scenarios.load_text('name = "t"\n' + text, "<test>")
+
+
+def test_settings_come_from_the_scenario_and_overrides_win() -> None:
+    sc = _scenario("[load]\nmode = 'open'\nrate = 12\nusers = 3\n[load.capacity]\nmetric = 'p99'\n")
+    s = LoadSettings.from_scenario(sc, users=5)
+    assert (s.mode, s.rate, s.users, s.metric) == ("open", 12.0, 5, "p99")
+    opts = s.locust_options()
+    assert opts[opts.index("--ctxbench-rate") + 1] == "12.0" and "--ctxbench-users" not in opts
+
+
+@pytest.mark.parametrize(("override", "needle"), [
+    ({"mode": "burst"}, "mode"), ({"arrival": "uniform"}, "arrival"), ({"users": 0}, "users"),
+    ({"mode": "open", "think_time_ms": 5.0}, "think_time_ms"),
+    ({"mode": "capacity", "max_rate": 1.0}, "max_rate"), ({"metric": "mean"}, "capacity.metric"),
+])
+def test_bad_load_settings_name_the_setting(override: dict, needle: str) -> None:
+    with pytest.raises(UsageError, match=needle):
+        LoadSettings.from_scenario(_scenario(), **override)
+
+
+def test_mix_weights_by_query_and_by_query_variant() -> None:
+    sc = _scenario("[queries]\ninclude = ['list_incidents', 'get_incident', 'trend']\n"
+                   "[queries.weights]\nlist_incidents = 3\n'trend[as_shipped]' = 0\n")
+    mix = build_mix(sc)
+    shares = mix.shares()
+    assert set(shares) == {item_name("list_incidents", "as_shipped"), item_name("get_incident", "as_shipped")}
+    assert shares["list_incidents[as_shipped]"] == pytest.approx(0.75)
+    rng = random.Random(5)
+    pick = mix.picker(rng)
+    draws = [mix.names[pick()] for _ in range(4000)]
+    assert abs(draws.count("list_incidents[as_shipped]") / 4000 - 0.75) < 5 * math.sqrt(0.75 * 0.25 / 4000)
+
+
+def test_mix_rejects_unknown_weight_keys_and_an_empty_mix() -> None:
+    with pytest.raises(UsageError, match=r"queries\.weights\.no_such_query"):
+        build_mix(_scenario("[queries.weights]\nno_such_query = 1\n"))
+    with pytest.raises(UsageError, match="weight 0"):
+        build_mix(_scenario("[queries]\ninclude = ['trend']\n[queries.weights]\ntrend = 0\n"))
+
+
+# -- capacity judging -------------------------------------------------------------------------------
+
+def _search(budget: float = 100.0) -> CapacitySearch:
+    return CapacitySearch(RatePlan(10, 10, 2.0, 40), metric="p95", thresholds_ms={"q[v]": budget},
+                          max_error_rates={"q[v]": 0.01})
+
+
+def _feed(search: CapacitySearch, step: int, latencies: list[float], scheduled: int | None = None,
+          errors: int = 0) -> None:
+    search.add_scheduled(step, "q[v]", len(latencies) + errors if scheduled is None else scheduled)
+    for x in latencies:
+        search.add_result(step, "q[v]", x, True, 0.0, x)
+    for _ in range(errors):
+        search.add_result(step, "q[v]", 1.0, False, 0.0, 1.0)
+
+
+def test_capacity_is_the_last_step_before_the_first_failure() -> None:
+    s = _search()
+    _feed(s, 0, [20.0] * 100)
+    _feed(s, 1, [30.0] * 100)
+    _feed(s, 2, [30.0] * 90 + [400.0] * 10)  # p95 = 400 > 100
+    assert s.due(2.0 * 3 + s.grace_s - 0.01) == [0, 1]
+    for k in s.due(100.0):
+        s.judge(k)
+        if s.finished:
+            break
+    out = s.result()
+    assert out["capacity_rps"] == 20.0 and not out["lower_bound_only"] and out["complete"]
+    assert [st["passed"] for st in out["steps"]] == [True, True, False]
+    assert "p95 400.0 ms > 100 ms" in out["steps"][2]["reason"]
+
+
+def test_unfinished_requests_count_as_over_budget() -> None:
+    s = _search()
+    _feed(s, 0, [10.0] * 90, scheduled=100)  # 10 of 100 never finished: p95 is "unfinished"
+    v = s.judge(0)
+    assert not v.passed and v.missing == 10 and v.worst_value_ms is None
+    assert s.result()["capacity_rps"] is None
+    s2 = _search()
+    _feed(s2, 0, [10.0] * 97, scheduled=100)  # 3 % unfinished: p95 still within budget
+    assert s2.judge(0).passed
+
+
+def test_errors_fail_a_step_and_all_steps_passing_gives_a_lower_bound() -> None:
+    s = _search()
+    _feed(s, 0, [10.0] * 95, errors=5)
+    assert "error ratio" in s.judge(0).reason
+    s2 = _search()
+    for k in range(4):
+        _feed(s2, k, [10.0] * 50)
+        s2.judge(k)
+    out = s2.result()
+    assert out["capacity_rps"] == 40.0 and out["lower_bound_only"] and s2.finished
+
+
+def test_capacity_thresholds_resolve_like_the_report() -> None:
+    sc = _scenario("[queries]\ninclude = ['list_incidents', 'trend']\n"
+                   "[[budgets]]\nphase = 'load'\nmetric = 'p95'\nmax = 300.0\n"
+                   "[[budgets]]\nquery = 'trend'\nmetric = 'p95'\nmax = 80.0\n"
+                   "[[budgets]]\nphase = 'load'\nmetric = 'error_rate'\nmax = 0.05\n")
+    mix = build_mix(sc)
+    lat, err = thresholds_for(mix.items, sc.resolved_budgets(), "p95", None, {"mode": "capacity"})
+    assert lat == {"list_incidents[as_shipped]": 300.0, "trend[as_shipped]": 80.0}
+    assert err == {"list_incidents[as_shipped]": 0.05, "trend[as_shipped]": 0.05}
+    lat, _ = thresholds_for(mix.items, sc.resolved_budgets(), "p95", 42.0, {"mode": "capacity"})
+    assert set(lat.values()) == {42.0}
+
+
+def test_capacity_runs_switch_the_report_budgets_off_only_for_capacity_groups() -> None:
+    sc = _scenario("[[budgets]]\nquery = 'trend'\nphase = 'load'\nmetric = 'p99'\nmax = 80.0\n")
+    capacity = LoadSettings.from_scenario(sc, mode="capacity")
+    budgets = parse_budgets(run_budgets(sc, capacity), with_default=False)
+    assert resolve(budgets, "trend", "load", "as_shipped", {"mode": "capacity", "step_rate": "20"}) == []
+    closed = parse_budgets(run_budgets(sc, LoadSettings.from_scenario(sc)), with_default=False)
+    assert {b.metric for b in resolve(closed, "trend", "load", "as_shipped", {"mode": "closed"})} == {
+        "p95", "p99"}
