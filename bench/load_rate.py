@@ -30,7 +30,7 @@ from ctxbench.datagen import ddl, parents
 from ctxbench.datagen import pgbinary as pb
 from ctxbench.datagen.encode import COPY_COLUMNS, copy_statement
 from ctxbench.datagen.generator import DatasetOptions, _ensure_catalog, _set_autovacuum
-from ctxbench.datagen.loader import copy_rows, copy_traces, encoded_chunks
+from ctxbench.datagen.loader import DEFAULT_WORKERS, copy_rows, copy_traces, encoded_chunks
 from ctxbench.datagen.model import HistoryStats
 from ctxbench.db import partitions
 from ctxbench.db import settings as server_settings
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2,
                    help="each round loads once by each method (order alternates)")
     p.add_argument("--state", choices=("bare", "fk"), default="bare")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"loader connections (default {DEFAULT_WORKERS}, as ctxbench seed)")
     p.add_argument("--home", type=Path, default=None,
                    help="embedded server folder (default: a temporary one, removed afterwards)")
     return p.parse_args(argv)
@@ -91,9 +93,9 @@ def reset(conn) -> None:
     conn.execute("CHECKPOINT")
 
 
-def load_with_ctxbench(conn, world) -> float:
+def load_with_ctxbench(conn, world, workers: int) -> float:
     reset(conn)
-    rows, seconds = copy_traces(conn, world)
+    rows, seconds = copy_traces(conn, world, workers=workers)
     assert rows == world.n_traces
     return seconds
 
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         with target.connect() as conn:
             conn.execute("SET synchronous_commit = off")
             print(f"server: {home} ({conn.execute('SHOW server_version').fetchone()[0]}), "
-                  f"table state: {args.state}", flush=True)
+                  f"table state: {args.state}, loader connections: {args.workers}", flush=True)
             t0 = time.perf_counter()
             world = prepare(conn, options, args.state, data_file)
             print(f"prepared {args.scale:,} rows ({data_file.stat().st_size / 2**20:.0f} MiB file) "
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 order = ("ctxbench", "server") if r % 2 == 0 else ("server", "ctxbench")
                 for method in order:
                     if method == "ctxbench":
-                        secs = load_with_ctxbench(conn, world)
+                        secs = load_with_ctxbench(conn, world, args.workers)
                     else:
                         secs = load_server_side(conn, data_file)
                     times[method].append(secs)
