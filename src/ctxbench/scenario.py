@@ -22,7 +22,9 @@ from ctxbench.errors import UsageError
 PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
 # Names measurements carry: the analyze phases measure a cold and a warm part each.
 MEASURED_PHASES = ("cold", "warm", "before_analyze.cold", "before_analyze.warm", "after_analyze.cold",
-                   "after_analyze.warm", "hnsw_warmup", "load")
+                   "after_analyze.warm", "hnsw_warmup", "load",
+                   # ctxbench vector: warm searches per statistics state (see VectorSpec)
+                   "vector", "before_analyze.vector", "after_analyze.vector")
 METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness")
 
 
@@ -68,7 +70,10 @@ class QueriesSpec:
     include: list[str] = _f(factory=lambda: ["*"], doc="query names, 'tag:<tag>' or '*'")
     exclude: list[str] = _f(factory=list)
     variants: list[str] = _f(factory=lambda: ["as_shipped"])
-    surface: str = _f("builder", choices=("builder", "http"))
+    surface: str = _f("builder", choices=("builder", "http"),
+                      doc="validation limits: the SQL builder's (limit <= 1000) or HTTP's (limit <= 100)")
+    mix: str = _f("service", choices=("service", "extended"),
+                  doc="service: parameters the service sent; extended: also the builder-only filters")
     weights: dict[str, float] = _f(factory=dict)
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
@@ -138,10 +143,38 @@ class LoadSpec:
 
 
 @dataclass
+class VectorSpec:
+    """``ctxbench vector``: recall against exact ground truth, ef_search sweep, filters, warm-up."""
+
+    k: int = _f(10, lo=1, hi=100, doc="recall@k and the LIMIT of every search")
+    queries: int = _f(200, lo=10, hi=100000, doc="distinct query vectors (near and far)")
+    far_share: float = _f(0.2, lo=0, hi=1, doc="share of random unit vectors, far from every topic")
+    query_seed: int | None = _f(None, lo=0, doc="seed of the query set; default: the scenario seed")
+    ef_search: list[int] = _f(factory=lambda: [10, 20, 40, 80, 100, 200, 400])
+    selectivities: list[float] = _f(factory=lambda: [1.0, 0.5, 0.1, 0.01],
+                                    doc="share of rows a filter keeps; 1.0 = unfiltered")
+    iterative_scans: list[str] = _f(factory=lambda: ["relaxed_order", "strict_order"])
+    iterative_ef: list[int] = _f(factory=lambda: [40], doc="ef_search of the iterative cells")
+    threshold: float = _f(0.0, lo=0, hi=1, doc="similarity threshold of the sweep")
+    shipped_threshold: float = _f(0.5, lo=0, hi=1, doc="threshold of the as_shipped cells")
+    stats: list[str] = _f(factory=lambda: ["after_analyze"],
+                          doc="statistics states to measure in: before_analyze, after_analyze, as_found")
+    warmup_passes: int = _f(1, lo=0, hi=100, doc="untimed passes over the same vectors per cell")
+    recall_target: float = _f(0.95, lo=0, hi=1)
+    latency_budget_ms: float = _f(250.0, lo=0, doc="for the recommendation (reference §4)")
+    latency_metric: str = _f("p95", choices=("p50", "p90", "p95", "p99"))
+    crosscheck: int = _f(10, lo=0, hi=100000, doc="queries per filter checked against the server's exact scan")
+    tie_epsilon: float = _f(1e-5, lo=0, hi=0.1, doc="distance tolerance for ties at the k-th neighbour")
+    hnsw_warmup: bool = _f(True, doc="also run [phases.hnsw_warmup] (cold-start curves)")
+    cache_dir: str | None = _f(None, doc="ground-truth cache; default $CTXBENCH_CACHE or ~/.cache/ctxbench")
+
+
+@dataclass
 class BudgetSpec:
     query: str = _f("*")
     phase: str = _f("*")
     variant: str = _f("*")
+    labels: dict[str, str] = _f(factory=dict, doc="labels the group must carry, e.g. selectivity")
     metric: str = _f("p95", choices=METRICS)
     max: float | None = _f(None, lo=0)
     min: float | None = _f(None, lo=0)
@@ -163,6 +196,7 @@ class Scenario:
     queries: QueriesSpec = _f(factory=QueriesSpec)
     phases: PhasesSpec = _f(factory=PhasesSpec)
     load: LoadSpec = _f(factory=LoadSpec)
+    vector: VectorSpec = _f(factory=VectorSpec)
     budgets: list[BudgetSpec] = _f(factory=list)
     output: OutputSpec = _f(factory=OutputSpec)
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -183,6 +217,8 @@ class Scenario:
         for b in self.budgets:
             item: dict[str, Any] = {"query": b.query, "phase": b.phase, "variant": b.variant,
                                     "metric": b.metric}
+            if b.labels:
+                item["labels"] = dict(b.labels)
             if b.max is not None:
                 item["max"] = float(b.max)
             if b.min is not None:
@@ -261,6 +297,7 @@ def _check(s: Scenario, ld: _Loader) -> None:
     for i, mode in enumerate(s.phases.hnsw_warmup.modes):
         if mode not in ("none", "index", "index+heap"):
             ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
+    _check_vector(s.vector, ld)
     if s.dataset.anchor is not None:
         try:
             dt.date.fromisoformat(s.dataset.anchor)
@@ -273,6 +310,26 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if not fnmatch.filter(MEASURED_PHASES, b.phase):
             ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
                     f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")
+
+
+def _check_vector(v: VectorSpec, ld: _Loader) -> None:
+    for i, ef in enumerate(v.ef_search + v.iterative_ef):
+        key = f"vector.ef_search[{i}]" if i < len(v.ef_search) else \
+            f"vector.iterative_ef[{i - len(v.ef_search)}]"
+        if not 1 <= ef <= 1000:
+            ld.fail(key, ef, "allowed range: 1 .. 1000 (pgvector's hnsw.ef_search)")
+    for i, sel in enumerate(v.selectivities):
+        if not 0 < sel <= 1:
+            ld.fail(f"vector.selectivities[{i}]", sel, "a share of rows in (0, 1]; 1.0 = unfiltered")
+    for i, mode in enumerate(v.iterative_scans):
+        if mode not in ("relaxed_order", "strict_order"):
+            ld.fail(f"vector.iterative_scans[{i}]", mode, "allowed: relaxed_order, strict_order "
+                    "(off is the ef_search sweep)")
+    for i, state in enumerate(v.stats):
+        if state not in ("before_analyze", "after_analyze", "as_found"):
+            ld.fail(f"vector.stats[{i}]", state, "allowed: before_analyze, after_analyze, as_found")
+    if not v.stats:
+        ld.fail("vector.stats", v.stats, "at least one of before_analyze, after_analyze, as_found")
 
 
 def load_text(text: str, source: str = "<string>") -> Scenario:

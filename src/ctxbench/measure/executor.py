@@ -44,7 +44,10 @@ class Recorder:
 
     def measure(self, conn: psycopg.Connection, phase: str, query: Query, variant: str, ps: ParamSet,
                 *, warmup: bool = False, labels: dict[str, str] | None = None,
-                seq: int | None = None) -> Measurement:
+                seq: int | None = None,
+                score: Callable[[list[Any]], dict[str, float]] | None = None) -> Measurement:
+        """Time one execution. ``score`` turns the fetched rows into ``metrics`` (e.g. recall),
+        after the timer stopped; it is skipped for warm-up and failed executions."""
         key = (phase, query.name, variant)
         if seq is None:
             seq = self.counters.get(key, 0) + 1
@@ -59,10 +62,12 @@ class Recorder:
             t1 = time.perf_counter_ns()
             error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
             _recover(conn)
+        metrics = score(rows) if score is not None and error is None and not warmup else {}
         m = Measurement(run_id=self.run_id, phase=phase, query=query.name, variant=variant,
                         param_id=ps.id, seq=seq, latency_ns=t1 - t0, rows=len(rows), ok=error is None,
                         error=error, warmup=warmup,
-                        labels={"param_kind": ps.kind, **(labels or {})} if ps.kind else dict(labels or {}))
+                        labels={"param_kind": ps.kind, **(labels or {})} if ps.kind else dict(labels or {}),
+                        metrics=metrics)
         self.results.append_measurement(m)
         if self.on_record:
             self.on_record(m)

@@ -25,7 +25,7 @@ from ctxbench.errors import CtxbenchError, InfraError, UsageError
 from ctxbench.measure import phases as ph
 from ctxbench.measure.environment import git_revision, machine_facts
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import DatasetProfile, ParamSampler, Query, catalog
+from ctxbench.queries import DatasetProfile, ParamSampler, Query, catalog, schema_variants_needed
 from ctxbench.results import ResultsDir, RunMeta
 from ctxbench.results.model import utc_now
 from ctxbench.scenario import Scenario
@@ -65,13 +65,22 @@ def select_workload(scenario: Scenario) -> list[tuple[Query, str]]:
         override = qs.overrides.get(q.name)
         variants = override.variants if override and override.variants else qs.variants
         for v in variants:
-            if v not in q.variants:
+            if not _has_variant(q, v):
                 if override and override.variants:
                     raise UsageError(f"{scenario.source}: queries.overrides.{q.name}.variants: {v!r} "
                                      f"is not a variant of {q.name}; allowed: {', '.join(q.variants)}")
                 continue  # a global variant list applies where the variant exists
             workload.append((q, v))
     return workload
+
+
+def _has_variant(q: Query, name: str) -> bool:
+    """Catalog variants, and those built on demand (e.g. semantic_search's ``ef200``)."""
+    try:
+        q.variant(name)
+    except (UsageError, KeyError, ValueError):
+        return False
+    return True
 
 
 def dataset_options(scenario: Scenario) -> DatasetOptions:
@@ -101,7 +110,9 @@ def prepare_dataset(target: Target, scenario: Scenario, progress: ph.Progress) -
     """Reuse a matching dataset or (re)load one. Returns (dataset info, freshly loaded?)."""
     options = dataset_options(scenario)
     with target.connect() as conn:
-        migrate(conn, where=f"database {target.database!r}", variants=scenario.database.schema_variants)
+        wanted = list(scenario.database.schema_variants)
+        wanted += [v for v in schema_variants_needed(select_workload(scenario)) if v not in wanted]
+        migrate(conn, where=f"database {target.database!r}", variants=wanted)
         existing = current_dataset(conn)
         if _reusable(existing, options, scenario.dataset.anchor is not None):
             progress.log(f"reusing dataset {existing['checksum'][:12]} ({existing['params']})")
@@ -150,14 +161,16 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
         with target.connect() as conn:
             meta.server = server_facts(conn)
             profile = DatasetProfile.from_database(conn)
-        meta.extra["profile"] = profile.to_json()
+        results.write_json("profile.json", profile.to_json())
         results.write_meta(meta)
         ctx = ph.PhaseContext(
             target=target, results=results, run_id=run_id,
             recorder=Recorder(results, run_id),
             connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
                                        scenario.database.statement_timeout_ms),
-            sampler=ParamSampler(profile, scenario.sampler_seed), workload=workload,
+            sampler=ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface,
+                                 mix=scenario.queries.mix),
+            workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
         _run_phases(ctx, scenario, fresh)
     except (Exception, KeyboardInterrupt) as exc:
@@ -201,7 +214,7 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
             ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
         elif name == "hnsw_warmup":
             query = catalog.get(spec.hnsw_warmup.query)
-            if query is None or spec.hnsw_warmup.variant not in query.variants:
+            if query is None or not _has_variant(query, spec.hnsw_warmup.variant):
                 raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
                                  f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
             ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
