@@ -29,7 +29,7 @@ err = Console(stderr=True)
 _state = {"debug": False}
 
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.
-COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load",
+COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load", "crosscheck",
                    "vector", "bench")
 
 
