@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from ctxbench.datagen import pgbinary as pb
 from ctxbench.datagen.encode import copy_statement, encode_chunk
 from ctxbench.datagen.model import HistoryStats, World
+from ctxbench.datagen.parallel import connect_like
 
 QUEUE_DEPTH = 4
 DEFAULT_WORKERS = 2  # one COPY per core of the 2-core machines ctxbench targets
@@ -100,12 +100,6 @@ def copy_rows(conn: psycopg.Connection, statement: str, blocks: Iterable[tuple[i
     return rows
 
 
-def _connect_like(conn: psycopg.Connection) -> psycopg.Connection:
-    """Another autocommit connection to the same database as ``conn``."""
-    dsn = make_conninfo(conn.info.dsn, password=conn.info.password or None)
-    return psycopg.connect(dsn, autocommit=True)
-
-
 def copy_traces(conn: psycopg.Connection, world: World, stats: HistoryStats | None = None,
                 on_rows: Callable[[int], None] | None = None, *, workers: int = DEFAULT_WORKERS,
                 threaded: bool = True, table: str = "resource_action_traces") -> tuple[int, float]:
@@ -123,7 +117,7 @@ def copy_traces(conn: psycopg.Connection, world: World, stats: HistoryStats | No
         rows = copy_rows(conn, statement, _threaded(source) if threaded else source, on_rows)
         return rows, time.perf_counter() - t0
 
-    conns = [conn] + [_connect_like(conn) for _ in ranges[1:]]
+    conns = [conn] + [connect_like(conn) for _ in ranges[1:]]
 
     def load(c: psycopg.Connection, time_range: tuple[int, int]) -> int:
         source = encoded_chunks(world, range(world.n_chunks), stats, time_range)
