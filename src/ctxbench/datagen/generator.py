@@ -268,6 +268,8 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
     rows, seconds = copy_traces(conn, world, stats, lambda n: progress.advance(step, n),
                                 workers=workers)
     progress.end(step)
+    if rows != world.n_traces:  # a loader bug, never a user error
+        raise RuntimeError(f"loaded {rows} traces instead of {world.n_traces}")
     summary.rows[TRACES], summary.load_seconds[TRACES] = rows, round(seconds, 3)
 
     for table, columns, encode in (

@@ -22,6 +22,7 @@ from ctxbench.datagen.model import HistoryStats, World
 from ctxbench.datagen.parallel import connect_like
 
 QUEUE_DEPTH = 4
+SKIP_MARGIN_US = 3_600_000_000
 DEFAULT_WORKERS = 2  # one COPY per core of the 2-core machines ctxbench targets
 
 
@@ -34,8 +35,9 @@ def encoded_chunks(world: World, chunks: Iterable[int], stats: HistoryStats | No
     """
     for k in chunks:
         if time_range is not None:
+            # skip chunks that surely miss the range (bounds are computed, so keep a margin)
             first, last = world.chunk_time_bounds(k)
-            if last < time_range[0] or first >= time_range[1]:
+            if last < time_range[0] - SKIP_MARGIN_US or first >= time_range[1] + SKIP_MARGIN_US:
                 continue
         c = world.chunk(k)
         if time_range is not None:
