@@ -114,9 +114,16 @@ def test_two_loads_agree_and_another_seed_differs(fresh_target: Target, second_t
 
 def test_no_analyze_leaves_tables_without_statistics(fresh_target: Target) -> None:
     with fresh_target.connect() as conn:
+        analyzed = seed_dataset(conn, DatasetOptions(scale=1000, seed=1, anchor=date(2025, 6, 1)))
+        assert analyzed.statistics == "analyzed"
+        assert fetch(conn, "SELECT count(*) FROM pg_stats WHERE tablename = 'action_histories'"
+                     )[0][0] > 0
+        # replacing it without ANALYZE must not leave the old statistics behind
         summary = seed_dataset(conn, DatasetOptions(scale=1000, seed=1, anchor=date(2025, 6, 1)),
-                               analyze=False)
-        assert summary.analyze_seconds is None
+                               analyze=False, replace=True)
+        assert summary.analyze_seconds is None and summary.statistics.startswith("none")
+        assert fetch(conn, "SELECT reltuples FROM pg_class WHERE relname = 'action_histories'"
+                     )[0][0] == -1
         assert fetch(conn, "SELECT count(*) FROM pg_stats WHERE tablename ~ "
                      "'^(resource_references|action_histories|resource_action_traces)'")[0][0] == 0
         opts = fetch(conn, "SELECT c.relname, c.reloptions FROM pg_class c "

@@ -87,7 +87,7 @@ def render_summary(summary: LoadSummary) -> None:
     if summary.analyze_seconds is not None:
         out.print(f"VACUUM ANALYZE: {summary.analyze_seconds:.2f} s")
     else:
-        out.print("not analyzed: autovacuum is off on the tables and they have no statistics")
+        out.print(f"not analyzed: autovacuum is off on the tables; statistics: {summary.statistics}")
     out.print(f"partitions: {', '.join(summary.partitions)}")
     out.print(f"checksum: [bold]{summary.checksum}[/] ({summary.checksum_seconds:.2f} s)")
     out.print(f"total: {summary.total_seconds:.1f} s")

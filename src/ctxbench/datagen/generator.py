@@ -119,6 +119,7 @@ class LoadSummary:
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     index_sizes: dict[str, int] = field(default_factory=dict)
     analyze_seconds: float | None = None
+    statistics: str = ""
     checksum: str = ""
     checksum_seconds: float = 0.0
     total_seconds: float = 0.0
@@ -173,18 +174,35 @@ def _set_autovacuum(conn: psycopg.Connection, tables: list[str], enabled: bool) 
         conn.execute(sql.SQL(q).format(sql.Identifier(t)))
 
 
-def _clear_statistics(conn: psycopg.Connection, tables: list[str]) -> None:
-    """Leave no planner statistics behind (PostgreSQL 18: pg_clear_*_stats)."""
-    if conn.execute("SELECT to_regproc('pg_clear_relation_stats')").fetchone()[0] is None:
-        return
+def _clear_statistics(conn: psycopg.Connection, tables: list[str]) -> str:
+    """Leave no planner statistics behind; returns what was done.
+
+    Fresh partitions have none, but a replaced dataset's resource/history tables and the
+    parent keep theirs through TRUNCATE, and index builds set reltuples. PostgreSQL 18 has
+    pg_clear_*_stats (table owner suffices); older servers need a superuser to delete them.
+    """
     schema = conn.execute("SELECT current_schema()").fetchone()[0]
-    for t in [*tables, TRACES]:
-        conn.execute("SELECT pg_clear_relation_stats(%s, %s)", (schema, t))
-    rows = conn.execute("SELECT tablename, attname, inherited FROM pg_stats "
-                        "WHERE schemaname = %s AND tablename = ANY(%s)",
-                        (schema, [*tables, TRACES])).fetchall()
-    for t, att, inherited in rows:
-        conn.execute("SELECT pg_clear_attribute_stats(%s, %s, %s, %s)", (schema, t, att, inherited))
+    names = [*tables, TRACES]
+    if conn.execute("SELECT to_regproc('pg_clear_relation_stats')").fetchone()[0] is not None:
+        for t in names:
+            conn.execute("SELECT pg_clear_relation_stats(%s, %s)", (schema, t))
+        rows = conn.execute("SELECT tablename, attname, inherited FROM pg_stats "
+                            "WHERE schemaname = %s AND tablename = ANY(%s)", (schema, names)
+                            ).fetchall()
+        for t, att, inherited in rows:
+            conn.execute("SELECT pg_clear_attribute_stats(%s, %s, %s, %s)",
+                         (schema, t, att, inherited))
+        return "none (cleared)"
+    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+        oids = "(SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace " \
+               "AND relname = ANY(%s))"
+        conn.execute(f"DELETE FROM pg_statistic WHERE starelid IN {oids}", (names,))
+        conn.execute(f"UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 "
+                     f"WHERE oid IN {oids}", (names,))
+        return "none (cleared)"
+    stale = conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = "
+                         "ANY(%s)", (schema, names)).fetchone()[0]
+    return "none" if stale == 0 else f"stale: {stale} column statistics could not be cleared"
 
 
 def _sizes(conn: psycopg.Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
@@ -261,7 +279,6 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
     plain_tables = ["resource_references", "action_histories", *summary.partitions]
     _set_autovacuum(conn, plain_tables, enabled=False)
 
-    conn.execute("SET synchronous_commit = off")
     stats = HistoryStats(world.n_resources)
     step = f"COPY {TRACES}"
     progress.begin(step, world.n_traces)
@@ -304,10 +321,11 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
         t0 = time.perf_counter()
         _vacuum_analyze(conn, plain_tables, workers)
         summary.analyze_seconds = round(time.perf_counter() - t0, 3)
+        summary.statistics = "analyzed"
         _set_autovacuum(conn, plain_tables, enabled=True)
         progress.end("VACUUM ANALYZE")
     else:
-        _clear_statistics(conn, plain_tables)
+        summary.statistics = _clear_statistics(conn, plain_tables)
 
     progress.begin("checksum", None)
     t0 = time.perf_counter()
