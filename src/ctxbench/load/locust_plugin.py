@@ -16,6 +16,7 @@ lost between a worker and the folder.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import time
@@ -103,6 +104,8 @@ def _resolve_dsn(opts: Any, host: str | None, scenario: scenarios.Scenario) -> s
         return str(opts.ctxbench_dsn)
     if host and (host.startswith(("postgres://", "postgresql://")) or "=" in host):
         return host
+    if os.environ.get("CTXBENCH_DSN"):  # a worker's own setting (the master may send none)
+        return os.environ["CTXBENCH_DSN"]
     from ctxbench.db.embedded import EmbeddedServer, default_home
 
     server = EmbeddedServer(default_home(), {})
@@ -252,6 +255,7 @@ class Process:
                 with self.pool.connection() as conn:
                     profile = DatasetProfile.from_database(conn)
                 self.sampler = ParamSampler(profile, s.seed, surface=self.scenario.queries.surface)
+                self.warm_connections()
             from ctxbench.db.dsn import mask_password
 
             log.info("ctxbench: %s ready: %d connection(s) to %s, %d requests in the mix",
@@ -261,6 +265,32 @@ class Process:
             self.fail(str(exc), exc.exit_code)
         except Exception as exc:
             self.fail(f"{type(exc).__name__}: {exc}", 3)
+
+    def warm_connections(self) -> None:
+        """Run every request of the mix once on every pooled connection, untimed.
+
+        A new backend first fills its catalog caches (relation descriptors of every partition
+        and index, the vector type, plans); a long-running service's connections have done
+        that long ago. Without this, the first second of a run measures connection start-up.
+        """
+        assert self.pool is not None and self.mix is not None and self.settings is not None
+        t0 = time.perf_counter()
+        conns = [self.pool.getconn() for _ in range(self.settings.pool_size)]
+        failed = 0
+        try:
+            for conn in conns:
+                for query, variant in self.mix.items:
+                    ps = self.sampler.sample(query.name, 1, stream="load.connection-warmup")[0]
+                    try:
+                        query.execute(conn, ps.params, variant)
+                    except Exception:
+                        failed += 1  # it will fail in the run too, and be recorded there
+        finally:
+            for conn in conns:
+                self.pool.putconn(conn)
+        log.info("ctxbench: warmed %d connection(s) with the %d requests of the mix in %.2f s%s",
+                 len(conns), len(self.mix.items), time.perf_counter() - t0,
+                 f" ({failed} failed)" if failed else "")
 
     def fail(self, message: str, code: int = 3) -> None:
         from ctxbench.db.dsn import mask_password
