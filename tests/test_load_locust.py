@@ -57,7 +57,7 @@ def test_closed_loop_run_writes_locust_stats_exact_latencies_and_the_report(
     sc = dataset_scenario(tmp_path, dataset_target)
     with dataset_target.connect() as conn:
         checksum = current_dataset(conn)["checksum"]
-    settings = LoadSettings.from_scenario(sc, users=2, spawn_rate=2, duration_s=8)
+    settings = LoadSettings.from_scenario(sc, users=2, spawn_rate=2, duration_s=6)
     out = run_load(sc, settings, out_dir=tmp_path / "runs", dsn=dataset_target.dsn)
     folder = out.results_dir
     assert out.exit_code == 0, (folder / "report.md").read_text()
@@ -159,3 +159,28 @@ def test_capacity_search_finds_the_known_capacity_of_a_synthetic_server(
     assert json.loads((folder / "capacity.json").read_text()) == ResultsDir(folder).read_meta().extra[
         "capacity"]
     assert "Capacity" in (folder / "report.md").read_text()
+
+
+def test_unreachable_database_exits_3_with_the_password_masked(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    dsn = "host=127.0.0.1 port=1 user=postgres password=sekret dbname=x"
+    cmd = [sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
+           "-u", "1", "-r", "1", "-t", "2s", "--host", dsn, "--ctxbench-results", str(folder)]
+    env = {k: v for k, v in os.environ.items() if k != "CTXBENCH_DSN"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "cannot connect" in proc.stderr and "sekret" not in proc.stderr + proc.stdout
+    meta = ResultsDir(folder).read_meta()
+    assert meta.status == "incomplete" and "cannot connect" in meta.error and "sekret" not in meta.error
+
+
+def test_bad_cli_options_are_usage_errors(tmp_path: Path) -> None:
+    ctxbench = [sys.executable, "-c", "from ctxbench.cli import main; main()"]
+    env = {**os.environ, "COLUMNS": "300"}  # one line per message
+    proc = subprocess.run([*ctxbench, "load", "--mode", "burst", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and "mode" in proc.stderr and "closed, open, capacity" in proc.stderr
+    proc = subprocess.run([*ctxbench, "load", "--mode", "open", "--rate", "0", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and "rate" in proc.stderr
+    assert not list(tmp_path.iterdir())  # nothing started, nothing written

@@ -22,6 +22,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from ctxbench.db.connect import connect
 from ctxbench.db.dsn import mask_password
 from ctxbench.errors import InfraError
 from ctxbench.load.workload import ParamLike, item_name
@@ -44,6 +45,8 @@ def open_pool(dsn: str, size: int, *, prepare_threshold: int | None, statement_t
               timeout_s: float = 30.0) -> ConnectionPool:
     """A fixed-size pool of autocommit connections configured like the phase runner's."""
     timeout_ms = int(statement_timeout_ms)
+    with connect(dsn, connect_timeout=int(timeout_s)):
+        pass  # fail now, with the server's own message, instead of a pool retrying for a while
 
     def configure(conn: Any) -> None:
         conn.execute(f"SET statement_timeout = {timeout_ms}")

@@ -98,7 +98,8 @@ def finalize(path: Path | str, *, strict: bool = False, error: str | None = None
     """Merge what Locust wrote into meta.json, build the reports and decide the exit code.
 
     Exit code: the report's (0 pass, 1 a budget failed); in capacity mode 1 when not even the
-    first step kept its budget (the capacity is below the lowest rate tried), else 0.
+    first step kept its budget (the capacity is below the lowest rate tried), else 0; 3 when
+    the run broke (an error, nothing measured, a capacity search without an answer).
     """
     from ctxbench.report.build import build_reports
 
@@ -117,6 +118,9 @@ def finalize(path: Path | str, *, strict: bool = False, error: str | None = None
     files = sorted(p.name for p in results.path.glob(f"{LOCUST_CSV_PREFIX}*"))
     if files:
         meta.extra.setdefault("locust", {})["files"] = files
+    measured = results.path / "measurements.jsonl"
+    if not error and (not measured.exists() or measured.stat().st_size == 0):
+        error = "no request was measured (see locust.log)"
     mode = meta.extra.get("load", {}).get("mode")
     if mode == "capacity" and (capacity is None or not capacity.get("complete")):
         error = error or "the capacity search did not finish (see capacity.json / locust.log)"
@@ -128,10 +132,7 @@ def finalize(path: Path | str, *, strict: bool = False, error: str | None = None
     if not results.read_phases():
         results.append_phase(phase_record(meta, locust, capacity, error))
     reports = build_reports(results.path, strict=strict)
-    code = int(reports.exit_code)
-    if mode == "capacity":
-        if capacity is None or not capacity.get("complete"):
-            code = 3  # the search did not get to an answer
-        else:
-            code = 1 if capacity.get("capacity_rps") is None else 0
+    code = 3 if error else int(reports.exit_code)
+    if mode == "capacity" and not error and capacity is not None:
+        code = 1 if capacity.get("capacity_rps") is None else 0
     return Finished(code, str(reports.verdict), reports, capacity)
