@@ -276,18 +276,23 @@ class Process:
         assert self.pool is not None and self.mix is not None and self.settings is not None
         t0 = time.perf_counter()
         conns = [self.pool.getconn() for _ in range(self.settings.pool_size)]
-        failed = 0
+        sets = [(query, variant, self.sampler.sample(query.name, 1, stream="load.connection-warmup")[0])
+                for query, variant in self.mix.items]
+        failures: list[int] = []
+
+        def warm(conn: Any) -> None:
+            for query, variant, ps in sets:
+                try:
+                    query.execute(conn, ps.params, variant)
+                except Exception:
+                    failures.append(1)  # it will fail in the run too, and be recorded there
+
         try:
-            for conn in conns:
-                for query, variant in self.mix.items:
-                    ps = self.sampler.sample(query.name, 1, stream="load.connection-warmup")[0]
-                    try:
-                        query.execute(conn, ps.params, variant)
-                    except Exception:
-                        failed += 1  # it will fail in the run too, and be recorded there
+            gevent.joinall([gevent.spawn(warm, conn) for conn in conns])  # connections in parallel
         finally:
             for conn in conns:
                 self.pool.putconn(conn)
+        failed = len(failures)
         log.info("ctxbench: warmed %d connection(s) with the %d requests of the mix in %.2f s%s",
                  len(conns), len(self.mix.items), time.perf_counter() - t0,
                  f" ({failed} failed)" if failed else "")
