@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import re
 import tomllib
 import types
 import typing
@@ -139,6 +140,8 @@ class LoadSpec:
     think_time_ms: float = _f(0.0, lo=0, hi=3_600_000, doc="closed mode: wait between requests")
     pool_size: int = _f(4, lo=1, hi=1000, doc="connections per Locust process")
     workers: int = _f(0, lo=0, hi=64, doc="local Locust worker processes (0 = a single process)")
+    arrival: str = _f("poisson", choices=("poisson", "constant"), doc="open/capacity arrival process")
+    warmup_s: float = _f(0.0, lo=0, hi=3600, doc="seconds of load before measuring starts")
     capacity: CapacitySpec = _f(factory=CapacitySpec)
 
 
@@ -159,11 +162,16 @@ class VectorSpec:
     shipped_threshold: float = _f(0.5, lo=0, hi=1, doc="threshold of the as_shipped cells")
     stats: list[str] = _f(factory=lambda: ["after_analyze"],
                           doc="statistics states to measure in: before_analyze, after_analyze, as_found")
+    sweep_stats: list[str] | None = _f(None, doc="states that get the full grid (default: the last of "
+                                       "stats); the others measure only compare_variants")
+    compare_variants: list[str] = _f(factory=lambda: ["as_shipped"],
+                                     doc="cells outside sweep_stats: as_shipped, ef<N>, ef<N>_relaxed...")
     warmup_passes: int = _f(1, lo=0, hi=100, doc="untimed passes over the same vectors per cell")
     recall_target: float = _f(0.95, lo=0, hi=1)
     latency_budget_ms: float = _f(250.0, lo=0, doc="for the recommendation (reference §4)")
     latency_metric: str = _f("p95", choices=("p50", "p90", "p95", "p99"))
-    crosscheck: int = _f(10, lo=0, hi=100000, doc="queries per filter checked against the server's exact scan")
+    crosscheck: int = _f(3, lo=0, hi=100000,
+                         doc="queries per filter re-checked with the server's exact scan")
     tie_epsilon: float = _f(1e-5, lo=0, hi=0.1, doc="distance tolerance for ties at the k-th neighbour")
     hnsw_warmup: bool = _f(True, doc="also run [phases.hnsw_warmup] (cold-start curves)")
     cache_dir: str | None = _f(None, doc="ground-truth cache; default $CTXBENCH_CACHE or ~/.cache/ctxbench")
@@ -313,11 +321,10 @@ def _check(s: Scenario, ld: _Loader) -> None:
 
 
 def _check_vector(v: VectorSpec, ld: _Loader) -> None:
-    for i, ef in enumerate(v.ef_search + v.iterative_ef):
-        key = f"vector.ef_search[{i}]" if i < len(v.ef_search) else \
-            f"vector.iterative_ef[{i - len(v.ef_search)}]"
-        if not 1 <= ef <= 1000:
-            ld.fail(key, ef, "allowed range: 1 .. 1000 (pgvector's hnsw.ef_search)")
+    for name, values in (("ef_search", v.ef_search), ("iterative_ef", v.iterative_ef)):
+        for i, ef in enumerate(values):
+            if not 1 <= ef <= 1000:
+                ld.fail(f"vector.{name}[{i}]", ef, "allowed range: 1 .. 1000 (pgvector's hnsw.ef_search)")
     for i, sel in enumerate(v.selectivities):
         if not 0 < sel <= 1:
             ld.fail(f"vector.selectivities[{i}]", sel, "a share of rows in (0, 1]; 1.0 = unfiltered")
@@ -330,6 +337,13 @@ def _check_vector(v: VectorSpec, ld: _Loader) -> None:
             ld.fail(f"vector.stats[{i}]", state, "allowed: before_analyze, after_analyze, as_found")
     if not v.stats:
         ld.fail("vector.stats", v.stats, "at least one of before_analyze, after_analyze, as_found")
+    for i, state in enumerate(v.sweep_stats or []):
+        if state not in v.stats:
+            ld.fail(f"vector.sweep_stats[{i}]", state, f"one of vector.stats: {', '.join(v.stats)}")
+    for i, name in enumerate(v.compare_variants):
+        if not re.fullmatch(r"as_shipped|ef\d+(_strict|_relaxed)?", name):
+            ld.fail(f"vector.compare_variants[{i}]", name,
+                    "allowed: as_shipped, ef<N>, ef<N>_relaxed, ef<N>_strict")
 
 
 def load_text(text: str, source: str = "<string>") -> Scenario:
