@@ -44,9 +44,9 @@ class LoadSettings:
         spec, cap = scenario.load, scenario.load.capacity
         base = cls(mode=spec.mode, users=spec.users, spawn_rate=spec.spawn_rate,
                    duration_s=spec.duration_s, rate=spec.rate,
-                   arrival=getattr(spec, "arrival", "poisson"), think_time_ms=spec.think_time_ms,
+                   arrival=spec.arrival, think_time_ms=spec.think_time_ms,
                    pool_size=spec.pool_size, workers=spec.workers,
-                   warmup_s=float(getattr(spec, "warmup_s", 0.0)), seed=scenario.sampler_seed,
+                   warmup_s=spec.warmup_s, seed=scenario.sampler_seed,
                    start_rate=cap.start_rate, step_rate=cap.step_rate, step_seconds=cap.step_seconds,
                    max_rate=cap.max_rate, metric=cap.metric, budget_ms=cap.budget_ms)
         names = {f.name for f in fields(cls)}
