@@ -168,6 +168,9 @@ class VectorSpec:
                                      doc="cells outside sweep_stats: as_shipped, ef<N>, ef<N>_relaxed...")
     warmup_passes: int = _f(1, lo=0, hi=100, doc="untimed passes over the same vectors per cell")
     recall_target: float = _f(0.95, lo=0, hi=1)
+    recommend_kinds: list[str] = _f(factory=lambda: ["near_row", "near_topic"],
+                                    doc="query kinds (prefixes) the recommendation is judged on; "
+                                    "[] = all (far vectors are random: no relevant neighbours)")
     latency_budget_ms: float = _f(250.0, lo=0, doc="for the recommendation (reference §4)")
     latency_metric: str = _f("p95", choices=("p50", "p90", "p95", "p99"))
     crosscheck: int = _f(3, lo=0, hi=100000,

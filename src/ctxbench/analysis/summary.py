@@ -290,9 +290,13 @@ def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict
             if a["fingerprint"] != b["fingerprint"]:
                 flagged.update((id(a), id(b)))
                 out.append(_change(query, variant, kind, a, b))
-        first = items[0]
-        for p in items[1:]:
-            if p["fingerprint"] != first["fingerprint"] and id(p) not in flagged:
+        # Other plans are compared with the first one of the same experiment (labels other
+        # than cache/statistics state equal): plans for different filters or ef_search
+        # values are expected to differ.
+        firsts: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+        for p in items:
+            first = firsts.setdefault(comparisons.other_labels(p["labels"]), p)
+            if p is not first and p["fingerprint"] != first["fingerprint"] and id(p) not in flagged:
                 flagged.add(id(p))
                 out.append(_change(query, variant, "phase", first, p))
     return out

@@ -1,0 +1,84 @@
+"""``ctxbench vector``: the vector search quality study (recall, ef_search sweep, filters,
+iterative scans, shipped SQL completeness, HNSW warm-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ctxbench import scenario as scenarios
+from ctxbench.cli.options import Dsn, Home
+from ctxbench.errors import UsageError
+
+out = Console()
+
+
+def vector(
+    scenario: str = typer.Option("vector", "--scenario", "-s",
+                                 help="Scenario file, or the name of a shipped one (vector, ...)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Parent folder of the results "
+                                        "(default: the scenario's output.dir)."),
+    scale: int | None = typer.Option(None, "--scale", help="Override dataset.scale (e.g. 1000000); "
+                                     "the database gets the scale in its name so datasets of "
+                                     "different sizes live side by side."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", envvar="CTXBENCH_CACHE",
+                                          help="Ground-truth cache folder (default "
+                                          "~/.cache/ctxbench)."),
+    dsn: Dsn = None,
+    home: Home = None,
+    strict: bool = typer.Option(False, "--strict", help="INCONCLUSIVE verdicts fail the run."),
+) -> None:
+    """Recall against exact ground truth, ef_search sweep per filter selectivity, iterative
+    scans, the shipped SQL's completeness, HNSW warm-up to steady state; writes a results
+    folder and reports like `ctxbench run`.
+
+    Exit code: 0 all budgets pass, 1 a budget failed, 2 usage/config error, 3 infrastructure failure.
+    """
+    from ctxbench.cli.run import RichProgress
+    from ctxbench.report.console import print_verdicts
+    from ctxbench.vector.run import run_vector
+
+    sc = scenarios.find(scenario)
+    if strict:
+        sc.output.strict = True
+    if scale is not None:
+        if not 1000 <= scale <= 10_000_000:
+            raise UsageError(f"--scale {scale} is not allowed; allowed range: 1000 .. 10000000")
+        if sc.database.name is None:
+            sc.database.name = f"{sc.database_name}_{scale}"
+        sc.dataset.scale = scale
+    if cache_dir is not None:
+        sc.vector.cache_dir = str(cache_dir)
+    out.print(f"[bold]ctxbench vector[/] scenario [cyan]{sc.name}[/] ({sc.source}), "
+              f"{sc.dataset.scale:,} traces")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=False) as progress:
+        outcome = run_vector(sc, out_dir=out_dir, dsn=dsn, home=home,
+                             progress=RichProgress(progress))
+    print_verdicts(out, outcome.reports)
+    _print_headline(outcome.reports.summary_data, outcome.results_dir)
+    out.print(f"report: {outcome.results_dir / 'report.md'}  "
+              f"(html: {outcome.results_dir / 'report.html'})")
+    raise typer.Exit(outcome.exit_code)
+
+
+def _print_headline(summary: dict, folder: Path) -> None:
+    """The recommendation lines, so a terminal run shows the answer without opening the report."""
+    from ctxbench.results.store import ResultsDir
+    from ctxbench.vector import analysis as an
+    from ctxbench.vector.report import load_vector_doc
+
+    vec = load_vector_doc(ResultsDir(folder))
+    if not vec:
+        return
+    recs = an.study(summary, vec, ResultsDir(folder).iter_measurements()).recommendations
+    for phase, r in recs.items():
+        out.print(f"[bold]{phase}[/]: {r['text']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("vector")(vector)

@@ -1,0 +1,109 @@
+"""Plots of the vector section: recall vs latency per selectivity, and warm-up curves with the
+detected steady point. Same conventions as ``ctxbench.report.plots`` (Agg canvas, no pyplot,
+log latency axes, no timestamp in the PNG so a rebuild gives the same bytes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ctxbench.report.plots import _plain_log, _png
+from ctxbench.vector.analysis import Point, pareto
+
+COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700")
+MARKERS = {"relaxed_order": "s", "strict_order": "D"}
+
+
+def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float | None = None,
+                      budget_ms: float | None = None, k: int = 10,
+                      basis: str = "all queries") -> bytes | None:
+    """One panel per selectivity: the ef_search sweep per statistics state (labelled by ef),
+    iterative scans as squares/diamonds, the shipped SQL as a star, each state's Pareto
+    frontier as a wide pale step line, the recall target and the latency budget dashed."""
+    sels: list[str] = []
+    for p in items:
+        if p.selectivity not in sels and p.recall_value is not None and p.lat(metric):
+            sels.append(p.selectivity)
+    if not sels:
+        return None
+    phases: list[str] = []
+    for p in items:
+        if p.phase not in phases:
+            phases.append(p.phase)
+    cols = min(len(sels), 2)
+    rows = (len(sels) + cols - 1) // cols
+    fig = Figure(figsize=(6.2 * cols, 4.4 * rows), layout="constrained")
+    for n, sel in enumerate(sels):
+        ax = fig.add_subplot(rows, cols, n + 1)
+        mine = [p for p in items if p.selectivity == sel and p.recall_value is not None
+                and p.lat(metric)]
+        for i, phase in enumerate(phases):
+            color = COLORS[i % len(COLORS)]
+            tag = phase.split(".")[0] if "." in phase else phase
+            front = pareto([p for p in mine if p.phase == phase and p.kind != "shipped"], metric)
+            if len(front) > 1:  # recall r costs the latency of the first frontier point reaching r
+                ax.step([p.recall_value for p in front], [p.lat(metric) for p in front],
+                        where="pre", color=color, linewidth=5, alpha=0.18,
+                        label=f"Pareto frontier ({tag})")
+            sweep = sorted((p for p in mine if p.phase == phase and p.kind == "sweep"),
+                           key=lambda p: p.ef_search)
+            if sweep:
+                ax.plot([p.recall_value for p in sweep], [p.lat(metric) for p in sweep],
+                        marker="o", color=color, linewidth=1.2, label=f"ef sweep ({tag})")
+                for p in sweep:
+                    ax.annotate(str(p.ef_search), (p.recall_value, p.lat(metric)), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points", color=color)
+            for p in (p for p in mine if p.phase == phase and p.kind == "iterative"):
+                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                        marker=MARKERS.get(p.iterative_scan, "^"), markerfacecolor="none",
+                        label=f"{p.variant} ({tag})")
+            for p in (p for p in mine if p.phase == phase and p.kind == "shipped"):
+                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                        marker="*", markersize=11, label=f"as shipped ({tag})")
+        if target is not None:
+            ax.axvline(target, color="#1a7f37", linestyle="--", linewidth=1)
+        if budget_ms:
+            ax.axhline(budget_ms, color="#cf222e", linestyle="--", linewidth=1)
+        lowest = min([p.recall_value for p in mine] + ([target] if target is not None else []))
+        ax.set_xlim(max(0.0, lowest - 0.03), 1.005)
+        ax.set_yscale("log")
+        _plain_log(ax.yaxis)
+        filt = next((p.filter for p in mine), "")
+        ax.set_title(f"selectivity {sel}" + (f" ({filt})" if filt and filt != "none" else ""),
+                     fontsize=10)
+        ax.set_xlabel(f"recall@{k} (mean over {basis})")
+        ax.set_ylabel(f"{metric} latency (ms, log)")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
+    """Latency of search 1..N after a cold start per prewarm mode; a circle where steady
+    state begins (none when the curve never settled), the steady level dotted."""
+    entries = [e for e in entries if e.get("curve")]
+    if not entries:
+        return None
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, e in enumerate(entries):
+        color = COLORS[i % len(COLORS)]
+        pts = np.asarray(e["curve"], dtype=np.float64)
+        state = (f"steady from search {e['searches_to_steady']}" if e["steady"]
+                 else "not steady")
+        ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2, color=color,
+                label=f"prewarm={e['prewarm']} ({state})")
+        ax.axhline(e["level_ms"], linewidth=0.7, linestyle=":", color=color)
+        if e["steady"] and e["steady_index"] is not None:
+            x, y = pts[e["steady_index"]]
+            ax.plot([x], [y], marker="o", markersize=10, markerfacecolor="none", color=color)
+    ax.set_yscale("log")
+    _plain_log(ax.yaxis)
+    ax.set_xlabel("search number after a cold start")
+    ax.set_ylabel("latency (ms, log; median over repetitions)")
+    ax.set_title("HNSW warm-up: time to steady state")
+    ax.legend(fontsize=8)
+    ax.grid(which="both", alpha=0.3)
+    return _png(fig)

@@ -1,0 +1,248 @@
+"""The report's "Vector search quality" section (loaded by ``ctxbench.report.sections``).
+
+Only for folders a vector run wrote (``vector.json`` present); everything else comes from the
+summary the analysis already built, so the section is a pure function of the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ctxbench.report.content import fmt_est, fmt_num, fmt_pct
+from ctxbench.report.document import Block, Bullets, Details, Figure, Heading, Para, Table
+from ctxbench.results.store import ResultsDir
+from ctxbench.vector import VECTOR_JSON, plots
+from ctxbench.vector import analysis as an
+
+LOW_AGREEMENT = 0.999
+
+
+def load_vector_doc(results: ResultsDir) -> dict[str, Any] | None:
+    path = results.path / VECTOR_JSON
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _est(e: dict[str, float] | None) -> str:
+    return fmt_est(e) if e else "–"
+
+
+def _lat(p: an.Point, metric: str) -> str:
+    e = p.latency.get(metric)
+    return fmt_est(e) if e else "–"
+
+
+def _setup(vec: dict[str, Any], spec: dict[str, Any]) -> list[Block]:
+    q = vec.get("queries") or {}
+    gt = vec.get("ground_truth") or {}
+    kinds = ", ".join(f"{k} {n}" for k, n in (q.get("kinds") or {}).items())
+    source = (f"{gt.get('cached', 0)} filter(s) read from the cache, {gt.get('computed', 0)} "
+              "computed" + (f" over {gt['rows']:,} rows (export {gt.get('export_seconds')} s, "
+                            f"brute force {gt.get('compute_seconds')} s)" if gt.get("rows") else ""))
+    items = [
+        f"Query set: {q.get('n')} distinct vectors (seed {q.get('seed')}): {kinds}.",
+        f"Ground truth: {gt.get('method', 'numpy brute force')}; {source}. A returned row counts "
+        f"as correct when it is in the exact top {spec.get('k')} or its distance is within "
+        f"{spec.get('tie_epsilon')} of the k-th (ties).",
+        f"Every cell: {spec.get('warmup_passes')} untimed warm-up pass(es) over the same vectors, "
+        "then one timed pass; LIMIT k = "
+        f"{spec.get('k')}; sweep threshold {spec.get('threshold')}, shipped threshold "
+        f"{spec.get('shipped_threshold')}.",
+        "recall = correct rows ÷ rows of the exact answer; completeness = rows returned ÷ rows "
+        "of the exact answer (k unless fewer rows pass the threshold/filter); fill = rows "
+        "returned ÷ k. Means over queries with 95% bootstrap intervals.",
+    ]
+    blocks: list[Block] = [Bullets(items)]
+    checks = vec.get("crosscheck") or []
+    if checks:
+        low = [c for c in checks if c["agreement_min"] < LOW_AGREEMENT]
+        text = ("Cross-check against the server's exact scan (index scans off, no prepared "
+                "plan): " + "; ".join(f"{c['selectivity']} {c['agreement_mean']:.3f} over "
+                                      f"{c['queries']} queries ({fmt_num(c['exact_ms_median'])} ms "
+                                      "each)" for c in checks))
+        blocks.append(Para(text, "warning" if low else "note"))
+    return blocks
+
+
+def _filters(vec: dict[str, Any]) -> Table:
+    rows = [[f["selectivity"], f["filter"], fmt_pct(f["estimated"]), fmt_pct(f["actual"]),
+             f"{f['matching']:,}"] for f in vec.get("filters", [])]
+    return Table(["Target", "Filter", "Profile estimate", "Actual share", "Matching rows"], rows,
+                 numeric={2, 3, 4})
+
+
+def _basis(spec: dict[str, Any]) -> str:
+    kinds = spec.get("recommend_kinds") or []
+    return f"{'/'.join(kinds)} queries" if kinds else "all queries"
+
+
+def _recommendation(recs: dict[str, Any], spec: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    target, budget = spec.get("recall_target"), spec.get("latency_budget_ms")
+    metric = spec.get("latency_metric", "p95")
+    for phase, r in recs.items():
+        blocks.append(Para(f"Recommendation ({phase}; recall@{spec.get('k')} ≥ {target}, "
+                           f"{metric} ≤ {budget} ms, judged on {_basis(spec)}): {r['text']}.",
+                           "verdict"))
+    if spec.get("recommend_kinds"):
+        blocks.append(Para("Far queries (random unit vectors) are left out of the recommendation: "
+                           "their exact neighbours sit at similarity ≈ 0.2, which the service's "
+                           "threshold (0.5–0.7) discards anyway, so ef_search bought for them buys "
+                           "nothing; their recall is in the table by query kind.", "note"))
+    rows = [[phase, x["selectivity"], str(x["ef_search"]) if x["ef_search"] else "–", x["reason"]]
+            for phase, r in recs.items() for x in r["per_selectivity"]]
+    if rows:
+        blocks.append(Table(["Phase", "Selectivity", "Smallest ef_search", "Why"], rows))
+    return blocks
+
+
+def _sweep_table(items: list[an.Point], basis: dict[an.CellKey, an.Point], metric: str,
+                 basis_name: str) -> Table:
+    rows, kinds = [], []
+    for p in items:
+        b = basis.get(p.key)
+        rows.append([p.phase, p.selectivity, p.variant, str(p.ef_search), p.iterative_scan,
+                     p.plan_kind, _est(p.recall), _est(b.recall) if b else "–",
+                     _est(p.completeness), _lat(p, "p50"), _lat(p, metric), str(p.n),
+                     "◆" if b and b.frontier else ""])
+        low_c = p.completeness and p.completeness["value"] < 0.99
+        kinds.append("warn" if low_c else "")
+    return Table(["Phase", "Selectivity", "Variant", "ef_search", "Iterative", "Plan", "Recall",
+                  f"Recall ({basis_name})", "Completeness", "p50 ms", f"{metric} ms", "n",
+                  "Frontier"], rows, numeric={3, 6, 7, 8, 9, 10, 11}, row_kinds=kinds)
+
+
+def _shipped(items: list[an.Point]) -> list[Block]:
+    shipped = [p for p in items if p.kind == "shipped"]
+    if not shipped:
+        return []
+    rows, kinds = [], []
+    for p in shipped:
+        rows.append([p.phase, p.selectivity, p.filter, f"{p.threshold:g}",
+                     p.settings_applied.get("hnsw.ef_search", str(p.ef_search)), p.plan_kind,
+                     _est(p.recall), _est(p.completeness), _est(p.fill), fmt_num(p.rows_mean),
+                     _lat(p, "p95")])
+        kinds.append("warn" if p.completeness and p.completeness["value"] < 0.99 else "")
+    return [Heading(3, "The shipped SQL as it behaves", "vector-shipped"),
+            Para("as_shipped: the service's no-op SET LOCALs (ef_search stays at the server "
+                 "default, read back inside the transaction), its threshold, and the joins and "
+                 "filters applied after the HNSW scan.", "note"),
+            Table(["Phase", "Selectivity", "Filter", "Threshold", "ef_search (applied)", "Plan",
+                   "Recall", "Completeness", "Fill", "Rows mean", "p95 ms"], rows,
+                  numeric={3, 6, 7, 8, 9, 10}, row_kinds=kinds)]
+
+
+def _flips(items: list[an.Point]) -> list[Block]:
+    flips = an.plan_flips(items)
+    if not flips:
+        return []
+    lines = []
+    for f in flips:
+        sides = "; ".join(f"{s['stats']}: {s['plan']} plan, recall {fmt_num(s['recall'])}, "
+                          f"completeness {fmt_num(s['completeness'])}, p95 {fmt_num(s['p95'])} ms"
+                          for s in f["sides"])
+        lines.append(f"{f['variant']} at {f['selectivity']}: {sides}")
+    return [Heading(3, "Plan changes between statistics states", "vector-flips"),
+            Para("The planner chose a different access path for the same search once statistics "
+                 "changed; recall and completeness follow the plan, not the setting.", "warning"),
+            Bullets(lines)]
+
+
+def _by_kind(items: list[an.Point], searches: dict[an.CellKey, an.Searches]) -> list[Block]:
+    """Mean recall per query kind for every cell (from the measurements themselves)."""
+    kinds = sorted({k for s in searches.values() for k in s.kinds})
+    rows = []
+    for p in items:
+        s = searches.get(p.key)
+        if s is None:
+            continue
+        row = [p.phase, p.selectivity, p.variant]
+        for kind in kinds:
+            vals = [r for k, r in zip(s.kinds, s.recall, strict=True) if k == kind and r is not None]
+            row.append(fmt_num(sum(vals) / len(vals)) if vals else "–")
+        rows.append(row)
+    if not rows:
+        return []
+    return [Details("Recall by query kind", [Table(["Phase", "Selectivity", "Variant", *kinds], rows,
+                                                   numeric=set(range(3, 3 + len(kinds))))])]
+
+
+def _warm_reference(items: list[an.Point], variant: str | None) -> an.Point | None:
+    """The warm, unfiltered cell of the warm-up's variant in the last measured phase."""
+    same = [p for p in items if p.variant == variant and p.selectivity == "100%"]
+    return same[-1] if same else None
+
+
+def _warmup(summary: dict[str, Any], items: list[an.Point]) -> list[Block]:
+    entries = an.warmup_steady(summary)
+    if not entries:
+        return []
+    rows, kinds = [], []
+    ref = _warm_reference(items, entries[0].get("variant"))
+    warm = ref.lat("p50") if ref else None
+    for e in entries:
+        ratio = f"{e['level_ms'] / warm:.1f}×" if warm else "–"
+        rows.append([e["prewarm"], str(e["repetitions"]), str(e["searches"]),
+                     fmt_num(e["prewarm_ms"]), fmt_num(e["prewarm_blocks"]), fmt_num(e["first_ms"]),
+                     fmt_num(e["level_ms"]), ratio, "yes" if e["steady"] else "no",
+                     str(e["searches_to_steady"]) if e["steady"] else "–",
+                     fmt_num(e["ms_to_steady"] / 1000) if e["steady"] else "–",
+                     fmt_num(e["total_ms_to_steady"] / 1000) if e["steady"] else "–", e["reason"]])
+        kinds.append("" if e["steady"] else "warn")
+    blocks: list[Block] = [
+        Heading(3, "HNSW warm-up: time to steady state", "vector-warmup"),
+        Para("From a cold start (cache reset), searches 1..N per prewarm mode. Steady state is "
+             "detected, not assumed: the running median must stay within 1.5× of the final "
+             "level for at least 5 searches, and the last two quarters of the curve must agree "
+             "within 50%; otherwise the curve is reported as not steady. Steady is not warm: "
+             "'vs warm' compares the steady level with the warm p50 of the same variant, "
+             "unfiltered" + (f" ({ref.phase}, {fmt_num(warm)} ms)" if ref and warm else "")
+             + "; searches with new parameters keep reading pages no earlier search touched.",
+             "note"),
+        Table(["Prewarm", "Reps", "Searches", "Prewarm ms", "Prewarm blocks", "First ms",
+               "Steady ms", "vs warm", "Steady", "Searches to steady", "Search s to steady",
+               "s to steady incl. prewarm", "How decided"], rows,
+              numeric=set(range(1, 12)), row_kinds=kinds)]
+    png = plots.warmup_curves(entries)
+    if png:
+        blocks.append(Figure("vector-warmup.png", "HNSW warm-up with detected steady state", png))
+    return blocks
+
+
+def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
+    vec = load_vector_doc(results)
+    if vec is None:
+        return []
+    spec = vec.get("spec") or {}
+    metric = spec.get("latency_metric", "p95")
+    target = float(spec.get("recall_target", 0.95))
+    budget = float(spec.get("latency_budget_ms", 250.0))
+    st = an.study(summary, vec, results.iter_measurements())
+    items, basis, searches, recs = st.items, st.basis, st.searches, st.recommendations
+    blocks: list[Block] = [Heading(2, "Vector search quality", "vector"), *_setup(vec, spec)]
+    blocks += _recommendation(recs, spec)
+    blocks += [Heading(3, "Filters", "vector-filters"), _filters(vec)]
+    if items:
+        blocks += [Heading(3, "Recall vs latency (ef_search sweep, iterative scans)",
+                            "vector-sweep"),
+                   Para(f"Recall over all queries and over {_basis(spec)} (the recommendation's "
+                        f"basis); ◆ = on the Pareto frontier of its phase and selectivity on that "
+                        f"basis (no other cell has both higher recall and lower {metric}). Plan: "
+                        "hnsw = HNSW index scan; exact = B-tree/sequential scan then sort by "
+                        "distance. Latencies over all queries.", "note"),
+                   _sweep_table(items, {p.key: p for p in basis}, metric,
+                                _basis(spec).removesuffix(" queries"))]
+        png = plots.recall_vs_latency(basis, metric=metric, target=target, budget_ms=budget,
+                                      k=int(spec.get("k", 10)), basis=_basis(spec))
+        if png:
+            blocks.append(Figure("vector-recall-latency.png",
+                                 "Recall vs latency per selectivity", png))
+    else:
+        blocks.append(Para("No vector cells were measured.", "warning"))
+    blocks += _shipped(items)
+    blocks += _flips(items)
+    blocks += _by_kind(items, searches)
+    blocks += _warmup(summary, items)
+    return blocks
