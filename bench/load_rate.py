@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", type=int, default=100_000, help="traces to load (default 100000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--anchor", type=date.fromisoformat, default=date(2025, 10, 31))
-    p.add_argument("--rounds", type=int, default=2,
+    p.add_argument("--rounds", type=int, default=3,
                    help="each round loads once by each method (order alternates)")
     p.add_argument("--state", choices=("bare", "fk"), default="bare")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,

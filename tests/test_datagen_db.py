@@ -11,6 +11,7 @@ import json
 import math
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 import numpy as np
 import psycopg
@@ -54,25 +55,51 @@ def test_rows_read_back_equal_the_generated_values(ds) -> None:
     conn, _, world = ds
     c = world.chunk(world.n_chunks - 1)
     rows = fetch(conn, "SELECT id, action_history_id, action_id, action_timestamp, created_at, "
-                 "model_confidence, alert_labels, alert_fingerprint, embedding::real[], "
-                 "execution_duration_ms, effectiveness_score "
+                 "updated_at, alert_firing_time, model_confidence, alert_labels, alert_fingerprint, "
+                 "embedding::real[], execution_duration_ms, effectiveness_score, correlation_id, "
+                 "execution_start_time, execution_end_time, effectiveness_assessed_at, "
+                 "effectiveness_assessment_due, model_used, routing_tier, cluster_name, environment, "
+                 "execution_status, action_type, alert_name, alert_severity, resource_state_after, "
+                 "execution_error, follow_up_actions, kubernetes_operations "
                  "FROM resource_action_traces WHERE id BETWEEN %s AND %s ORDER BY id",
                  int(c.id[0]), int(c.id[-1]))
     assert len(rows) == len(c)
-    res = world.resources
-    for i in (0, 1, len(c) // 2, len(c) - 1):
-        (rid, hist, action_id, ts, created, conf, labels, fp, emb, dur, score) = rows[i]
-        assert rid == c.id[i] and hist == c.history[i]
+    res, ct = world.resources, world.content
+    tiers = sorted({m[2] for m in vocab.MODELS})
+
+    def ts(values, i, present=True):
+        return from_pg_us(values[i]) if present else None
+
+    for i, row in enumerate(rows):
+        (rid, hist, action_id, at, created, updated, firing, conf, labels, fp, emb, dur, score,
+         corr, start, end, assessed, due, model, tier, cluster, env, status, action, alert, sev,
+         after, error, follow, ops) = row
+        assert (rid, hist) == (c.id[i], c.history[i])
         uuid.UUID(action_id)
-        assert ts == from_pg_us(c.ts[i]) and created == from_pg_us(c.created[i])
+        assert (at, created, updated, firing) == (ts(c.ts, i), ts(c.created, i),
+                                                  ts(c.updated, i), ts(c.firing, i))
         assert float(conf) == c.confidence[i] / 1000
-        assert labels["alertname"] == vocab.ALERTS[c.alert[i]][0]
-        assert labels["severity"] == world.severity_names[c.severity[i]]
+        assert labels["alertname"] == alert == vocab.ALERTS[c.alert[i]][0]
+        assert labels["severity"] == sev == world.severity_names[c.severity[i]]
         assert labels[vocab.KINDS[res.kind[c.resource[i]]].label] == res.name[c.resource[i]]
         assert fp == format(int(c.fingerprint[i]), "016x")
         assert np.array_equal(np.array(emb, dtype=np.float32), c.embedding[i])
         assert dur == (c.duration_ms[i] if c.has_end[i] else None)
-        assert (score is None) == (not c.assessed[i])
+        assert score == (None if not c.assessed[i] else Decimal(int(c.score[i])).scaleb(-3))
+        assert corr == (f"corr-{int(c.correlation[i]):016x}" if c.has_correlation[i] else None)
+        assert start == ts(c.start, i, c.has_start[i]) and end == ts(c.end, i, c.has_end[i])
+        assert assessed == ts(c.assessed_at, i, c.assessed[i]) and due == ts(c.due, i, c.has_due[i])
+        assert model == vocab.MODELS[c.model[i]][0]
+        assert tier == (tiers[c.tier[i]] if c.tier[i] < len(tiers) else None)
+        assert cluster == (vocab.CLUSTERS[c.cluster[i]][0] if c.cluster[i] < len(vocab.CLUSTERS)
+                           else None)
+        assert env == (vocab.ENVIRONMENTS[c.environment[i]]
+                       if c.environment[i] < len(vocab.ENVIRONMENTS) else None)
+        assert status == vocab.STATUSES[c.status[i]] and action == vocab.ACTIONS[c.action[i]].name
+        assert (after is None) == (not c.has_end[i])
+        assert (error is None) == (follow is None) == (status not in ("failed", "rolled-back"))
+        assert (ops is None) == (status == "pending")
+    assert ct.tier_null == len(tiers)
 
 
 def test_recorded_checksum_is_recomputed_from_the_rows(ds) -> None:

@@ -58,7 +58,6 @@ from ctxbench.db import partitions
 CHUNK_ROWS = 5_000  # keeps a chunk's arrays small enough for malloc to reuse
 TRACES_PER_RESOURCE = 20
 ACTIVITY_SIGMA = 1.0
-DELETED_SHARE = 0.03
 RESOURCE_MAX_AGE_DAYS = 180
 US = 1_000_000
 
