@@ -91,8 +91,8 @@ def dataset_options(scenario: Scenario) -> DatasetOptions:
 
 
 def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:
-    if not existing:
-        return False
+    if not existing or existing.get("state") != "loaded":
+        return False  # nothing there, or an interrupted load: reload
     have = dict(existing["params"])
     want = wanted.resolved().params()
     if anchor_given:
