@@ -82,9 +82,7 @@ def prepare(conn, options: DatasetOptions, state: str, data_file: Path) -> tuple
         ):
             statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             copy_rows(conn, statement, [(world.n_resources, encode(world, stats))])
-        for item in ddl.pending(conn):
-            if item.kind == "foreign key":
-                conn.execute(item.ddl)
+        ddl.rebuild(conn, kinds={"foreign key"})
     return world
 
 

@@ -84,6 +84,9 @@ def defer_all(conn: psycopg.Connection) -> list[Deferred]:
                              ).fetchone()[0]
         captures = _captures(conn)
         for offset, (name, kind, tbl, create, _) in enumerate(captures, start=1):
+            # the object exists, so any older record of it is stale
+            conn.execute("DELETE FROM ctxbench.deferred_ddl WHERE name = %s AND table_name = %s",
+                         (name, tbl))
             conn.execute("INSERT INTO ctxbench.deferred_ddl VALUES (%s, %s, %s, %s, %s)",
                          (start + offset, name, kind, tbl, create))
         # foreign keys first: a key cannot be dropped while a foreign key needs it
@@ -102,10 +105,14 @@ def pending(conn: psycopg.Connection) -> list[Deferred]:
 
 
 def rebuild(conn: psycopg.Connection, on_done: Callable[[Deferred, float], None] | None = None,
-            on_start: Callable[[Deferred], None] | None = None) -> list[tuple[Deferred, float]]:
-    """Create every pending item in dependency order, timing each; forget each once built."""
+            on_start: Callable[[Deferred], None] | None = None,
+            kinds: set[str] | None = None) -> list[tuple[Deferred, float]]:
+    """Create every pending item (of ``kinds``, default all) in dependency order, timing each;
+    forget each once built."""
     done = []
     for item in pending(conn):
+        if kinds is not None and item.kind not in kinds:
+            continue
         if on_start:
             on_start(item)
         t0 = time.perf_counter()
