@@ -244,3 +244,8 @@ def test_bad_vector_scenario_exits_2(tmp_path: Path) -> None:
     result = ctxbench("vector", "--scenario", str(path))
     assert result.returncode == 2
     assert "vector.ef_search[0]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_stats_override_exits_2() -> None:
+    result = ctxbench("vector", "--stats", "later")
+    assert result.returncode == 2 and "--stats" in result.stderr

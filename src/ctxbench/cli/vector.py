@@ -24,6 +24,9 @@ def vector(
     scale: int | None = typer.Option(None, "--scale", help="Override dataset.scale (e.g. 1000000); "
                                      "the database gets the scale in its name so datasets of "
                                      "different sizes live side by side."),
+    stats: str | None = typer.Option(None, "--stats", help="Override vector.stats, comma-separated "
+                                     "(before_analyze, after_analyze, as_found), e.g. after_analyze "
+                                     "at 1M, where a filter's exact plan before ANALYZE takes seconds."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", envvar="CTXBENCH_CACHE",
                                           help="Ground-truth cache folder (default "
                                           "~/.cache/ctxbench)."),
@@ -52,6 +55,15 @@ def vector(
         sc.dataset.scale = scale
     if cache_dir is not None:
         sc.vector.cache_dir = str(cache_dir)
+    if stats is not None:
+        states = [x.strip() for x in stats.split(",") if x.strip()]
+        allowed = ("before_analyze", "after_analyze", "as_found")
+        bad = [x for x in states if x not in allowed]
+        if bad or not states:
+            raise UsageError(f"--stats {stats!r} is not allowed; allowed: a comma-separated list "
+                             f"of {', '.join(allowed)}")
+        sc.vector.stats = states
+        sc.vector.sweep_stats = [x for x in (sc.vector.sweep_stats or []) if x in states] or None
     out.print(f"[bold]ctxbench vector[/] scenario [cyan]{sc.name}[/] ({sc.source}), "
               f"{sc.dataset.scale:,} traces")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
