@@ -61,7 +61,6 @@ def dataset_target(pg_server: EmbeddedServer) -> Target:
     from ctxbench.datagen.generator import DatasetOptions, seed_dataset
 
     target = open_target(pg_server, "dataset")
-    with target.connect() as conn:
+    with target.connect() as conn:  # seed_dataset ends with VACUUM (ANALYZE)
         seed_dataset(conn, DatasetOptions(scale=DATASET_SCALE, seed=DATASET_SEED), replace=True)
-        conn.execute("ANALYZE")
     return target
