@@ -9,7 +9,6 @@ the Locust processes through ``CTXBENCH_DSN`` (never on a command line, where ``
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import math
 import os
@@ -24,12 +23,13 @@ from typing import IO, Any
 
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
-from ctxbench.db.target import Target, make_server, open_target
+from ctxbench.db.target import Target
 from ctxbench.errors import CtxbenchError, InfraError, UsageError
 from ctxbench.load import finalize as fin
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import Mix, build_mix, synthetic_mix
 from ctxbench.measure import phases as ph
+from ctxbench.measure import session
 from ctxbench.results import ResultsDir
 from ctxbench.results.model import RunMeta
 from ctxbench.scenario import Scenario
@@ -63,11 +63,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def run_id_for(scenario: Scenario) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
 
 
 def mix_for(scenario: Scenario, settings: LoadSettings) -> Mix:
@@ -122,11 +117,7 @@ def prepare_target(scenario: Scenario, settings: LoadSettings, meta: RunMeta, *,
     """Server up, database there, dataset reused or loaded, statistics fresh."""
     from ctxbench.measure.runner import prepare_dataset
 
-    backend = "dsn" if dsn else scenario.database.backend
-    server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
-                         settings=scenario.database.settings)
-    target = open_target(server, scenario.database_name if backend != "dsn" else None)
-    meta.backend, meta.target = target.kind, target.masked_dsn
+    target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
     if not settings.synthetic_ms:
         dataset, fresh = prepare_dataset(target, scenario, progress)
         meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
@@ -149,7 +140,7 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
     progress = progress or ph.SilentProgress()
     require_locust()
     mix = mix_for(scenario, settings)
-    run_id = run_id_for(scenario)
+    run_id = session.run_id_for(scenario)
     results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
     meta = fin.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
     results.write_meta(meta)

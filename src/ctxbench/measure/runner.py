@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctxbench import __version__
 from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
-from ctxbench.db import control
-from ctxbench.db.connect import server_facts
 from ctxbench.db.migrate import migrate
-from ctxbench.db.target import Target, make_server, open_target
-from ctxbench.errors import CtxbenchError, InfraError, UsageError
+from ctxbench.db.target import Target
+from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure.environment import git_revision, machine_facts
+from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import DatasetProfile, ParamSampler, Query, catalog, schema_variants_needed
-from ctxbench.results import ResultsDir, RunMeta
-from ctxbench.results.model import utc_now
+from ctxbench.measure.session import ANCHOR_REUSE_DAYS
+from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
-
-ANCHOR_REUSE_DAYS = 7
 
 
 @dataclass
@@ -123,49 +116,25 @@ def prepare_dataset(target: Target, scenario: Scenario, progress: ph.Progress) -
         return info, True
 
 
-def _run_id(scenario: Scenario) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
-
-
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
                  home: Path | None = None, progress: ph.Progress | None = None) -> RunOutcome:
-    from ctxbench.report.build import build_reports
-
     progress = progress or ph.SilentProgress()
     workload = select_workload(scenario)
-    run_id = _run_id(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
-    meta = RunMeta(run_id=run_id, kind="run", scenario_name=scenario.name, scenario_text=scenario.text,
-                   started_at=utc_now(), ctxbench_version=__version__, git_sha=git_revision(),
-                   machine=machine_facts(), budgets=scenario.resolved_budgets(),
-                   extra={"workload": [f"{q.name}[{v}]" for q, v in workload],
-                          "phases": scenario.phases.run, "sampler_seed": scenario.sampler_seed,
-                          "prepare_threshold": scenario.database.prepare_threshold,
-                          "statement_timeout_ms": scenario.database.statement_timeout_ms,
-                          "cache_reset": scenario.database.cache_reset,
-                          "surface": scenario.queries.surface})
-    results.write_meta(meta)
+    results, meta = session.start(scenario, "run", out_dir, extra={
+        "workload": [f"{q.name}[{v}]" for q, v in workload], "phases": scenario.phases.run,
+        "sampler_seed": scenario.sampler_seed, "prepare_threshold": scenario.database.prepare_threshold,
+        "statement_timeout_ms": scenario.database.statement_timeout_ms,
+        "cache_reset": scenario.database.cache_reset, "surface": scenario.queries.surface})
     error: BaseException | None = None
     target: Target | None = None
     try:
-        backend = "dsn" if dsn else scenario.database.backend
-        server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
-                             settings=scenario.database.settings)
-        target = open_target(server, scenario.database_name if backend != "dsn" else None)
-        meta.backend, meta.target = target.kind, target.masked_dsn
+        target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
         dataset, fresh = prepare_dataset(target, scenario, progress)
-        meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
-                        "freshly_loaded": fresh, "load": dataset.get("summary", {})}
-        _warn_old_anchor(meta, dataset)
-        with target.connect() as conn:
-            meta.server = server_facts(conn)
-            profile = DatasetProfile.from_database(conn)
-        results.write_json("profile.json", profile.to_json())
-        results.write_meta(meta)
+        session.record_dataset(meta, dataset, fresh)
+        profile = session.describe_server(target, results, meta)
         ctx = ph.PhaseContext(
-            target=target, results=results, run_id=run_id,
-            recorder=Recorder(results, run_id),
+            target=target, results=results, run_id=meta.run_id,
+            recorder=Recorder(results, meta.run_id),
             connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
                                        scenario.database.statement_timeout_ms),
             sampler=ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface,
@@ -175,26 +144,8 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
         _run_phases(ctx, scenario, fresh)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
-        meta.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if target is not None:
-            _restore_autovacuum(target)
-        results.close()
-        meta.ended_at = utc_now()
-        meta.status = "incomplete" if error else "complete"
-        results.write_meta(meta)
-    reports = build_reports(results.path, strict=scenario.output.strict)
-    outcome = RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports,
-                         meta.error)
-    if error is not None:
-        if isinstance(error, KeyboardInterrupt):
-            raise error
-        if isinstance(error, CtxbenchError):
-            error.args = (f"{error} (partial results and report in {results.path})",)
-            raise error
-        raise InfraError(f"run failed: {type(error).__name__}: {error} "
-                         f"(partial results and report in {results.path})") from error
-    return outcome
+    reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
+    return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
 
 def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
@@ -220,23 +171,3 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
             ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
         stats_fresh = False
         ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")
-
-
-def _restore_autovacuum(target: Target) -> None:
-    """Leave the tables as a user expects them: autovacuum on (best effort after a failure)."""
-    try:
-        with target.connect() as conn:
-            control.set_autovacuum(conn, True)
-    except Exception:
-        pass
-
-
-def _warn_old_anchor(meta: RunMeta, dataset: dict) -> None:
-    anchor = dataset.get("params", {}).get("anchor")
-    if not anchor:
-        return
-    age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
-    if age > ANCHOR_REUSE_DAYS:
-        meta.extra.setdefault("warnings", []).append(
-            f"the dataset's time range ends {age} days ago ({anchor}): queries relative to NOW() "
-            "(trend, top failing actions, namespace health) return little or nothing")

@@ -14,8 +14,6 @@ completeness gate the exit code like latency budgets).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ctxbench import __version__
 from ctxbench.db import control
-from ctxbench.db.connect import server_facts
-from ctxbench.db.target import Target, make_server, open_target
-from ctxbench.errors import CtxbenchError, InfraError
+from ctxbench.db.target import Target
 from ctxbench.measure import phases as ph
-from ctxbench.measure.environment import git_revision, machine_facts
+from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
-from ctxbench.results import PhaseRecord, ResultsDir, RunMeta
-from ctxbench.results.model import utc_now
+from ctxbench.results import PhaseRecord, ResultsDir
 from ctxbench.scenario import Scenario
 from ctxbench.vector import VECTOR_JSON
 from ctxbench.vector import cells as cl
@@ -54,11 +48,6 @@ class VectorOutcome:
     exit_code: int
     verdict: str
     reports: Any = None
-
-
-def _run_id(scenario: Scenario) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
 
 
 class Study:
@@ -214,43 +203,27 @@ def _cells_phase(ctx: ph.PhaseContext, study: Study, state: str, queries: QueryS
 def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
                home: Path | None = None, progress: ph.Progress | None = None) -> VectorOutcome:
     from ctxbench.measure.runner import prepare_dataset
-    from ctxbench.report.build import build_reports
 
     progress = progress or ph.SilentProgress()
     spec = scenario.vector
-    run_id = _run_id(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
-    meta = RunMeta(run_id=run_id, kind="vector", scenario_name=scenario.name,
-                   scenario_text=scenario.text, started_at=utc_now(), ctxbench_version=__version__,
-                   git_sha=git_revision(), machine=machine_facts(),
-                   budgets=scenario.resolved_budgets(),
-                   extra={"vector": dataclasses.asdict(spec), "sampler_seed": scenario.sampler_seed,
-                          "prepare_threshold": scenario.database.prepare_threshold,
-                          "cache_reset": scenario.database.cache_reset,
-                          "phases": ["vector.ground_truth", *spec.stats]
-                          + (["hnsw_warmup"] if spec.hnsw_warmup else [])})
-    results.write_meta(meta)
+    results, meta = session.start(scenario, "vector", out_dir, extra={
+        "vector": dataclasses.asdict(spec), "sampler_seed": scenario.sampler_seed,
+        "prepare_threshold": scenario.database.prepare_threshold,
+        "cache_reset": scenario.database.cache_reset,
+        "phases": ["vector.ground_truth", *spec.stats] + (["hnsw_warmup"] if spec.hnsw_warmup else [])})
     study = Study(scenario, results)
     error: BaseException | None = None
     target: Target | None = None
     try:
-        backend = "dsn" if dsn else scenario.database.backend
-        server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
-                             settings=scenario.database.settings)
-        target = open_target(server, scenario.database_name if backend != "dsn" else None)
-        meta.backend, meta.target = target.kind, target.masked_dsn
+        target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
         dataset, fresh = prepare_dataset(target, scenario, progress)
-        meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
-                        "freshly_loaded": fresh, "load": dataset.get("summary", {})}
+        session.record_dataset(meta, dataset, fresh)
+        profile = session.describe_server(target, results, meta)
         with target.connect() as conn:
-            meta.server = server_facts(conn)
-            profile = DatasetProfile.from_database(conn)
             hnsw = control.hnsw_indexes(conn)
-        results.write_json("profile.json", profile.to_json())
-        results.write_meta(meta)
         study.doc["hnsw_indexes"] = hnsw
         ctx = ph.PhaseContext(
-            target=target, results=results, run_id=run_id, recorder=Recorder(results, run_id),
+            target=target, results=results, run_id=meta.run_id, recorder=Recorder(results, meta.run_id),
             connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
                                        scenario.database.statement_timeout_ms),
             sampler=ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface),
@@ -269,29 +242,8 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
             ph.hnsw_warmup(ctx, warm, catalog[warm.query])
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
-        meta.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if target is not None:
-            _restore_autovacuum(target)
-        results.close()
-        meta.ended_at = utc_now()
-        meta.status = "incomplete" if error else "complete"
-        results.write_meta(meta)
-    reports = build_reports(results.path, strict=scenario.output.strict)
-    if error is not None:
-        if isinstance(error, KeyboardInterrupt):
-            raise error
-        if isinstance(error, CtxbenchError):
-            error.args = (f"{error} (partial results and report in {results.path})",)
-            raise error
-        raise InfraError(f"vector run failed: {type(error).__name__}: {error} "
-                         f"(partial results and report in {results.path})") from error
+    reports = session.finish(results, meta, target, error, strict=scenario.output.strict,
+                             what="vector run")
     return VectorOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports)
 
 
-def _restore_autovacuum(target: Target) -> None:
-    try:
-        with target.connect() as conn:
-            control.set_autovacuum(conn, True)
-    except Exception:
-        pass
