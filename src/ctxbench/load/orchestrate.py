@@ -115,7 +115,7 @@ def scenarios_keys(text: str) -> set[str]:
 def prepare_target(scenario: Scenario, settings: LoadSettings, meta: RunMeta, *, dsn: str | None,
                    home: Path | None, progress: ph.Progress) -> Target:
     """Server up, database there, dataset reused or loaded, statistics fresh."""
-    from ctxbench.measure.runner import prepare_dataset
+    from ctxbench.measure.session import prepare_dataset
 
     target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
     if not settings.synthetic_ms:

@@ -7,21 +7,17 @@ incomplete. Reports are built only from the folder, exactly as ``ctxbench report
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
-from ctxbench.db.migrate import migrate
 from ctxbench.db.target import Target
 from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
 from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.measure.session import ANCHOR_REUSE_DAYS
 from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
 
@@ -76,46 +72,6 @@ def _has_variant(q: Query, name: str) -> bool:
     return True
 
 
-def dataset_options(scenario: Scenario) -> DatasetOptions:
-    d = scenario.dataset
-    return DatasetOptions(scale=d.scale, seed=d.seed, months=d.months,
-                          anchor=dt.date.fromisoformat(d.anchor) if d.anchor else None,
-                          severities=d.severities, default_partition=d.default_partition)
-
-
-def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:
-    if not existing or existing.get("state") != "loaded":
-        return False  # nothing there, or an interrupted load: reload
-    have = dict(existing["params"])
-    want = wanted.resolved().params()
-    if anchor_given:
-        return have == want
-    anchor = have.get("anchor")
-    have.pop("anchor", None)
-    want.pop("anchor", None)
-    if have != want or not anchor:
-        return False
-    age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
-    return age <= ANCHOR_REUSE_DAYS
-
-
-def prepare_dataset(target: Target, scenario: Scenario, progress: ph.Progress) -> tuple[dict, bool]:
-    """Reuse a matching dataset or (re)load one. Returns (dataset info, freshly loaded?)."""
-    options = dataset_options(scenario)
-    with target.connect() as conn:
-        wanted = list(scenario.database.schema_variants)
-        wanted += [v for v in schema_variants_needed(select_workload(scenario)) if v not in wanted]
-        migrate(conn, where=f"database {target.database!r}", variants=wanted)
-        existing = current_dataset(conn)
-        if _reusable(existing, options, scenario.dataset.anchor is not None):
-            progress.log(f"reusing dataset {existing['checksum'][:12]} ({existing['params']})")
-            return existing, False
-        progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
-        summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
-        info = current_dataset(conn) or {"summary": summary.to_json()}
-        return info, True
-
-
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
                  home: Path | None = None, progress: ph.Progress | None = None) -> RunOutcome:
     progress = progress or ph.SilentProgress()
@@ -129,9 +85,9 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
     target: Target | None = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
-        dataset, fresh = prepare_dataset(target, scenario, progress)
-        session.record_dataset(meta, dataset, fresh)
-        profile = session.describe_server(target, results, meta)
+        _, fresh, profile = session.prepare_data(
+            target, scenario, results, meta, progress,
+            schema_variants=schema_variants_needed(workload))
         ctx = ph.PhaseContext(
             target=target, results=results, run_id=meta.run_id,
             recorder=Recorder(results, meta.run_id),

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctxbench import __version__
+from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
+from ctxbench.db.migrate import migrate
 from ctxbench.db.target import Target, make_server, open_target
 from ctxbench.errors import CtxbenchError, InfraError
 from ctxbench.measure.environment import git_revision, machine_facts
@@ -23,6 +25,9 @@ from ctxbench.queries import DatasetProfile
 from ctxbench.results import ResultsDir, RunMeta
 from ctxbench.results.model import utc_now
 from ctxbench.scenario import Scenario
+
+if TYPE_CHECKING:
+    from ctxbench.measure.phases import Progress
 
 ANCHOR_REUSE_DAYS = 7
 
@@ -32,8 +37,8 @@ def run_id_for(scenario: Scenario) -> str:
     return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
 
 
-def start(scenario: Scenario, kind: str, out_dir: Path | None, extra: dict[str, Any]) -> tuple[ResultsDir,
-                                                                                               RunMeta]:
+def start(scenario: Scenario, kind: str, out_dir: Path | None,
+          extra: dict[str, Any]) -> tuple[ResultsDir, RunMeta]:
     """Create the results folder and write meta.json before anything can fail."""
     run_id = run_id_for(scenario)
     results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
@@ -65,6 +70,58 @@ def record_dataset(meta: RunMeta, dataset: dict[str, Any], fresh: bool) -> None:
             meta.extra.setdefault("warnings", []).append(
                 f"the dataset's time range ends {age} days ago ({anchor}): queries relative to NOW() "
                 "(trend, top failing actions, namespace health) return little or nothing")
+
+
+def dataset_options(scenario: Scenario) -> DatasetOptions:
+    d = scenario.dataset
+    return DatasetOptions(scale=d.scale, seed=d.seed, months=d.months,
+                          anchor=dt.date.fromisoformat(d.anchor) if d.anchor else None,
+                          severities=d.severities, default_partition=d.default_partition)
+
+
+def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:
+    if not existing or existing.get("state") != "loaded":
+        return False  # nothing there, or an interrupted load: reload
+    have = dict(existing["params"])
+    want = wanted.resolved().params()
+    if anchor_given:
+        return have == want
+    anchor = have.get("anchor")
+    have.pop("anchor", None)
+    want.pop("anchor", None)
+    if have != want or not anchor:
+        return False
+    age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
+    return age <= ANCHOR_REUSE_DAYS
+
+
+def prepare_dataset(target: Target, scenario: Scenario, progress: Progress,
+                    schema_variants: list[str] | None = None) -> tuple[dict, bool]:
+    """Reuse a matching dataset or (re)load one. Returns (dataset info, freshly loaded?).
+
+    The schema gets the scenario's variants plus ``schema_variants`` (what the measured query
+    variants need)."""
+    options = dataset_options(scenario)
+    with target.connect() as conn:
+        wanted = list(scenario.database.schema_variants)
+        wanted += [v for v in schema_variants or [] if v not in wanted]
+        migrate(conn, where=f"database {target.database!r}", variants=wanted)
+        existing = current_dataset(conn)
+        if _reusable(existing, options, scenario.dataset.anchor is not None):
+            progress.log(f"reusing dataset {existing['checksum'][:12]} ({existing['params']})")
+            return existing, False
+        progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
+        summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
+        info = current_dataset(conn) or {"summary": summary.to_json()}
+        return info, True
+
+
+def prepare_data(target: Target, scenario: Scenario, results: ResultsDir, meta: RunMeta, progress: Progress,
+                 *, schema_variants: list[str] | None = None) -> tuple[dict, bool, DatasetProfile]:
+    """Dataset reused or loaded, recorded in meta.json; server facts; the dataset profile."""
+    dataset, fresh = prepare_dataset(target, scenario, progress, schema_variants)
+    record_dataset(meta, dataset, fresh)
+    return dataset, fresh, describe_server(target, results, meta)
 
 
 def describe_server(target: Target, results: ResultsDir, meta: RunMeta) -> DatasetProfile:

@@ -202,8 +202,6 @@ def _cells_phase(ctx: ph.PhaseContext, study: Study, state: str, queries: QueryS
 
 def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
                home: Path | None = None, progress: ph.Progress | None = None) -> VectorOutcome:
-    from ctxbench.measure.runner import prepare_dataset
-
     progress = progress or ph.SilentProgress()
     spec = scenario.vector
     results, meta = session.start(scenario, "vector", out_dir, extra={
@@ -216,9 +214,7 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
     target: Target | None = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
-        dataset, fresh = prepare_dataset(target, scenario, progress)
-        session.record_dataset(meta, dataset, fresh)
-        profile = session.describe_server(target, results, meta)
+        dataset, _, profile = session.prepare_data(target, scenario, results, meta, progress)
         with target.connect() as conn:
             hnsw = control.hnsw_indexes(conn)
         study.doc["hnsw_indexes"] = hnsw
