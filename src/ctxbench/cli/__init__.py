@@ -11,9 +11,9 @@ import importlib.util
 import sys
 
 import typer
-from rich.console import Console
 
 from ctxbench import __version__
+from ctxbench.cli.options import make_console
 from ctxbench.db.dsn import mask_password
 from ctxbench.errors import CtxbenchError
 
@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = make_console(stderr=True)
 _state = {"debug": False}
 
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-out = Console()
+from ctxbench.cli.options import make_console
+
+out = make_console()
 
 
 def compare(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ctxbench.cli.options import Database, Dsn, Home, Json, target_from
+from ctxbench.cli.options import Database, Dsn, Home, Json, make_console, target_from
 from ctxbench.errors import UsageError
 
-out = Console()
+out = make_console()
 
 
 def crosscheck(

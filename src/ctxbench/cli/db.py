@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, target_from
+from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console, target_from
 from ctxbench.db import migrate as migrations
 from ctxbench.db.connect import server_facts
 from ctxbench.db.dsn import mask_password
 from ctxbench.db.target import drop_database, make_server
 
-out = Console()
+out = make_console()
 db_app = typer.Typer(help="Start, stop and inspect the database server; apply the schema.",
                      no_args_is_help=True)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ctxbench import scenario as scenarios
-from ctxbench.cli.options import Dsn, Home
+from ctxbench.cli.options import Dsn, Home, make_console
 
-out = Console()
+out = make_console()
 
 
 def load(

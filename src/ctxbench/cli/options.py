@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from ctxbench.db.target import Target, make_server, open_target
 
@@ -26,3 +28,12 @@ Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.
 def target_from(backend: str | None, dsn: str | None, home: Path | None, database: str | None,
                 settings: dict | None = None) -> Target:
     return open_target(make_server(backend, dsn=dsn, home=home, settings=settings), database)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal (CI logs, pipes) it is 160 columns wide
+    instead of rich's 80, so tables and verdict lines are not wrapped mid-word."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=160)
+    return console

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-out = Console()
+from ctxbench.cli.options import make_console
+
+out = make_console()
 plans_app = typer.Typer(help="Show captured query plans and diff two of them.",
                         no_args_is_help=True)
 

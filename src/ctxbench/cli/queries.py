@@ -7,16 +7,15 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json
+from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console
 from ctxbench.db.target import Target, database_exists, make_server, open_target
 from ctxbench.errors import UsageError
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
 from ctxbench.queries.plantext import plan_numbers, plan_outline
 
-out = Console()
+out = make_console()
 queries_app = typer.Typer(help="The query catalog: list queries, explain their plans.",
                           no_args_is_help=True)
 

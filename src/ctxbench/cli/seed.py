@@ -20,11 +20,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, target_from
+from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console, target_from
 from ctxbench.datagen.generator import DatasetOptions, LoadSummary, seed_dataset
 from ctxbench.errors import UsageError
 
-out = Console()
+out = make_console()
 err = Console(stderr=True)
 
 

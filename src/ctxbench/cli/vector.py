@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ctxbench import scenario as scenarios
-from ctxbench.cli.options import Dsn, Home
+from ctxbench.cli.options import Dsn, Home, make_console
 from ctxbench.errors import UsageError
 
-out = Console()
+out = make_console()
 
 
 def vector(
