@@ -85,7 +85,7 @@ def test_every_phase_is_measured_and_recorded(full_run) -> None:
     assert measured["after_analyze.warm"] == 3 * 2 * n
     assert measured["hnsw_warmup"] == 4 * 2
     warmups = Counter(m.phase for m in ms if m.warmup)
-    assert warmups["after_analyze.warm"] == 3 * n
+    assert warmups["after_analyze.warm"] == (3 + 1) * n  # the sets, plus the plan's set
     assert all(m.ok for m in ms), [m.error for m in ms if not m.ok][:3]
     # warm measurements use distinct parameter sets, never one repeated set (unless the query
     # takes no parameters at all: then every execution is the same statement by definition)
@@ -122,6 +122,10 @@ def test_plans_and_metadata_are_written(full_run) -> None:
     warm = [p for p in plans if p["phase"] == "after_analyze.warm"]
     assert len(warm) == len(select_workload(sc))
     assert all("summary" in p and p["summary"]["fingerprint"] for p in warm)
+    # every phase captures a query's plan with the same parameter set: changes are the server's
+    for q, v in select_workload(sc):
+        ids = {p["param_id"] for p in plans if p["query"] == q.name and p["variant"] == v}
+        assert len(ids) == 1, q.name
     meta = folder.read_meta()
     assert meta is not None and meta.status == "complete"
     assert meta.dataset["checksum"] and meta.dataset["scale"] == 1000

@@ -58,6 +58,11 @@ class PhaseContext:
     def rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{name}")
 
+    def plan_set(self, query: Query) -> ParamSet:
+        """The one parameter set every phase captures its plan with, so a plan change between
+        phases reflects the server's state (cache, statistics), not different parameters."""
+        return self.sampler.sample(query.name, 1, stream="plan")[0]
+
 
 def _record(ctx: PhaseContext, phase: str) -> PhaseRecord:
     return PhaseRecord(run_id=ctx.run_id, phase=phase, started_at=utc_now())
@@ -111,7 +116,7 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
         for q, v in ctx.workload:  # plan capture: its own reset, so it shows the cold buffers
             control.reset_caches(ctx.target, ctx.cache_reset)
             with ctx.connections.open() as conn:
-                plans.capture(ctx.results, conn, phase, q, v, sets[(q.name, v)][0],
+                plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="first execution after a cache reset")
             ctx.progress.advance()
         record.cache_reset = ", ".join(sorted(methods)) if methods else None
@@ -135,6 +140,8 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                 for q, v in ctx.workload}
         warmups = [(q, v, ps) for q, v in ctx.workload for ps in sets[(q.name, v)]]
         measured = [(q, v, ps) for _ in range(spec.repeats) for q, v, ps in warmups]
+        # the plan's parameter set is warmed too, so the captured plan sees warm pages
+        warmups += [(q, v, ctx.plan_set(q)) for q, v in ctx.workload if spec.warmup_passes]
         ctx.rng(phase).shuffle(measured)
         total = len(warmups) * spec.warmup_passes + len(measured) + len(ctx.workload)
         ctx.progress.start(f"{phase}: warm-up + {len(measured)} executions", total)
@@ -152,7 +159,7 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                 ctx.progress.advance()
             after = statements.snapshot(conn)
             for q, v in ctx.workload:
-                plans.capture(ctx.results, conn, phase, q, v, sets[(q.name, v)][0],
+                plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="after the warm-up and measured passes")
                 ctx.progress.advance()
         record.events.append({"type": "pg_stat_statements", "statements": statements.delta(before, after)})
@@ -235,8 +242,7 @@ def hnsw_warmup(ctx: PhaseContext, spec: HnswWarmupSpec, query: Query) -> PhaseR
                             "indexes; the same parameter sets are used for every mode within a repetition")
         control.reset_caches(ctx.target, ctx.cache_reset)
         with ctx.connections.open() as conn:
-            plans.capture(ctx.results, conn, phase, query, spec.variant,
-                          ctx.sampler.sample(query.name, 1, stream=f"{phase}.plan")[0],
+            plans.capture(ctx.results, conn, phase, query, spec.variant, ctx.plan_set(query),
                           note="first search after a cache reset, no prewarm")
 
     return run_guarded(ctx, phase, body)
