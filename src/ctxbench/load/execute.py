@@ -26,6 +26,7 @@ from ctxbench.db.connect import connect
 from ctxbench.db.dsn import mask_password
 from ctxbench.errors import InfraError
 from ctxbench.load.workload import ParamLike, item_name
+from ctxbench.measure.executor import configure
 from ctxbench.results import Measurement
 
 PHASE = "load"
@@ -44,18 +45,13 @@ class Executed:
 def open_pool(dsn: str, size: int, *, prepare_threshold: int | None, statement_timeout_ms: int,
               timeout_s: float = 30.0) -> ConnectionPool:
     """A fixed-size pool of autocommit connections configured like the phase runner's."""
-    timeout_ms = int(statement_timeout_ms)
     with connect(dsn, connect_timeout=int(timeout_s)):
         pass  # fail now, with the server's own message, instead of a pool retrying for a while
-
-    def configure(conn: Any) -> None:
-        conn.execute(f"SET statement_timeout = {timeout_ms}")
-
     pool = ConnectionPool(
         dsn, min_size=size, max_size=size, open=False, name="ctxbench-load", timeout=timeout_s,
         kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
                 "application_name": "ctxbench-load", "connect_timeout": 10},
-        configure=configure)
+        configure=lambda conn: configure(conn, statement_timeout_ms))
     try:
         pool.open(wait=True, timeout=timeout_s)
     except Exception as exc:
