@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli
 
 from ctxbench.analysis.compare import (
     FASTER,
@@ -17,17 +17,11 @@ from ctxbench.analysis.compare import (
     parse_threshold,
 )
 from ctxbench.analysis.synthetic import index_plan, lognormal_ms, seq_plan, write_run
-from ctxbench.cli import main
 from ctxbench.errors import UsageError
 
 
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str
-        ) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["ctxbench", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    return int(exc.value.code or 0), captured.out + captured.err
+def cli_(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    return cli(monkeypatch, capsys, *args, squash=False)
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +103,19 @@ def test_parse_threshold() -> None:
 def test_compare_cli(runs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                      capsys: pytest.CaptureFixture) -> None:
     a, b = runs
-    code, out = cli(monkeypatch, capsys, "compare", str(a), str(b))
+    code, out = cli_(monkeypatch, capsys, "compare", str(a), str(b))
     assert code == 0 and "slower" in out
     md = tmp_path / "cmp.md"
-    code, _ = cli(monkeypatch, capsys, "compare", str(a), str(b), "--fail-on-regression",
+    code, _ = cli_(monkeypatch, capsys, "compare", str(a), str(b), "--fail-on-regression",
                   "--md", str(md))
     assert code == 1
     assert "❌ slower" in md.read_text() and "| Group |" in md.read_text()
-    code, out = cli(monkeypatch, capsys, "compare", str(a), str(a), "--json",
+    code, out = cli_(monkeypatch, capsys, "compare", str(a), str(a), "--json",
                     "--fail-on-regression")
     assert code == 0
     data = json.loads(out)
     assert {r["verdict"] for r in data["groups"]} <= {SAME, UNKNOWN}
-    code, out = cli(monkeypatch, capsys, "compare", str(a), str(tmp_path / "missing"))
+    code, out = cli_(monkeypatch, capsys, "compare", str(a), str(tmp_path / "missing"))
     assert code == 2 and "missing" in out
-    code, out = cli(monkeypatch, capsys, "compare", str(a), str(b), "--alpha", "2")
+    code, out = cli_(monkeypatch, capsys, "compare", str(a), str(b), "--alpha", "2")
     assert code == 2 and "--alpha" in out

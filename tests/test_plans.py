@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli
 from typer.testing import CliRunner
 
 from ctxbench.analysis.plans import diff_plans, misestimates, short_change, summarize_plan
@@ -19,7 +19,7 @@ from ctxbench.analysis.synthetic import (
     seq_plan,
     write_run,
 )
-from ctxbench.cli import app, main
+from ctxbench.cli import app
 from ctxbench.errors import UsageError
 
 
@@ -166,14 +166,6 @@ def test_plans_diff_between_runs_and_files(planned_run: Path, tmp_path: Path) ->
     assert result.exit_code == 0 and "same plan shape" in result.output
 
 
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str
-        ) -> tuple[int, str]:
-    """Run the real entry point (which maps errors to exit codes); return (code, output)."""
-    monkeypatch.setattr(sys, "argv", ["ctxbench", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    return int(exc.value.code or 0), " ".join((captured.out + captured.err).split())
 
 
 def test_plans_cli_usage_errors(planned_run: Path, tmp_path: Path,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import cli
 
 from ctxbench.analysis.summary import build_summary
 from ctxbench.analysis.synthetic import (
@@ -21,21 +21,12 @@ from ctxbench.analysis.synthetic import (
     uniform_ms,
     write_run,
 )
-from ctxbench.cli import main
 from ctxbench.errors import UsageError
 from ctxbench.report.build import build_reports
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str
-        ) -> tuple[int, str]:
-    """Run the real entry point (which maps errors to exit codes); return (code, output)."""
-    monkeypatch.setattr(sys, "argv", ["ctxbench", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    return int(exc.value.code or 0), " ".join((captured.out + captured.err).split())
 
 
 def curve(rng: np.random.Generator, n: int) -> np.ndarray:
