@@ -16,7 +16,7 @@ from typing import Any
 from ctxbench.db.target import Target
 from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
+from ctxbench.measure import schema_stages, session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
 from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
@@ -85,9 +85,13 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
     target: Target | None = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
+        stages = schema_stages.split(workload, list(scenario.database.schema_variants))
+        if len(stages) > 1:
+            meta.extra["schema_stages"] = [s.describe() for s in stages]
         _, fresh, profile = session.prepare_data(
             target, scenario, results, meta, progress,
-            schema_variants=schema_variants_needed(workload))
+            schema_variants=stages[0].schema if len(stages) > 1
+            else schema_variants_needed(workload))
         ctx = ph.PhaseContext(
             target=target, results=results, run_id=meta.run_id,
             recorder=Recorder(results, meta.run_id),
@@ -97,14 +101,31 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
                                  mix=scenario.queries.mix),
             workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
-        _run_phases(ctx, scenario, fresh)
+        for n, stage in enumerate(stages):
+            if n:
+                _build_stage_schema(ctx, stages[0].schema, stage)
+            ctx.workload = stage.pairs
+            ctx.remedy_stage = n > 0
+            _run_phases(ctx, scenario, fresh and n == 0, remedies_stage=n > 0)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
     return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
 
-def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
+def _build_stage_schema(ctx: ph.PhaseContext, base: list[str], stage: schema_stages.Stage) -> None:
+    """The remedies' schema variants, built one by one, timed and sized (phase remedy_schema)."""
+    def body(record) -> None:
+        ctx.progress.log(f"building remedy schema: {', '.join(stage.schema)}")
+        record.events.extend(schema_stages.build(ctx.target, base, stage.schema))
+        record.notes.append("as_shipped and variants without schema needs were measured before "
+                            "these were built; the phases below run again for: "
+                            + ", ".join(f"{q.name}[{v}]" for q, v in stage.pairs))
+    ph.run_guarded(ctx, "remedy_schema", body)
+
+
+def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
+                remedies_stage: bool = False) -> None:
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
@@ -119,6 +140,8 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
             ph.analyze_phase(ctx, "before_analyze", spec.before_analyze, fresh=stats_fresh)
         elif name == "after_analyze":
             ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
+        elif name == "hnsw_warmup" and remedies_stage:
+            continue  # measured once, in the first stage
         elif name == "hnsw_warmup":
             query = catalog.get(spec.hnsw_warmup.query)
             if query is None or not _has_variant(query, spec.hnsw_warmup.variant):
