@@ -156,3 +156,25 @@ def test_rollup_stays_exact_through_writes(setup):
         finally:
             conn.rollback()
     assert after != before  # the writes did move the rollup
+
+
+def test_remedy_cost_measures_each_state_and_leaves_the_data_as_found(fresh_target):
+    from ctxbench.datagen.generator import DatasetOptions, seed_dataset
+    from ctxbench.measure.remedy_cost import CostSpec, measure_costs
+
+    with fresh_target.connect() as conn:
+        seed_dataset(conn, DatasetOptions(scale=1000, seed=3))
+        before = conn.execute("SELECT count(*), max(id) FROM resource_action_traces").fetchone()
+    spec = CostSpec(batch_rows=40, batches=1, single_rows=5, connections=2, rounds=1,
+                    variants=["list_order_index", "trace_rollup"])
+    result = measure_costs(fresh_target, spec)
+    states = {s["state"]: s for s in result["states"]}
+    assert list(states) == ["as_shipped", "list_order_index", "trace_rollup", "all remedies"]
+    assert states["as_shipped"]["copy_vs_shipped"] == 1.0
+    assert all(s["copy_rows_per_s"] > 0 and s["insert_rows_per_s"] > 0 for s in states.values())
+    assert states["list_order_index"]["bytes"] > 0 and states["trace_rollup"]["bytes"] > 0
+    assert states["all remedies"]["bytes"] == (states["list_order_index"]["bytes"]
+                                               + states["trace_rollup"]["bytes"])
+    with fresh_target.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0] == before[0]
+        assert mig.applied_variants(conn) == []  # restored: nothing was applied before
