@@ -260,3 +260,16 @@ repeats = 1
     meta = folder.read_meta()
     assert [s["name"] for s in meta.extra["schema_stages"]] == ["as_shipped schema",
                                                                 "remedy schema"]
+    summary = outcome.reports.summary_data
+    entries = {e["query"]: e for e in summary["remedies"]}
+    assert set(entries) == {"list_incidents", "success_rate"}
+    indexed = entries["list_incidents"]["remedies"][0]
+    assert indexed["variant"] == "indexed" and indexed["build"]["bytes"] > 0
+    assert indexed["cold"]["n"] == 3 and indexed["warm"]["n"] == 3
+    assert indexed["plan_changes"] and indexed["plan_changes"][0] != "same plan shape"
+    assert entries["list_incidents"]["as_shipped"]["cold"]["n"] == 2
+    diagnosed = [v for v in summary["verdicts"] if v["verdict"] != "PASS" and v["unit"] == "ms"]
+    assert diagnosed and all(v["diagnosis"]["text"] for v in diagnosed)
+    assert all(v["diagnosis"]["plan"]["role"].startswith("tail-") for v in diagnosed)
+    md = (outcome.results_dir / "report.md").read_text()
+    assert "## Remedies" in md and "## Diagnosis" in md and "plans diff" in md

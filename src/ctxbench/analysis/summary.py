@@ -18,6 +18,7 @@ from ctxbench.analysis import comparisons, diagnosis, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
 from ctxbench.analysis.plans import explain_changes, short_change, summary_of
+from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
     CI_LEVEL,
     DEFAULT_QUANTILES,
@@ -403,6 +404,7 @@ def build_summary(results_dir: Path | str,
         "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
         "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
         "tail_plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in tail_plans],
+        "remedies": summarize_remedies(group_json, verdict_json, plans, records, results.path),
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
