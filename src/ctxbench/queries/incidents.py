@@ -104,6 +104,21 @@ LIMIT %(limit)s OFFSET %(offset)s"""
 # Quirk kept: no tie-breaker. The stable variant adds rat.id.
 LIST_STABLE_SQL = LIST_SQL.replace("ORDER BY rat.action_timestamp DESC",
                                    "ORDER BY rat.action_timestamp DESC, rat.id DESC")
+# Remedy: a deferred join. The page's keys come from an index-only walk (list_covering), then
+# only those rows are read in full.
+LIST_DEFERRED_SQL = f"""WITH page AS MATERIALIZED (
+    SELECT rat.id, rat.action_timestamp
+    {FROM_JOINS.replace(chr(10), chr(10) + "    ")}
+    {{where}}
+    ORDER BY rat.action_timestamp DESC, rat.id DESC
+    LIMIT %(limit)s OFFSET %(offset)s)
+{SELECT_INCIDENT}
+FROM page
+JOIN resource_action_traces rat
+  ON rat.id = page.id AND rat.action_timestamp = page.action_timestamp
+JOIN action_histories ah ON rat.action_history_id = ah.id
+JOIN resource_references rr ON ah.resource_id = rr.id
+ORDER BY rat.action_timestamp DESC, rat.id DESC"""
 
 
 def _validate_list(params: Mapping[str, Any], surface: str, *, paged: bool) -> dict[str, Any]:
@@ -130,6 +145,9 @@ def _render_list(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dict
     where, args = where_clause(params)
     args["limit"] = params.get("limit", 100)
     args["offset"] = params.get("offset", 0)
+    if variant.sql is LIST_DEFERRED_SQL:
+        where = where.replace("\n", "\n    ")
+        return variant.sql.replace("    {where}\n", f"    {where}\n" if where else ""), args
     return variant.sql.replace("{where}\n", f"{where}\n" if where else ""), args
 
 
@@ -175,6 +193,14 @@ list_incidents = Query(
             "id DESC) let the planner walk partitions newest-first and stop at the LIMIT "
             "instead of sorting. Same answer as stable_order.",
             schema_variant="list_order_index", changes_answer=True),
+        "deferred": Variant(
+            "deferred", LIST_DEFERRED_SQL,
+            "A deferred join on the list_covering schema variant: the page's (id, "
+            "action_timestamp) keys come from an index-only newest-first walk of "
+            "(action_timestamp DESC, id DESC) INCLUDE (action_history_id, filter columns), "
+            "OFFSET rows skipped in the index, then only the page's rows are read from the "
+            "heap and joined. Same answer as stable_order (id DESC breaks ties).",
+            schema_variant="list_covering", changes_answer=True),
     },
     _validate=lambda p, s: _validate_list(p, s, paged=True),
     _render=_render_list,

@@ -58,6 +58,9 @@ _WINDOW = {SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING, AGGREGATE_ALL_ROWS}
 
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "list_incidents": (
+        _r("list_incidents", "deferred",
+           {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
+           "deferred join: the page's keys from an index-only walk, then 1 heap read per row"),
         _r("list_incidents", "indexed", {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
            "(action_timestamp DESC, id DESC) indexes: a newest-first walk that stops at the "
            "page"),),
