@@ -213,7 +213,7 @@ def test_a_run_failing_halfway_keeps_measurements_and_reports_incomplete(
 def test_remedies_run_in_their_own_schema_stage(pg_server: EmbeddedServer, tmp_path: Path) -> None:
     """as_shipped is measured before the remedy schema exists (its plans cannot use the remedy's
     index); then each schema variant is built, timed and sized, and the remedies measured with
-    their own cold sample count."""
+    their own cold sample and warm parameter set counts."""
     text = f"""
 name = "staged"
 [database]
@@ -232,6 +232,7 @@ run = ["after_analyze"]
 cold_samples = 2
 remedy_cold_samples = 3
 param_sets = 3
+remedy_param_sets = 4
 repeats = 1
 """
     sc = scenarios.load_text(text, "staged.toml")
@@ -265,7 +266,7 @@ repeats = 1
     assert set(entries) == {"list_incidents", "success_rate"}
     indexed = entries["list_incidents"]["remedies"][0]
     assert indexed["variant"] == "indexed" and indexed["build"]["bytes"] > 0
-    assert indexed["cold"]["n"] == 3 and indexed["warm"]["n"] == 3
+    assert indexed["cold"]["n"] == 3 and indexed["warm"]["n"] == 4
     assert indexed["plan_changes"] and indexed["plan_changes"][0] != "same plan shape"
     assert entries["list_incidents"]["as_shipped"]["cold"]["n"] == 2
     diagnosed = [v for v in summary["verdicts"] if v["verdict"] != "PASS" and v["unit"] == "ms"]

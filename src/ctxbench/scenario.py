@@ -101,6 +101,8 @@ class AnalyzeSpec:
     cold_samples: int = _f(20, lo=0, hi=10000)
     remedy_cold_samples: int | None = _f(None, lo=0, hi=10000, doc=_REMEDY_COLD_DOC)
     param_sets: int = _f(50, lo=0, hi=100000)
+    remedy_param_sets: int | None = _f(None, lo=0, hi=100000,
+                                       doc="warm parameter sets in the remedy-schema stage")
     warmup_passes: int = _f(1, lo=0, hi=100)
     repeats: int = _f(2, lo=1, hi=1000)
 

@@ -148,10 +148,14 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
 
 
 def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRecord:
+    n_sets = spec.param_sets
+    if ctx.remedy_stage and getattr(spec, "remedy_param_sets", None) is not None:
+        n_sets = spec.remedy_param_sets
+
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
         record.cache_reset = "none (warm)"
-        sets = {(q.name, v): ctx.sampler.sample(q.name, spec.param_sets, stream=phase)
+        sets = {(q.name, v): ctx.sampler.sample(q.name, n_sets, stream=phase)
                 for q, v in ctx.workload}
         warmups = [(q, v, ps) for q, v in ctx.workload for ps in sets[(q.name, v)]]
         measured = [(q, v, ps) for _ in range(spec.repeats) for q, v, ps in warmups]
@@ -184,7 +188,7 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                                   extra=pick.extra(), note="tail: warm, after the measured passes")
                 ctx.progress.advance()
         record.events.append({"type": "pg_stat_statements", "statements": statements.delta(before, after)})
-        record.notes.append(f"{spec.param_sets} distinct parameter sets per query, warm-up passes "
+        record.notes.append(f"{n_sets} distinct parameter sets per query, warm-up passes "
                             f"{spec.warmup_passes} over the same sets, {spec.repeats} measured passes")
 
     return run_guarded(ctx, phase, body)
@@ -227,7 +231,10 @@ def analyze_phase(ctx: PhaseContext, phase: str, spec: AnalyzeSpec, *, fresh: bo
         cold_samples = spec.remedy_cold_samples
     if cold_samples > 0:
         records.append(cold(ctx, f"{phase}.cold", spec))
-    if spec.param_sets > 0:
+    param_sets = spec.param_sets
+    if ctx.remedy_stage and spec.remedy_param_sets is not None:
+        param_sets = spec.remedy_param_sets
+    if param_sets > 0:
         records.append(warm(ctx, f"{phase}.warm", spec))
     return records
 
