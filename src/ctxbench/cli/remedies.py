@@ -72,7 +72,7 @@ def cost(
         build_reports(into)
         where = into / COST_FILE
     else:
-        folder = Path("results")
+        folder = Path("reports")
         folder.mkdir(exist_ok=True)
         where = folder / f"remedy-cost-{result['measured_at'].replace(':', '')}.json"
         where.write_text(text, encoding="utf-8")
