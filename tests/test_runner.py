@@ -211,9 +211,9 @@ def test_a_run_failing_halfway_keeps_measurements_and_reports_incomplete(
 
 
 def test_remedies_run_in_their_own_schema_stage(pg_server: EmbeddedServer, tmp_path: Path) -> None:
-    """as_shipped is measured before the remedy schema exists (its plans cannot use the remedy's
-    index); then each schema variant is built, timed and sized, and the remedies measured with
-    their own cold sample and warm parameter set counts."""
+    """Each remedy schema variant is built, timed and sized, and the remedies measured with
+    their own cold sample and warm parameter set counts; then the remedy schema is removed and
+    as_shipped measured (its plans cannot use the remedy's index)."""
     text = f"""
 name = "staged"
 [database]
@@ -259,8 +259,12 @@ repeats = 1
     assert shipped and not any(walks_ts_index(p) for p in shipped)
     assert any(walks_ts_index(p) for p in indexed), [p["summary"]["outline"] for p in indexed]
     meta = folder.read_meta()
-    assert [s["name"] for s in meta.extra["schema_stages"]] == ["as_shipped schema",
-                                                                "remedy schema"]
+    assert [s["name"] for s in meta.extra["schema_stages"]] == ["remedy schema",
+                                                                "as_shipped schema"]
+    # remedies first, then their schema removed before as_shipped is measured
+    assert names.index("remedy_schema") < names.index("shipped_schema")
+    removed = next(r for r in records if r.phase == "shipped_schema").events[0]["removed"]
+    assert sorted(removed) == ["list_order_index", "trace_rollup"]
     summary = outcome.reports.summary_data
     entries = {e["query"]: e for e in summary["remedies"]}
     assert set(entries) == {"list_incidents", "success_rate"}

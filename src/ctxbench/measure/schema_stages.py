@@ -3,9 +3,10 @@
 A remedy's indexes or rollup would also change the plans of the as-shipped statements if they
 existed while those run (the shipped list would walk the remedy's index). So when a workload
 mixes variants that need schema variants with variants that do not, the run has two stages:
-first every pair on the scenario's own schema (remedy schema variants removed), then the
-remedies' schema variants are built — each one timed and sized, recorded as the phase
-``remedy_schema`` — and the phases run again for the pairs that need them.
+first the remedies' schema variants are built — each one timed and sized, recorded as the
+phase ``remedy_schema`` — and the phases run for the remedies; then those schema variants are
+removed (phase ``shipped_schema``) and the phases run again for as_shipped and the other pairs
+on the scenario's own schema. Remedies first: a run cut short still has what it came for.
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ _KINDS = {"r": "table", "i": "index", "t": "toast", "m": "materialized view",
 def _relations(conn: psycopg.Connection) -> dict[int, tuple[str, str, int]]:
     return {r[0]: (r[1], _KINDS.get(r[2], r[2]), int(r[3]))
             for r in conn.execute(_RELATIONS).fetchall()}
+
+
+def restore(target: Target, base: list[str]) -> list[str]:
+    """Bring the schema variants back to exactly ``base``; returns what was removed."""
+    with target.connect() as conn:
+        conn.autocommit = True
+        return [r.removeprefix("-") for r in mig.set_variants(conn, list(base))
+                if r.startswith("-")]
 
 
 def build(target: Target, base: list[str], wanted: list[str]) -> list[dict[str, Any]]:
