@@ -19,7 +19,7 @@ from ctxbench.queries import ParamSet
 from ctxbench.results import Measurement
 
 TAIL_PERCENTILE = 0.95
-TAIL_PLANS = 3
+TAIL_PLANS = 2
 
 
 @dataclass(frozen=True)
