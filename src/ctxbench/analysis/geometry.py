@@ -20,8 +20,9 @@ rows searched exactly (numpy, cosine) against the whole set:
   of at most ``pca_rows``) rows;
 - ``mean_norm``: length of the mean unit vector (0 = isotropic, 1 = all identical).
 
-Rows that are exact duplicates of the query (distance 0) are neighbours like any other; the
-count of sampled rows whose nearest neighbour is a duplicate is reported as ``duplicates``.
+Rows that are exact duplicates of the query (distance < 1e-3, float32 rounding) are neighbours
+like any other; the count of sampled rows whose nearest neighbour is a duplicate is reported as
+``duplicates`` and they are left out of the ratios to d1 and of LID (log 0).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 K_MAX = 100
 LID_K = 20
 TIE_GAP = 0.01
+DUPLICATE_D = 1e-3  # float32 unit vectors: an identical row is at distance ~1e-4, not 0
 PCA_LEVELS = (0.50, 0.90, 0.99)
 BLOCK_ROWS = 65_536
 QUERY_BLOCK = 256
@@ -116,13 +118,13 @@ def measure(vectors: np.ndarray, *, sample: int = 1000, seed: int = 0, pca_rows:
     cos, mean_d = neighbours(v, rows)
     d = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
     d1, d10, d11, d100 = d[:, 0], d[:, 9], d[:, 10], d[:, 99]
-    pos = d1 > 0
+    pos = d1 > DUPLICATE_D
     with np.errstate(divide="ignore", invalid="ignore"):
         dk = d[:, :lid_k]
         logs = np.log(dk / dk[:, -1:])
-        valid = (dk > 0).all(axis=1) & (dk[:, -1] > 0)
+        valid = (dk > DUPLICATE_D).all(axis=1)
         lid = -1.0 / logs[valid].mean(axis=1)
-        tie = (d11 - d10) / np.where(d10 > 0, d10, np.nan) < TIE_GAP
+        tie = (d11 - d10) / np.where(d10 > DUPLICATE_D, d10, np.nan) < TIE_GAP
     pca_pick = rng.choice(n, size=min(pca_rows, n), replace=False)
     pca = pca_components(v[np.sort(pca_pick)])
     out: dict[str, Any] = {
@@ -133,7 +135,7 @@ def measure(vectors: np.ndarray, *, sample: int = 1000, seed: int = 0, pca_rows:
         "d10_d1": float(np.median(d10[pos] / d1[pos])) if pos.any() else None,
         "d100_d10": float(np.median(d100 / d10)),
         "relative_contrast": float(np.median(mean_d[pos] / d1[pos])) if pos.any() else None,
-        "tie_share": float(np.mean(tie | (d10 == 0))),
+        "tie_share": float(np.mean(tie | (d10 <= DUPLICATE_D))),
         "lid_median": float(np.median(lid)), "lid_p10": float(np.percentile(lid, 10)),
         "lid_p90": float(np.percentile(lid, 90)),
         "pca50": pca[0], "pca90": pca[1], "pca99": pca[2],
