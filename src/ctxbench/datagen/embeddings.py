@@ -153,14 +153,16 @@ class Mix:
     noise: float
     noise_dims: int
     minor_dims: int  # the resource, detail and noise directions span a subspace this wide
+    spread: float = 0.0  # lengths of the minor directions vary: LogNormal(0, spread) × weight
 
 
-REALISTIC = Mix(common=0.78, klass=0.25, alert=0.38, action=0.17, kind=0.10, namespace=0.12,
-                app=0.12, own=0.20, cluster=0.06, severity=0.07, state=0.08, params=0.06,
-                evidence=0.05, noise=0.10, noise_dims=4, minor_dims=160)
+REALISTIC = Mix(common=0.80, klass=0.40, alert=0.36, action=0.17, kind=0.10, namespace=0.16,
+                app=0.16, own=0.18, cluster=0.06, severity=0.05, state=0.065, params=0.05,
+                evidence=0.04, noise=0.06, noise_dims=3, minor_dims=170, spread=0.4)
 OWN_BANK = 4096
-OWN_PICKS = 3
+OWN_PICKS = 2
 SEVERITY_NAMES = tuple(sorted({s for mix in vocab.SEVERITY_MIXES.values() for s in mix}))
+N_NS, N_APPS, N_CLUSTERS = len(vocab.NAMESPACES) + 1, len(vocab.APPS) + 1, len(vocab.CLUSTERS) + 1
 
 
 def check_profile(profile: str) -> str:
@@ -172,37 +174,44 @@ def check_profile(profile: str) -> str:
 
 @dataclass(frozen=True)
 class Basis:
-    """The weighted component tables of the realistic profile for one seed (float32)."""
+    """The realistic profile's weighted component tables for one seed (float32). Components
+    that always come together are pre-added so a row costs few gathers:
 
-    topic: np.ndarray      # (N_TOPICS, DIM): common + class + alert + action
-    kind: np.ndarray
-    namespace: np.ndarray  # last row: no namespace (zero)
-    app: np.ndarray        # last row: no app (Nodes; zero)
-    own: np.ndarray        # (OWN_BANK, DIM), weight / sqrt(OWN_PICKS) each
-    cluster: np.ndarray    # last row: unknown cluster
-    severity: np.ndarray   # by SEVERITY_NAMES
-    state: np.ndarray      # (kinds × STATE_VARIANTS, DIM)
-    params: np.ndarray     # (actions × PARAM_VARIANTS, DIM)
-    evidence: np.ndarray   # (REASONING_VARIANTS, DIM)
-    noise: np.ndarray      # (N_TOPICS, noise_dims, DIM): a noise subspace per topic
+    - ``topic_params[topic * PARAM_VARIANTS + p]``: common + class + alert + action + params;
+    - ``kind_state[kind * STATE_VARIANTS + s]``: kind + state variant;
+    - ``ns_app[ns * N_APPS + app]``: namespace + app (last index of each: none);
+    - ``own[i]``: the bank of resource identities (each resource adds ``OWN_PICKS`` rows);
+    - ``context[(severity * EVIDENCE + e) * N_CLUSTERS + cluster]``: severity + evidence + cluster;
+    - ``noise[j, topic]``: the j-th direction of each topic's noise subspace.
+    """
+
+    topic: np.ndarray
+    topic_params: np.ndarray
+    kind_state: np.ndarray
+    ns_app: np.ndarray
+    own: np.ndarray
+    context: np.ndarray
+    noise: np.ndarray
     own_key: int
 
 
-def _minor_rows(seed: int, name: str, n: int, dims: int) -> np.ndarray:
-    """Unit rows drawn in the seed's ``dims``-dimensional subspace of minor directions."""
-    span = _unit_rows(stream(seed, "embedding.minor_span"), dims)
-    z = stream(seed, f"embedding.{name}").standard_normal((n, dims))
-    v = np.einsum("nk,kd->nd", z, span)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+def _minor_rows(seed: int, name: str, n: int, dims: int, spread: float = 0.0) -> np.ndarray:
+    """Rows (float64) in the seed's ``dims``-dimensional subspace of minor directions, of unit
+    length times LogNormal(0, ``spread``) (so that distances are not quantized in levels)."""
+    rng = stream(seed, f"embedding.{name}")
+    if dims >= DIM:
+        v = _unit_rows(rng, n)
+    else:
+        span = _unit_rows(stream(seed, "embedding.minor_span"), dims)
+        v = np.einsum("nk,kd->nd", rng.standard_normal((n, dims)), span)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+    if spread > 0:
+        v *= np.exp(stream(seed, f"embedding.{name}.length").normal(0.0, spread, n))[:, None]
+    return v
 
 
-def _weighted(seed: int, name: str, n: int, w: float, zero_row: bool = False,
-              dims: int = DIM) -> np.ndarray:
-    rows = (_minor_rows(seed, name, n, dims) if dims < DIM
-            else _unit_rows(stream(seed, f"embedding.{name}"), n)) * w
-    if zero_row:
-        rows = np.vstack([rows, np.zeros((1, DIM))])
-    out = rows.astype(np.float32)
+def _frozen(a: np.ndarray) -> np.ndarray:
+    out = np.ascontiguousarray(a, dtype=np.float32)
     out.flags.writeable = False
     return out
 
@@ -216,6 +225,7 @@ def basis(seed: int, mix: Mix | None = None) -> Basis:
 def _basis(seed: int, mix: Mix) -> Basis:
     from ctxbench.datagen.content import PARAM_VARIANTS, REASONING_VARIANTS, STATE_VARIANTS
 
+    d = mix.minor_dims
     common = _unit_rows(stream(seed, "embedding.common"), 1)[0]
     classes = _unit_rows(stream(seed, "embedding.class"), len(vocab.ALERT_CLASSES))
     alerts = _unit_rows(stream(seed, "embedding.alert"), len(vocab.ALERTS))
@@ -223,25 +233,33 @@ def _basis(seed: int, mix: Mix) -> Basis:
     class_of = np.array([vocab.ALERT_CLASSES.index(c) for _, c, _ in vocab.ALERTS])
     a_idx, t_idx = np.divmod(np.arange(N_TOPICS), len(vocab.ACTIONS))
     topic = (mix.common * common + mix.klass * classes[class_of[a_idx]]
-             + mix.alert * alerts[a_idx] + mix.action * actions[t_idx]).astype(np.float32)
-    topic.flags.writeable = False
-    d = mix.minor_dims
-    noise = _minor_rows(seed, "noise", N_TOPICS * mix.noise_dims, mix.minor_dims)
-    noise = (noise * (mix.noise / np.sqrt(mix.noise_dims))).astype(np.float32)
-    noise = noise.reshape(N_TOPICS, mix.noise_dims, DIM)
-    noise.flags.writeable = False
+             + mix.alert * alerts[a_idx] + mix.action * actions[t_idx])
+    sp = mix.spread
+    params = mix.params * _minor_rows(seed, "params", len(vocab.ACTIONS) * PARAM_VARIANTS, d, sp)
+    params = params.reshape(len(vocab.ACTIONS), PARAM_VARIANTS, DIM)
+    topic_params = topic[:, None, :] + params[t_idx]
+    kind = mix.kind * _minor_rows(seed, "kind", len(vocab.KINDS), d, sp)
+    state = mix.state * _minor_rows(seed, "state", len(vocab.KINDS) * STATE_VARIANTS, d, sp)
+    kind_state = np.repeat(kind, STATE_VARIANTS, axis=0) + state
+    ns = np.vstack([mix.namespace * _minor_rows(seed, "namespace", N_NS - 1, d, sp),
+                    np.zeros(DIM)])
+    app = np.vstack([mix.app * _minor_rows(seed, "app", N_APPS - 1, d, sp), np.zeros(DIM)])
+    ns_app = ns[:, None, :] + app[None, :, :]
+    sev = mix.severity * _minor_rows(seed, "severity", len(SEVERITY_NAMES), d, sp)
+    evidence = mix.evidence * _minor_rows(seed, "evidence", REASONING_VARIANTS, d, sp)
+    cluster = mix.cluster * _minor_rows(seed, "cluster", N_CLUSTERS, d, sp)
+    context = sev[:, None, None, :] + evidence[None, :, None, :] + cluster[None, None, :, :]
+    noise = _minor_rows(seed, "noise", mix.noise_dims * N_TOPICS, d)
+    noise *= mix.noise / np.sqrt(mix.noise_dims)
     return Basis(
-        topic=topic,
-        kind=_weighted(seed, "kind", len(vocab.KINDS), mix.kind, dims=d),
-        namespace=_weighted(seed, "namespace", len(vocab.NAMESPACES), mix.namespace, True, d),
-        app=_weighted(seed, "app", len(vocab.APPS), mix.app, True, d),
-        own=_weighted(seed, "own", OWN_BANK, mix.own / np.sqrt(OWN_PICKS), dims=d),
-        cluster=_weighted(seed, "cluster", len(vocab.CLUSTERS) + 1, mix.cluster, dims=d),
-        severity=_weighted(seed, "severity", len(SEVERITY_NAMES), mix.severity, dims=d),
-        state=_weighted(seed, "state", len(vocab.KINDS) * STATE_VARIANTS, mix.state, dims=d),
-        params=_weighted(seed, "params", len(vocab.ACTIONS) * PARAM_VARIANTS, mix.params, dims=d),
-        evidence=_weighted(seed, "evidence", REASONING_VARIANTS, mix.evidence, dims=d),
-        noise=noise, own_key=seed_key(seed, "embedding.own"))
+        topic=_frozen(topic),
+        topic_params=_frozen(topic_params.reshape(-1, DIM)),
+        kind_state=_frozen(kind_state),
+        ns_app=_frozen(ns_app.reshape(-1, DIM)),
+        own=_frozen(mix.own / np.sqrt(OWN_PICKS) * _minor_rows(seed, "own", OWN_BANK, d, sp)),
+        context=_frozen(context.reshape(-1, DIM)),
+        noise=_frozen(noise.reshape(mix.noise_dims, N_TOPICS, DIM)),
+        own_key=seed_key(seed, "embedding.own"))
 
 
 def own_picks(b: Basis, resource: np.ndarray) -> np.ndarray:
@@ -255,22 +273,23 @@ def compose(b: Basis, *, topic: np.ndarray, kind: np.ndarray, namespace: np.ndar
             app: np.ndarray, own: np.ndarray, cluster: np.ndarray, severity: np.ndarray,
             state: np.ndarray, params: np.ndarray, evidence: np.ndarray,
             rng: np.random.Generator) -> np.ndarray:
-    """Unit float32 rows of the realistic profile from their parts (indexes into ``b``'s
-    tables; namespace/app = -1 for none). Element-wise float32 adds in a fixed order."""
-    v = b.topic[topic].copy()
-    v += b.kind[kind]
-    v += b.namespace[namespace]  # -1 picks the zero row
-    v += b.app[app]
+    """Unit float32 rows of the realistic profile from their parts: indexes of topic, kind,
+    namespace and app (-1 = none), own-bank picks (n, OWN_PICKS), cluster (len(CLUSTERS) =
+    unknown), severity (into SEVERITY_NAMES), state/params/evidence variants. Element-wise
+    float32 adds in a fixed order, the norm summed in float64: the same bytes everywhere."""
+    from ctxbench.datagen.content import PARAM_VARIANTS, REASONING_VARIANTS, STATE_VARIANTS
+
+    topic = np.asarray(topic, dtype=np.int64)
+    v = b.topic_params[topic * PARAM_VARIANTS + params]
+    v += b.kind_state[kind * STATE_VARIANTS + state]
+    v += b.ns_app[np.where(namespace < 0, N_NS - 1, namespace) * N_APPS
+                  + np.where(app < 0, N_APPS - 1, app)]
     for j in range(own.shape[1]):
         v += b.own[own[:, j]]
-    v += b.cluster[cluster]
-    v += b.severity[severity]
-    v += b.state[state]
-    v += b.params[params]
-    v += b.evidence[evidence]
-    z = rng.standard_normal((len(v), b.noise.shape[1]), dtype=np.float32)
-    for j in range(b.noise.shape[1]):
-        v += z[:, j:j + 1] * b.noise[topic, j]
+    v += b.context[(severity * REASONING_VARIANTS + evidence) * N_CLUSTERS + cluster]
+    z = rng.standard_normal((len(v), b.noise.shape[0]), dtype=np.float32)
+    for j in range(b.noise.shape[0]):
+        v += z[:, j:j + 1] * b.noise[j][topic]
     inv = (1.0 / np.sqrt(np.square(v, dtype=np.float64).sum(axis=1))).astype(np.float32)
     v *= inv[:, None]
     return v
@@ -283,7 +302,7 @@ def sample_near_realistic(seed: int, topics: np.ndarray, rng: np.random.Generato
     b = basis(int(seed))
     topics = np.asarray(topics, dtype=np.int64)
     n = len(topics)
-    alert, action = np.divmod(topics, len(vocab.ACTIONS))
+    alert = topics // len(vocab.ACTIONS)
     cls = np.array([vocab.ALERT_CLASSES.index(c) for _, c, _ in vocab.ALERTS])[alert]
     kind = np.empty(n, dtype=np.int64)
     u = rng.random(n)
@@ -296,10 +315,10 @@ def sample_near_realistic(seed: int, topics: np.ndarray, rng: np.random.Generato
     namespaced = np.array([k.namespaced for k in vocab.KINDS])[kind]
     namespace = np.where(namespaced, rng.integers(0, len(vocab.NAMESPACES), n), -1)
     app = np.where(namespaced, rng.integers(0, len(vocab.APPS), n), -1)
-    own = rng.integers(0, OWN_BANK, (n, OWN_PICKS))
-    return compose(b, topic=topics, kind=kind, namespace=namespace, app=app, own=own,
+    return compose(b, topic=topics, kind=kind, namespace=namespace, app=app,
+                   own=rng.integers(0, OWN_BANK, (n, OWN_PICKS)),
                    cluster=rng.integers(0, len(vocab.CLUSTERS), n),
                    severity=rng.integers(0, len(SEVERITY_NAMES), n),
-                   state=kind * STATE_VARIANTS + rng.integers(0, STATE_VARIANTS, n),
-                   params=action * PARAM_VARIANTS + rng.integers(0, PARAM_VARIANTS, n),
+                   state=rng.integers(0, STATE_VARIANTS, n),
+                   params=rng.integers(0, PARAM_VARIANTS, n),
                    evidence=rng.integers(0, REASONING_VARIANTS, n), rng=rng)

@@ -445,15 +445,11 @@ class World:
         """The rows' vectors in the world's embedding profile (see ``embeddings``)."""
         if self.embedding_profile == "hard":
             return embeddings.perturb(self.centroids[topic], rng)
-        from ctxbench.datagen.content import PARAM_VARIANTS, STATE_VARIANTS
-
         b = embeddings.basis(self.seed)
         r = self.resources
+        ns = r.namespace[res]
         return embeddings.compose(
-            b, topic=topic, kind=kind, namespace=r.namespace[res],
-            app=np.where(r.namespace[res] < 0, -1, r.app[res]),
+            b, topic=topic, kind=kind, namespace=ns, app=np.where(ns < 0, -1, r.app[res]),
             own=embeddings.own_picks(b, res), cluster=cluster,
-            severity=self.severity_global[severity],
-            state=kind * STATE_VARIANTS + variants["state"],
-            params=action * PARAM_VARIANTS + variants["params"],
-            evidence=variants["reasoning"], rng=rng)
+            severity=self.severity_global[severity], state=variants["state"],
+            params=variants["params"], evidence=variants["reasoning"], rng=rng)
