@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from ctxbench.analysis.lookup import group_of, plan_of
 from ctxbench.analysis.verdicts import FAIL, ICONS, INCONCLUSIVE, PASS, SEVERITY
 from ctxbench.report.document import Block, Bullets, Para, Table
 
@@ -112,35 +113,6 @@ def diagnosis_text(v: dict[str, Any]) -> str | None:
             return f"{cause.rstrip('.')}. Remedy: {remedy}"
         return cause or remedy
     return None
-
-
-def _same_group(item: dict[str, Any], v: dict[str, Any]) -> bool:
-    return (item.get("phase"), item.get("query"), item.get("variant") or "default") == (
-        v.get("phase"), v.get("query"), v.get("variant") or "default")
-
-
-def group_of(summary: dict[str, Any], v: dict[str, Any]) -> dict[str, Any] | None:
-    for g in summary.get("groups") or []:
-        if g.get("key") == v.get("group") or (_same_group(g, v)
-                                              and (g.get("labels") or {}) == (v.get("labels")
-                                                                              or {})):
-            return g
-    return None
-
-
-def plan_of(summary: dict[str, Any], v: dict[str, Any]) -> dict[str, Any] | None:
-    """The plan captured for the check's group: same labels, else one whose labels are a subset."""
-    labels = v.get("labels") or {}
-    best, best_score = None, -1
-    for p in summary.get("plans") or []:
-        if not p.get("fingerprint") or not _same_group(p, v):
-            continue
-        plabels = p.get("labels") or {}
-        if plabels == labels:
-            return p
-        if all(labels.get(k) == x for k, x in plabels.items()) and len(plabels) > best_score:
-            best, best_score = p, len(plabels)
-    return best
 
 
 _SCAN = re.compile(r"(Seq Scan|Parallel Seq Scan|Bitmap Heap Scan|Index Scan(?: Backward)?|"
