@@ -155,3 +155,22 @@ def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: P
     md = page.md.read_text().replace("\\_", "_")
     assert "count_incidents[as_shipped] · after_analyze.warm: p95" in md
     assert f"from run {h.runs[3].run_id}" in md
+
+
+def test_a_bundle_of_summaries_is_enough(tmp_path: Path) -> None:
+    """The nightly job keeps only summary.json + meta.json per night: same history."""
+    import shutil
+
+    from ctxbench.report.build import build_reports
+
+    _synthetic_runs(tmp_path / "runs")
+    for i in range(6):
+        build_reports(tmp_path / "runs" / f"run{i}")
+        night = tmp_path / "bundle" / f"run{i}"
+        night.mkdir(parents=True)
+        for name in ("summary.json", "meta.json"):
+            shutil.copy(tmp_path / "runs" / f"run{i}" / name, night / name)
+    full, bundle = build_history([tmp_path / "runs"]), build_history([tmp_path / "bundle"])
+    assert [s.to_json() for s in full.series] == [s.to_json() for s in bundle.series]
+    page = build_history_page([tmp_path / "bundle"], tmp_path / "page")
+    assert "from run run4" in page.changes_md.read_text()

@@ -23,7 +23,9 @@ def history(
                                      help="Smallest step reported, as a ratio of the medians "
                                      "before and after."),
 ) -> None:
-    """Estimates with their intervals per run (x = run date and git sha), budget lines, step
+    """Write history.html, history.md, history.json and changes.md (the change points alone).
+
+    Estimates with their intervals per run (x = run date and git sha), budget lines, step
     changes (binary segmentation with a t-test) and plan changes, for every query × variant ×
     phase. Exit code: 0, or 2 when a folder is not a results folder."""
     from ctxbench.report.history import build_history_page, change_point_lines
@@ -34,7 +36,7 @@ def history(
               f"{len(h.change_points())} step change(s)", highlight=False)
     for line in change_point_lines(h, 10):
         out.print(f"• {line}", highlight=False)
-    for path in (paths.html, paths.md, paths.json):
+    for path in (paths.html, paths.md, paths.json, paths.changes_md):
         out.print(f"  {path}", highlight=False)
 
 

@@ -27,6 +27,7 @@ from ctxbench.report.plots import _plain_log
 HISTORY_HTML = "history.html"
 HISTORY_MD = "history.md"
 HISTORY_JSON = "history.json"
+CHANGES_MD = "changes.md"  # the change points alone, for a CI job summary
 DPI = 80
 
 
@@ -35,6 +36,7 @@ class HistoryPaths:
     html: Path
     md: Path
     json: Path
+    changes_md: Path
     history: History
 
 
@@ -179,7 +181,12 @@ def build_history_page(paths: list[Path | str], out_dir: Path | str, **kw: float
     h = build_history(paths, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = HistoryPaths(out / HISTORY_HTML, out / HISTORY_MD, out / HISTORY_JSON, h)
+    result = HistoryPaths(out / HISTORY_HTML, out / HISTORY_MD, out / HISTORY_JSON,
+                          out / CHANGES_MD, h)
+    lines = change_point_lines(h, 20)
+    changes: list[Block] = [Heading(2, f"Change points over the last {len(h.runs)} runs")]
+    changes.append(Bullets(lines) if lines else Para("No step change in any series.", "note"))
+    _write(result.changes_md, render_markdown(changes))
     _write(result.html, render_html(history_document(h), "ctxbench history"))
     _write(result.md, render_markdown(history_document(h, with_plots=False)))
     _write(result.json, json.dumps(h.to_json(), indent=2, ensure_ascii=False) + "\n")
