@@ -112,18 +112,19 @@ include = ["list_incidents", "count_incidents"]
 run = ["after_analyze"]
 [phases.after_analyze]
 cold_samples = 0
-param_sets = 8
+param_sets = 40
 warmup_passes = 1
 repeats = 2
 """
-SLEEP_S = 0.15
+SLEEP_S = 0.2
 
 
 @pytest.mark.db
 @pytest.mark.slow
 def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five real runs; from the fourth on, count_incidents' shipped SQL waits 150 ms more
+    """Six real runs of 80 samples per query (enough for a two-sided p95 interval); from the
+    fifth on, count_incidents' shipped SQL waits 200 ms more
     (pg_sleep in the statement itself — as a slower query text in a new commit would).
     The other query is the control: no step."""
     from ctxbench.measure.runner import run_scenario
@@ -137,24 +138,24 @@ def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: P
     slow = dataclasses.replace(shipped, variants={"as_shipped": Variant(
         "as_shipped", f"SELECT c.* FROM (\n{v.sql}\n) c CROSS JOIN pg_sleep({SLEEP_S})",
         v.doc)})
-    for i in range(5):
-        if i == 3:
+    for i in range(6):
+        if i == 4:
             monkeypatch.setitem(catalog, "count_incidents", slow)
         outcome = run_scenario(sc, out_dir=out, home=pg_server.home)
         assert outcome.status == "complete"
     h = build_history([out])
-    assert len(h.runs) == 5
+    assert len(h.runs) == 6
     by_query = {s.query: s for s in h.series}
     count, lists = by_query["count_incidents"], by_query["list_incidents"]
     assert all(x is not None for x in count.values + lists.values)
-    assert [st.index for st in count.steps] == [3]
+    assert [st.index for st in count.steps] == [4]
     assert count.steps[0].after >= SLEEP_S * 1000
     assert lists.steps == []  # untouched query: no step
-    assert count.plan_changes == [3] and lists.plan_changes == []  # the wrapped statement
+    assert count.plan_changes == [4] and lists.plan_changes == []  # the wrapped statement
     page = build_history_page([out], tmp_path / "page")
     md = page.md.read_text().replace("\\_", "_")
     assert "count_incidents[as_shipped] · after_analyze.warm: p95" in md
-    assert f"from run {h.runs[3].run_id}" in md
+    assert f"from run {h.runs[4].run_id}" in md
 
 
 def test_a_bundle_of_summaries_is_enough(tmp_path: Path) -> None:
