@@ -112,6 +112,7 @@ def prepare_dataset(target: Target, scenario: Scenario, progress: Progress,
             return existing, False
         progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
         summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
+        control.note_fresh_tables(conn)
         info = current_dataset(conn) or {"summary": summary.to_json()}
         return info, True
 
@@ -142,7 +143,9 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
     if error is not None:
         meta.error = f"{type(error).__name__}: {error}"
     if target is not None:
-        _restore_autovacuum(target)
+        restored = restore_server_state(target)
+        if restored:
+            meta.extra["restored"] = restored
     results.close()
     meta.ended_at = utc_now()
     meta.status = "incomplete" if error else "complete"
@@ -159,10 +162,11 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
                      f"(partial results and report in {results.path})") from error
 
 
-def _restore_autovacuum(target: Target) -> None:
-    """Leave the tables as a user expects them: autovacuum on (best effort after a failure)."""
+def restore_server_state(target: Target) -> list[str] | str:
+    """Put back what this run (or an earlier, crashed one) changed on ctxbench's own tables —
+    each table's autovacuum setting as it was, statistics it cleared — and nothing else."""
     try:
         with target.connect() as conn:
-            control.set_autovacuum(conn, True)
-    except Exception:
-        pass
+            return control.restore(conn)
+    except Exception as exc:  # the server may be gone: say so, the run's own error comes first
+        return f"could not restore the server state: {type(exc).__name__}: {exc}"
