@@ -39,7 +39,11 @@ def run_id_for(scenario: Scenario) -> str:
 
 def start(scenario: Scenario, kind: str, out_dir: Path | None,
           extra: dict[str, Any]) -> tuple[ResultsDir, RunMeta]:
-    """Create the results folder and write meta.json before anything can fail."""
+    """Check every name in the scenario, then create the results folder and write meta.json
+    before anything can fail."""
+    from ctxbench.measure.validate import check_scenario
+
+    check_scenario(scenario, kind)
     run_id = run_id_for(scenario)
     results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
     meta = RunMeta(run_id=run_id, kind=kind, scenario_name=scenario.name, scenario_text=scenario.text,

@@ -52,8 +52,13 @@ class ReportPaths:
     exit_code: int = 0  # from the verdict, with the ``strict`` given to build_reports
     summary_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def problems(self) -> list[str]:
+        """Why the verdict cannot be trusted (nothing measured, a budget that matched nothing)."""
+        return list(self.summary_data.get("verdict", {}).get("problems", []))
+
     def exit_code_for(self, strict: bool = False) -> int:
-        return verdicts.exit_code(self.verdict, strict)
+        return 2 if self.problems else verdicts.exit_code(self.verdict, strict)
 
     def files(self) -> list[Path]:
         return [self.summary, self.latencies_csv, self.report_md, self.report_html, self.junit,
@@ -144,7 +149,8 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
                         junit=out / JUNIT, plots=plot_dir, plot_files=sorted(written),
                         verdict=summary["verdict"]["overall"],
                         complete=summary["run"]["complete"],
-                        exit_code=verdicts.exit_code(summary["verdict"]["overall"], strict),
+                        exit_code=(2 if summary["verdict"]["problems"] else
+                                   verdicts.exit_code(summary["verdict"]["overall"], strict)),
                         summary_data=summary)
     columns = (set().union(*(g.label_names for g in groups.values())),
                set().union(*(g.metric_names for g in groups.values())))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ctxbench.errors import UsageError
+from ctxbench.results import checked
 from ctxbench.results.model import SCHEMA_VERSION, Measurement, PhaseRecord, RunMeta
 
 MEASUREMENTS = "measurements.jsonl"
@@ -92,34 +93,81 @@ class ResultsDir:
         path = self.path / META
         if not path.exists():
             return None
-        return RunMeta.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return checked.record(RunMeta, _read_json(path), path)
 
     def iter_measurements(self) -> Iterator[Measurement]:
-        for data in _read_jsonl(self.path / MEASUREMENTS):
-            yield Measurement.from_json(data)
+        path = self.path / MEASUREMENTS
+        for i, data in _read_jsonl(path):
+            yield checked.record(Measurement, data, f"{path}:{i}")
 
     def read_phases(self) -> list[PhaseRecord]:
-        return [PhaseRecord.from_json(d) for d in _read_jsonl(self.path / PHASES)]
+        path = self.path / PHASES
+        return [checked.record(PhaseRecord, d, f"{path}:{i}") for i, d in _read_jsonl(path)]
 
     def read_plans(self) -> list[dict[str, Any]]:
         folder = self.path / PLANS
         if not folder.is_dir():
             return []
-        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+        plans = []
+        for p in sorted(folder.glob("*.json")):
+            data = _read_json(p)
+            if not isinstance(data, dict):
+                raise UsageError(f"{p}: expected a JSON object (a plan file), got {type(data).__name__}")
+            plans.append(data)
+        return plans
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def _read_json(path: Path) -> Any:
+    """A JSON file, or a usage error naming it (truncated, not UTF-8, unreadable)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); "
+                         "a truncated or edited file?") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a UTF-8 text file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed line) for every non-empty line."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as fh:
-        lines = fh.readlines()
+    try:
+        with path.open(encoding="utf-8") as fh:
+            lines = fh.readlines()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a UTF-8 text file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     for i, line in enumerate(lines):
         line = line.strip()
         if not line:
             continue
         try:
-            yield json.loads(line)
+            yield i + 1, json.loads(line)
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1:  # torn last line of a killed run: skip it
                 return
             raise UsageError(f"{path}:{i + 1}: not valid JSON ({exc.msg})") from exc
+
+
+def write_user_file(path: Path, text: str, option: str) -> None:
+    """Write a file the user named (``--md``, ``--out``...), atomically; a folder, an
+    unwritable place or a full disk is one clear error, never a traceback or a torn file."""
+    from ctxbench.errors import InfraError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        cls = InfraError if exc.errno in (28, 5, 122) else UsageError  # ENOSPC, EIO, EDQUOT
+        raise cls(f"cannot write {option} {path}: {exc.strerror or exc}") from exc
