@@ -95,7 +95,8 @@ run = ["before_analyze", "after_analyze"]
 def test_server_state_changes_refuse_foreign_tables(foreign_db: Target) -> None:
     with foreign_db.connect() as conn:
         before = snapshot(conn)
-        for action in (lambda: control.set_autovacuum(conn, True), lambda: control.set_autovacuum(conn, False),
+        for action in (lambda: control.set_autovacuum(conn, True),
+                       lambda: control.set_autovacuum(conn, False),
                        lambda: control.clear_statistics(conn), lambda: control.analyze(conn)):
             with pytest.raises(NotOwnedError, match="not created by ctxbench"):
                 action()
@@ -134,7 +135,8 @@ def test_a_fresh_table_without_statistics_is_not_analyzed_on_restore(fresh_targe
         migrate.migrate(conn)
         control.clear_statistics(conn)
         assert "statistics" not in control.pending_restore(conn)
-        assert control.restore(conn) == [f"autovacuum on {t}" for t in ("action_histories", "resource_references")]
+        tables = ("action_histories", "resource_references")
+        assert control.restore(conn) == [f"autovacuum on {t}" for t in tables]
         assert control.statistics_state(conn)["tables_analyzed"] == 0
 
 

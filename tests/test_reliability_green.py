@@ -27,8 +27,10 @@ KEY = ("warm", "list_incidents", "as_shipped")
     ('[[budgets]]\nquery = "semantic_search"\nvariant = "zz*"\nmax = 10\n', "budgets[0].variant"),
     ('[queries.weights]\nlist_incidents = -1.0\n', "queries.weights.list_incidents"),
     ('[queries.weights]\nnosuchquery = 1.0\n', "queries.weights.nosuchquery"),
-    ('[phases]\nrun = ["hnsw_warmup"]\n[phases.hnsw_warmup]\nquery = "nosuch"\n', "phases.hnsw_warmup.query"),
-    ('[phases]\nrun = ["hnsw_warmup"]\n[phases.hnsw_warmup]\nvariant = "zzz"\n', "phases.hnsw_warmup.variant"),
+    ('[phases]\nrun = ["hnsw_warmup"]\n[phases.hnsw_warmup]\nquery = "nosuch"\n',
+     "phases.hnsw_warmup.query"),
+    ('[phases]\nrun = ["hnsw_warmup"]\n[phases.hnsw_warmup]\nvariant = "zzz"\n',
+     "phases.hnsw_warmup.variant"),
     ('[database]\nschema_variants = ["nosuch"]\n', "database.schema_variants[0]"),
 ])
 def test_every_name_must_resolve(text: str, key: str) -> None:
