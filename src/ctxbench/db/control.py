@@ -146,7 +146,8 @@ def set_autovacuum(conn: psycopg.Connection, enabled: bool) -> None:
         kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
         if kind == "r":
             if not enabled:
-                _save(conn, f"autovacuum:{rel}", _reloption(conn, rel, "autovacuum_enabled"))
+                _save(conn, f"autovacuum:{rel}",
+                      {"autovacuum_enabled": _reloption(conn, rel, "autovacuum_enabled")})
             conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
                 sql.SQL(rel), sql.Literal(enabled)))
 
@@ -158,7 +159,7 @@ def note_fresh_tables(conn: psycopg.Connection) -> None:
     for rel in table_relations(conn):
         kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
         if kind == "r":
-            _save(conn, f"autovacuum:{rel}", None)
+            _save(conn, f"autovacuum:{rel}", {"fresh": True})
 
 
 def pending_restore(conn: psycopg.Connection) -> dict[str, Any]:
@@ -166,6 +167,18 @@ def pending_restore(conn: psycopg.Connection) -> dict[str, Any]:
     if conn.execute("SELECT to_regclass('ctxbench.pending_restore')").fetchone()[0] is None:
         return {}
     return dict(conn.execute("SELECT item, value FROM ctxbench.pending_restore").fetchall())
+
+
+def _put_back_autovacuum(conn: psycopg.Connection, rel: str, saved: dict[str, Any]) -> None:
+    name = sql.SQL(rel)
+    if saved.get("fresh"):  # loaded by this run: ctxbench's defaults, heap and TOAST
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled, toast.autovacuum_enabled)")
+                     .format(name))
+    elif saved.get("autovacuum_enabled") is None:
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(name))
+    else:
+        conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
+            name, sql.Literal(saved["autovacuum_enabled"])))
 
 
 def restore(conn: psycopg.Connection) -> list[str]:
@@ -183,11 +196,7 @@ def restore(conn: psycopg.Connection) -> list[str]:
         if item.startswith("autovacuum:"):
             rel = item.removeprefix("autovacuum:")
             if conn.execute("SELECT to_regclass(%s)", (rel,)).fetchone()[0] is not None:
-                if value is None:
-                    conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(sql.SQL(rel)))
-                else:
-                    conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
-                        sql.SQL(rel), sql.Literal(value)))
+                _put_back_autovacuum(conn, rel, value or {})
                 done.append(f"autovacuum on {rel}")
         conn.execute("DELETE FROM ctxbench.pending_restore WHERE item = %s", (item,))
     return done

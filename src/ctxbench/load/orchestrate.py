@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ctxbench import signals
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
 from ctxbench.db.target import Target
@@ -138,7 +139,11 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
              dsn: str | None = None, home: Path | None = None, strict: bool = False,
              progress: ph.Progress | None = None, locustfile: Path | None = None) -> LoadOutcome:
     progress = progress or ph.SilentProgress()
+    from ctxbench.measure.validate import check_scenario
+
     require_locust()
+    if not settings.synthetic_ms:
+        check_scenario(scenario, "load")
     mix = mix_for(scenario, settings)
     run_id = session.run_id_for(scenario)
     results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
@@ -158,6 +163,9 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
         meta.error = str(exc)
         meta.status = "incomplete"
         results.write_meta(meta)
+        raise
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: Locust is stopped; report what was measured
+        fin.finalize(results.path, strict=strict, error=signals.describe(exc))
         raise
     done = fin.finalize(results.path, strict=strict, error=error)
     if error is not None:
@@ -211,15 +219,24 @@ def _run_locust(scenario: Scenario, settings: LoadSettings, results: Path, dsn: 
                 p.terminate()
         return int(master.returncode)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_processes(procs)
         for fh in logs:
             fh.close()
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """SIGTERM to every process still running, then SIGKILL to those alive after one shared
+    grace period: no Locust master or worker outlives ctxbench."""
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in alive:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:

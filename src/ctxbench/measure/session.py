@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctxbench import __version__
+from ctxbench import __version__, signals
 from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
@@ -144,7 +144,9 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
     """Finalise meta.json, build the reports, and re-raise a failure naming the folder."""
     from ctxbench.report.build import build_reports
 
-    if error is not None:
+    if isinstance(error, KeyboardInterrupt):
+        meta.error = signals.describe(error)  # SIGINT or SIGTERM: the report says so
+    elif error is not None:
         meta.error = f"{type(error).__name__}: {error}"
     if target is not None:
         restored = restore_server_state(target)
@@ -170,6 +172,8 @@ def restore_server_state(target: Target) -> list[str] | str:
     """Put back what this run (or an earlier, crashed one) changed on ctxbench's own tables —
     each table's autovacuum setting as it was, statistics it cleared — and nothing else."""
     try:
+        if target.kind == "embedded" and not target.server.is_running():
+            target.server.up()  # an interrupted cold-start restart left it stopped
         with target.connect() as conn:
             return control.restore(conn)
     except Exception as exc:  # the server may be gone: say so, the run's own error comes first
