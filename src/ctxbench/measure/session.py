@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctxbench import __version__, signals
 from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
-from ctxbench.db import control
+from ctxbench.db import control, locks
 from ctxbench.db.connect import server_facts
+from ctxbench.db.dsn import mask_password
+from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.migrate import migrate
 from ctxbench.db.target import Target, make_server, open_target
 from ctxbench.errors import CtxbenchError, InfraError
@@ -33,8 +36,22 @@ ANCHOR_REUSE_DAYS = 7
 
 
 def run_id_for(scenario: Scenario) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
+    """UTC time to the millisecond plus a random suffix: two runs started together never
+    share an id (nor, with ``create_results``, a folder)."""
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}-{secrets.token_hex(2)}"
+
+
+def create_results(scenario: Scenario, out_dir: Path | None) -> tuple[str, ResultsDir]:
+    """A new run id and its results folder, created exclusively (never shared with another run)."""
+    for _ in range(5):
+        run_id = run_id_for(scenario)
+        try:
+            return run_id, ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create(exclusive=True)
+        except FileExistsError:
+            continue
+    raise InfraError(f"could not create a new results folder under {out_dir or scenario.output.dir}")
 
 
 def start(scenario: Scenario, kind: str, out_dir: Path | None,
@@ -44,9 +61,9 @@ def start(scenario: Scenario, kind: str, out_dir: Path | None,
     from ctxbench.measure.validate import check_scenario
 
     check_scenario(scenario, kind)
-    run_id = run_id_for(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
-    meta = RunMeta(run_id=run_id, kind=kind, scenario_name=scenario.name, scenario_text=scenario.text,
+    run_id, results = create_results(scenario, out_dir)
+    meta = RunMeta(run_id=run_id, kind=kind, scenario_name=scenario.name,
+                   scenario_text=mask_password(scenario.text),
                    started_at=utc_now(), ctxbench_version=__version__, git_sha=git_revision(),
                    machine=machine_facts(), budgets=scenario.resolved_budgets(), extra=extra)
     results.write_meta(meta)
@@ -59,9 +76,30 @@ def open_scenario_target(scenario: Scenario, meta: RunMeta, *, dsn: str | None,
     backend = "dsn" if dsn else scenario.database.backend
     server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
                          settings=scenario.database.settings)
-    target = open_target(server, scenario.database_name if backend != "dsn" else None)
+    # one run at a time per server: the embedded home is locked before the server is brought
+    # up (new settings would restart it under a running measurement)
+    lock = locks.lock_home(server.home) if isinstance(server, EmbeddedServer) else None
+    try:
+        target = open_target(server, scenario.database_name if backend != "dsn" else None)
+        if lock is None and target.kind == "dsn":
+            lock = locks.lock_database(target.dsn, f"database {target.database!r} on {target.masked_dsn}")
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    if lock is not None:
+        _HELD[id(target)] = lock
     meta.backend, meta.target = target.kind, target.masked_dsn
     return target
+
+
+_HELD: dict[int, locks.RunLock] = {}
+
+
+def release(target: Target | None) -> None:
+    """Let the next run have the server (idempotent)."""
+    if target is not None and (lock := _HELD.pop(id(target), None)) is not None:
+        lock.release()
 
 
 def record_dataset(meta: RunMeta, dataset: dict[str, Any], fresh: bool) -> None:
@@ -152,11 +190,16 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
         restored = restore_server_state(target)
         if restored:
             meta.extra["restored"] = restored
+    release(target)
     results.close()
     meta.ended_at = utc_now()
     meta.status = "incomplete" if error else "complete"
-    results.write_meta(meta)
-    reports = build_reports(results.path, strict=strict)
+    try:
+        results.write_meta(meta)
+        reports = build_reports(results.path, strict=strict)
+    except InfraError as exc:  # the results folder cannot take more (disk full, I/O error)
+        first = f"; the {what} had stopped on: {meta.error}" if error is not None else ""
+        raise InfraError(f"{exc}; no report was written{first}"[:1000]) from exc
     if error is None:
         return reports
     if isinstance(error, KeyboardInterrupt):

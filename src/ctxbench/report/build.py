@@ -8,7 +8,6 @@ again (``ctxbench report DIR``) rewrites the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from ctxbench.report.html import render_html
 from ctxbench.report.junit import render_junit
 from ctxbench.report.markdown import render_markdown
 from ctxbench.report.sections import extra_sections
-from ctxbench.results.store import ResultsDir
+from ctxbench.results.store import ResultsDir, write_atomic
 
 SUMMARY = "summary.json"
 LATENCIES = "latencies.csv"
@@ -66,9 +65,7 @@ class ReportPaths:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)  # a full disk: no torn file, no *.tmp, one clear error
 
 
 def _budget_line(summary: dict[str, Any], phase: str) -> float | None:
@@ -136,9 +133,7 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
     written = []
     for fig in list(figures.values()) + _extra_figures(extra):
         path = plot_dir / fig.name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(fig.png)
-        os.replace(tmp, path)
+        write_atomic(path, fig.png)
         written.append(path)
     for stale in plot_dir.glob("*.png"):
         if stale not in written:

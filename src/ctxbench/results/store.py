@@ -14,6 +14,7 @@ measurement on disk, and a torn last line is skipped on read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ctxbench.errors import UsageError
+from ctxbench.errors import InfraError, UsageError
 from ctxbench.results import checked
 from ctxbench.results.model import SCHEMA_VERSION, Measurement, PhaseRecord, RunMeta
 
@@ -38,26 +39,46 @@ def _safe(name: str) -> str:
 class ResultsDir:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._mfh: IO[str] | None = None
+        self._mfh: IO[bytes] | None = None
 
     # -- writing -----------------------------------------------------------------------
-    def create(self) -> ResultsDir:
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / PLANS).mkdir(exist_ok=True)
+    def create(self, *, exclusive: bool = False) -> ResultsDir:
+        """Make the folder; ``exclusive``: it must not exist yet (one run, one folder). An
+        ``--out`` that is a file, read-only or not a real filesystem is a usage error."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(exist_ok=not exclusive)
+            (self.path / PLANS).mkdir(exist_ok=True)
+        except FileExistsError as exc:
+            if exclusive and self.path.is_dir():
+                raise
+            raise UsageError(f"cannot create the results folder {self.path}: "
+                             f"{exc.filename or self.path} exists and is not a folder") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot create the results folder {self.path}: "
+                             f"{exc.strerror or exc} ({exc.filename or self.path})") from exc
         return self
 
     def write_meta(self, meta: RunMeta) -> None:
         self._write_json(self.path / META, meta.to_json())
 
     def append_measurement(self, m: Measurement) -> None:
+        path = self.path / MEASUREMENTS
         if self._mfh is None:
-            self._mfh = (self.path / MEASUREMENTS).open("a", encoding="utf-8")
-        self._mfh.write(json.dumps(m.to_json(), separators=(",", ":")) + "\n")
-        self._mfh.flush()
+            try:
+                self._mfh = path.open("ab", buffering=0)
+            except OSError as exc:
+                raise write_error(path, exc) from exc
+        _append(self._mfh, path, json.dumps(m.to_json(), separators=(",", ":")) + "\n")
 
     def append_phase(self, record: PhaseRecord) -> None:
-        with (self.path / PHASES).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
+        path = self.path / PHASES
+        try:
+            fh = path.open("ab", buffering=0)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        with fh:
+            _append(fh, path, json.dumps(record.to_json(), separators=(",", ":")) + "\n")
 
     def write_plan(self, phase: str, query: str, variant: str, payload: dict[str, Any]) -> Path:
         name = f"{_safe(phase)}__{_safe(query)}__{_safe(variant)}.json"
@@ -78,9 +99,7 @@ class ResultsDir:
 
     @staticmethod
     def _write_json(path: Path, payload: dict[str, Any]) -> None:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
 
     # -- reading -----------------------------------------------------------------------
     def require(self) -> ResultsDir:
@@ -115,6 +134,42 @@ class ResultsDir:
                 raise UsageError(f"{p}: expected a JSON object (a plan file), got {type(data).__name__}")
             plans.append(data)
         return plans
+
+
+def write_error(path: Path, exc: OSError) -> InfraError:
+    """One clear line for a results file that cannot be written (disk full, I/O error...)."""
+    return InfraError(f"cannot write {path}: {exc.strerror or exc}; measurements written so far "
+                      f"stay valid in {path.parent}")
+
+
+def _append(fh: IO[bytes], path: Path, line: str) -> None:
+    """Append one whole line or nothing: a failed write is cut back, so the file stays valid JSONL."""
+    data = line.encode("utf-8")
+    start = fh.seek(0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            written = fh.write(view)
+            view = view[written or 0:]
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fh.fileno(), start)
+        raise write_error(path, exc) from exc
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write through a temporary file and rename: never a torn file, never a stray ``*.tmp``."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
 
 
 def _read_json(path: Path) -> Any:
@@ -156,8 +211,6 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
 def write_user_file(path: Path, text: str, option: str) -> None:
     """Write a file the user named (``--md``, ``--out``...), atomically; a folder, an
     unwritable place or a full disk is one clear error, never a traceback or a torn file."""
-    from ctxbench.errors import InfraError
-
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{option} {path} is a folder; give a file name")
