@@ -115,11 +115,6 @@ def seed(
     as_json: Json = False,
 ) -> None:
     """Generate N traces (+ N/20 resources and histories) and load them by binary COPY."""
-    from ctxbench import bounds
-    from ctxbench.scenario import DatasetSpec
-
-    for name, value in (("scale", scale), ("seed", seed_), ("months", months)):
-        bounds.check(DatasetSpec, name, value, f"--{name}", f"dataset.{name}")
     options = DatasetOptions(scale=scale, seed=seed_, anchor=parse_anchor(anchor), months=months,
                              severities=severities, default_partition=default_partition)
     target = target_from(backend, dsn, home, database)
