@@ -59,6 +59,16 @@ def _existing_target(backend: str | None, dsn: str | None, home, database: str |
     return target
 
 
+def require_dataset(conn, database: str) -> None:
+    """The workload's tables must be ctxbench's own and hold a loaded dataset."""
+    from ctxbench.datagen.generator import current_dataset
+    from ctxbench.db.migrate import guard_foreign_tables, owns_schema
+
+    guard_foreign_tables(conn, f"database {database!r}")
+    if not owns_schema(conn) or not current_dataset(conn):
+        raise UsageError(f"database {database!r} holds no ctxbench dataset; run `ctxbench seed` first")
+
+
 @queries_app.command("explain")
 def explain(
     name: Annotated[str, typer.Argument(help="Query name (see `ctxbench queries list`).")],
@@ -86,6 +96,7 @@ def explain(
                  "phases.warm.param_sets")
     target = _existing_target(backend, dsn, home, database)
     with target.connect() as conn:
+        require_dataset(conn, target.database)
         profile = DatasetProfile.from_database(conn)
         ps = ParamSampler(profile, seed, surface=surface).sample(name, index + 1,
                                                                  stream="explain")[index]

@@ -21,9 +21,14 @@ def mask_password(text: str) -> str:
 def parse(dsn: str) -> dict[str, str]:
     """Parse a DSN, turning libpq's complaint into a usage error that hides the password."""
     try:
-        return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+        params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
         raise UsageError(f"invalid DSN {mask_password(dsn)!r}: {mask_password(str(exc))}") from exc
+    port = params.get("port", "")
+    if port and not all(p.strip().isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise UsageError(f"invalid DSN {mask_password(dsn)!r}: port {port!r} is not a TCP port "
+                         "(1 .. 65535)")
+    return params
 
 
 def with_database(dsn: str, dbname: str) -> str:

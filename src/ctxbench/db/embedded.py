@@ -9,6 +9,7 @@ PostgreSQL refuses to run as root, so as root the server runs as an unprivileged
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import os
@@ -240,6 +241,37 @@ class EmbeddedServer:
         with conf.open("a") as fh:
             fh.write(f"\ninclude_if_exists '{HARNESS_CONF}'\n")
 
+    def _known_settings(self) -> set[str]:
+        proc = self._run("postgres", "--describe-config", check=False)
+        return {line.split("\t", 1)[0] for line in proc.stdout.splitlines() if "\t" in line}
+
+    def _check_settings(self) -> None:
+        """Unknown names are a usage error before anything is written or restarted (a bad
+        harness.conf would stop the server, which other commands may be using)."""
+        known = self._known_settings()
+        if not known:
+            return  # cannot tell here; the server's own check still applies
+        for key in self.settings:
+            if "." not in key and key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=3)
+                raise UsageError(f"database.settings: {key!r} is not a PostgreSQL setting"
+                                 + (f"; did you mean {', '.join(close)}?" if close else
+                                    "; see `postgres --describe-config` for the names"))
+
+    def _invalid_values(self) -> list[str]:
+        """Errors the running server finds in harness.conf (re-read without applying it)."""
+        from ctxbench.db.connect import connect
+
+        try:
+            with connect(self.dsn()) as conn:
+                rows = conn.execute(
+                    "SELECT name, error FROM pg_file_settings WHERE sourcefile LIKE %s "
+                    "AND error IS NOT NULL AND error <> 'setting could not be applied'",
+                    (f"%{HARNESS_CONF}",)).fetchall()
+        except InfraError:
+            return []
+        return [f"{name}: {error}" for name, error in rows]
+
     def _write_conf(self) -> bool:
         for key in self.settings:
             if key in server_settings.RESERVED:
@@ -252,12 +284,22 @@ class EmbeddedServer:
         })
         text = server_settings.render_conf(values)
         path = self.pgdata / HARNESS_CONF
-        if path.exists() and path.read_text() == text:
+        previous = path.read_text() if path.exists() else None
+        if previous == text:
             return False
+        self._check_settings()
         path.write_text(text)
         if os.geteuid() == 0:
             shutil.chown(path, SERVER_USER, SERVER_USER)
+        if previous is not None and self._pg_ctl_status_ok():
+            bad = self._invalid_values()
+            if bad:
+                path.write_text(previous)  # the running server keeps its settings
+                raise UsageError(f"database.settings: {'; '.join(bad)}")
         return True
+
+    def _pg_ctl_status_ok(self) -> bool:
+        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
 
 
 def _ensure_server_user() -> None:

@@ -73,6 +73,9 @@ class Target:
 
 def make_server(backend: str | None = None, *, dsn: str | None = None, home: Path | None = None,
                 settings: Mapping[str, object] | None = None, image: str | None = None) -> Server:
+    if dsn is not None and not dsn.strip():
+        raise UsageError("--dsn is empty; give a connection string such as "
+                         "'postgresql://user@host:5432/db', or leave --dsn out for the embedded server")
     dsn = dsn or os.environ.get("CTXBENCH_DSN") or None
     backend = backend or ("dsn" if dsn else "embedded")
     if backend not in BACKENDS:
