@@ -74,6 +74,15 @@ def test_a_diagnosis_is_shown_instead_of_the_fallback(run) -> None:
     assert findings(s)[0].endswith("— cold cache.")
     fail["diagnosis"] = {"unexpected": 1}  # unknown shape: fall back to the data
     assert "captured plan" in findings(s)[0]
+    # the shape the diagnosis step writes: its text says cause and remedy
+    fail["diagnosis"] = {"plan": {"role": "tail"}, "causes": [{"code": "io_bound", "text": "x"}],
+                         "remedies": [{"variant": "indexed", "what": "an index"}],
+                         "text": "81% of the time was I/O. Remedy: variant indexed (an index)."}
+    assert findings(s)[0].endswith("— 81% of the time was I/O. Remedy: variant indexed "
+                                   "(an index).")
+    fail["diagnosis"] = {"plan": None, "causes": [], "remedies": [],
+                         "text": "no plan was captured for this group, so no diagnosis"}
+    assert "captured plan" in findings(s)[0]  # nothing found: what the data shows instead
 
 
 def test_matrix_is_query_by_phase_with_variants_side_by_side(run) -> None:

@@ -33,6 +33,8 @@ def print_verdicts(console: Console | None, report: Any, limit: int | None = 20)
                       highlight=False)
     style = STYLE.get(summary["verdict"]["overall"], "")
     console.print(Text(overall_line(summary), style=style))
+    for problem in summary["verdict"].get("problems", []):
+        console.print(f"[bold red]error:[/] {problem} — not a PASS", highlight=False)
     for item in findings(summary):
         console.print(Text(f"• {item}"), highlight=False)
     table = matrix(summary)

@@ -92,7 +92,10 @@ def is_near_miss(v: dict[str, Any]) -> bool:
 # ---- causes -------------------------------------------------------------------------------
 
 def diagnosis_text(v: dict[str, Any]) -> str | None:
-    """The diagnosis attached to a check, as one sentence (cause, then remedy)."""
+    """The diagnosis attached to a check (``verdicts[*].diagnosis``), as one sentence.
+
+    Its ``text`` already says the cause and the remedy; other shapes are read as cause +
+    remedy. A diagnosis that found nothing (no plan, no cause) gives way to the data."""
     d = v.get("diagnosis")
     if not d:
         return None
@@ -101,18 +104,23 @@ def diagnosis_text(v: dict[str, Any]) -> str | None:
     if isinstance(d, list):
         parts = [diagnosis_text({"diagnosis": x}) for x in d]
         return "; ".join(p for p in parts if p) or None
-    if isinstance(d, dict):
-        cause = next((str(d[k]) for k in ("cause", "summary", "text", "finding", "why")
-                      if d.get(k)), None)
-        remedy = next((str(d[k]) for k in ("remedy", "fix", "suggestion", "action") if d.get(k)),
-                      None)
-        if isinstance(d.get("remedies"), list) and not remedy:
-            remedy = "; ".join(str(r.get("text") if isinstance(r, dict) else r)
-                               for r in d["remedies"][:2])
-        if cause and remedy:
-            return f"{cause.rstrip('.')}. Remedy: {remedy}"
-        return cause or remedy
-    return None
+    if not isinstance(d, dict):
+        return None
+    if "plan" in d and d.get("plan") is None and not d.get("causes"):
+        return None
+    if d.get("text"):
+        return str(d["text"]).strip().rstrip(".")
+    cause = next((str(d[k]) for k in ("cause", "summary", "finding", "why") if d.get(k)), None)
+    remedy = next((str(d[k]) for k in ("remedy", "fix", "suggestion") if d.get(k)), None)
+    if not remedy and isinstance(d.get("remedies"), list):
+        remedy = "; ".join(str(r.get("what") or r.get("text") or r.get("variant"))
+                           if isinstance(r, dict) else str(r) for r in d["remedies"][:2]) or None
+    if not cause and isinstance(d.get("causes"), list):
+        cause = "; ".join(str(c.get("text") or c.get("code")) if isinstance(c, dict) else str(c)
+                          for c in d["causes"][:2]) or None
+    if cause and remedy:
+        return f"{cause.rstrip('.')}. Remedy: {remedy}"
+    return cause or remedy
 
 
 _SCAN = re.compile(r"(Seq Scan|Parallel Seq Scan|Bitmap Heap Scan|Index Scan(?: Backward)?|"
