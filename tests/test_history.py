@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,7 @@ def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: P
     assert lists.steps == []  # untouched query: no step
     assert count.plan_changes == [4] and lists.plan_changes == []  # the wrapped statement
     page = build_history_page([out], tmp_path / "page")
-    md = page.md.read_text().replace("\\_", "_")
+    md = re.sub(r"\\(.)", r"\1", page.md.read_text())  # undo Markdown escapes
     assert "count_incidents[as_shipped] · after_analyze.warm: p95" in md
     assert f"from run {h.runs[4].run_id}" in md
 

@@ -48,7 +48,13 @@ def test_findings_name_the_failure_with_its_cause_and_the_effects(run) -> None:
     first = items[0]
     assert first.startswith("❌ list_incidents[a] · before_analyze.cold")
     assert fmt_num(fail["estimate"]) in first
-    # the cause comes from the captured plan: I/O share and the sequential scans
+    # the analysis diagnosed it: its words are the cause shown
+    assert fail["diagnosis"]["text"].rstrip(".") in first
+    # without a diagnosis, the cause comes from the captured plan: I/O share and the scans
+    bare = copy.deepcopy(s)
+    for v in bare["verdicts"]:
+        v.pop("diagnosis", None)
+    first = findings(bare)[0]
     plan = next(p for p in s["plans"] if p["phase"] == "before_analyze.cold")
     share = plan["io_read_ms"] / plan["execution_ms"]
     assert f"{share:.0%} of the captured plan" in first and "sequential scan on rat_y2025m09" in first
@@ -73,6 +79,9 @@ def test_a_diagnosis_is_shown_instead_of_the_fallback(run) -> None:
     fail["diagnosis"] = "cold cache"
     assert findings(s)[0].endswith("— cold cache.")
     fail["diagnosis"] = {"unexpected": 1}  # unknown shape: fall back to the data
+    for v in s["verdicts"]:
+        if v is not fail:
+            v.pop("diagnosis", None)
     assert "captured plan" in findings(s)[0]
     # the shape the diagnosis step writes: its text says cause and remedy
     fail["diagnosis"] = {"plan": {"role": "tail"}, "causes": [{"code": "io_bound", "text": "x"}],
