@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import math
 import re
 import tomllib
 import types
@@ -58,6 +59,9 @@ class DatasetSpec:
     anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
     severities: str = _f("documented", choices=("documented", "tests"))
     default_partition: bool = _f(False)
+    embedding_profile: str = _f("realistic", choices=("realistic", "hard"),
+                                doc="vector geometry: realistic (calibrated against a real "
+                                "sentence-embedding model) or hard (generator v1's isotropic balls)")
 
 
 @dataclass
@@ -186,6 +190,8 @@ class VectorSpec:
     tie_epsilon: float = _f(1e-5, lo=0, hi=0.1, doc="distance tolerance for ties at the k-th neighbour")
     hnsw_warmup: bool = _f(True, doc="also run [phases.hnsw_warmup] (cold-start curves)")
     cache_dir: str | None = _f(None, doc="ground-truth cache; default $CTXBENCH_CACHE or ~/.cache/ctxbench")
+    geometry_sample: int = _f(1000, lo=0, hi=100000, doc="rows whose exact neighbours measure the "
+                              "data's geometry (ctxbench geometry); 0 = skip")
 
 
 @dataclass
@@ -296,6 +302,8 @@ class _Loader:
         elif tp is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.fail(key, value, "expected a number")
+            if not math.isfinite(value):
+                self.fail(key, value, "expected a finite number (not nan or inf)")
             value = float(value)
         elif tp is str and not isinstance(value, str):
             self.fail(key, value, "expected a string")
@@ -363,6 +371,9 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from exc
+    if not data and source != "<defaults>":
+        raise UsageError(f"{source}: the scenario is empty; give at least a name and the tables to "
+                         "change (e.g. [dataset], [phases]), or use a shipped scenario such as smoke")
     scenario = ld.build(Scenario, data, "")
     if "name" not in data and source.endswith(".toml"):
         scenario.name = Path(source).stem
@@ -374,8 +385,16 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
 def load(path: Path | str) -> Scenario:
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"scenario file {path} does not exist")
-    return load_text(path.read_text(encoding="utf-8"), str(path))
+        raise UsageError(f"scenario file {path} does not exist" if not path.exists()
+                         else f"scenario {path} is not a file; give a .toml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a scenario "
+                         "is a TOML file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read scenario file {path}: {exc.strerror or exc}") from exc
+    return load_text(text, str(path))
 
 
 def scenarios_dir() -> Path:
