@@ -270,3 +270,113 @@ def test_redis_outage_falls_back_to_l2(make_executor, pool):
     assert [o.tier for o in outs] == ["miss", "l2"] and failing.l1.stats.errors == 2
     assert any("redis:" in n for n in outs[1].notes)
     failing.close()
+
+
+# -- the cache phase end to end (ctxbench run) ---------------------------------------------------------
+CACHE_RUN = """
+name = "{name}"
+[database]
+name = "runner_tiny"
+[database.settings]
+shared_buffers = "256MB"
+maintenance_work_mem = "256MB"
+max_wal_size = "2GB"
+[dataset]
+scale = 1000
+seed = 7
+[queries]
+include = ["list_incidents"]
+[phases]
+run = ["cache"]
+[phases.cache]
+variants = ["{variant}"]
+hit_samples = 6
+miss_samples = 6
+mix_requests = 40
+mix_keys = 15
+outage_samples = 3
+stampede_trials = 2
+stampede_queries = ["list_incidents"]
+[[budgets]]
+phase = "cache.stampede"
+metric = "error_rate"
+max = 0.0
+[[budgets]]
+phase = "cache.mix"
+metric = "hit_rate"
+min = 0.01
+"""
+
+
+def _cache_run(pg_server, redis_server, tmp_path, variant="as_shipped", name="cache_tiny"):
+    from ctxbench import scenario as scenarios
+    from ctxbench.measure.runner import run_scenario
+
+    sc = scenarios.load_text(CACHE_RUN.format(name=name, variant=variant), f"{name}.toml")
+    return run_scenario(sc, out_dir=tmp_path, home=pg_server.home, redis_url=redis_server.url(5))
+
+
+def test_cache_phase_measures_every_tier_and_reports_the_split(pg_server, redis_server, tmp_path):
+    from ctxbench.results import ResultsDir
+
+    with redis_server.client(5) as c:
+        c.flushdb()  # a database ctxbench claims (empty) for this run
+    outcome = _cache_run(pg_server, redis_server, tmp_path)
+    ms = [m for m in ResultsDir(outcome.results_dir).iter_measurements() if not m.warmup]
+    phases = {m.phase for m in ms}
+    assert phases == {"cache.hit", "cache.miss", "cache.mix", "cache.outage", "cache.stampede"}
+    tiers = {(m.phase, m.labels.get("tier")) for m in ms}
+    assert ("cache.hit", "l1") in tiers and ("cache.miss", "miss") in tiers
+    assert ("cache.outage", "l2") in tiers and ("cache.outage", "miss") in tiers
+    stampede = [m for m in ms if m.phase == "cache.stampede"]
+    assert sorted(int(m.metrics["db_queries"]) for m in stampede) == [2, 2, 4, 4]
+    assert all(m.ok for m in stampede)
+    hits = [m for m in ms if m.labels.get("tier") == "l1"]
+    assert hits and all(m.metrics["db_queries"] == 0 and m.metrics["redis_ms"] > 0 for m in hits)
+    report = (outcome.results_dir / "report.md").read_text()
+    assert "## Cache (the service's read path)" in report and "### Stampede check" in report
+    summary = json.loads((outcome.results_dir / "summary.json").read_text())
+    judged = {(v["phase"], v["metric"]) for v in summary["verdicts"]}
+    assert ("cache.mix", "hit_rate") in judged and ("cache.stampede", "error_rate") in judged
+
+
+def test_the_stampede_check_fails_when_the_count_is_not_the_services(pg_server, redis_server, tmp_path,
+                                                                   monkeypatch):
+    """Hold the no-single-flight read path to the service's promise: the check must fail."""
+    from ctxbench.measure import cache_phase
+
+    monkeypatch.setattr(cache_phase, "expected_stampede",
+                        lambda variant, query, n_keys: 2 * n_keys)
+    outcome = _cache_run(pg_server, redis_server, tmp_path, variant="no_singleflight", name="cache_fail")
+    assert outcome.exit_code == 1
+    summary = json.loads((outcome.results_dir / "summary.json").read_text())
+    failed = [v for v in summary["verdicts"] if v["phase"] == "cache.stampede" and v["verdict"] == "FAIL"]
+    assert failed
+    report = (outcome.results_dir / "report.md").read_text()
+    assert "expected exactly 2 database queries" in report or "expected exactly 4" in report
+
+
+def test_a_load_run_through_the_cache_records_tiers_and_database_queries(
+        tmp_path, dataset_target, redis_server, monkeypatch):
+    from test_load_locust import dataset_scenario
+
+    from ctxbench.load.orchestrate import run_load
+    from ctxbench.load.settings import LoadSettings
+    from ctxbench.results import ResultsDir
+
+    monkeypatch.setenv("CTXBENCH_REDIS_URL", redis_server.url(6))
+    sc = dataset_scenario(tmp_path, dataset_target, "[load]\ncache = true\n"
+                          "[phases.cache]\nmix_keys = 20\n"
+                          "[[budgets]]\nquery = 'list_incidents'\nphase = 'load'\nmetric = 'hit_rate'\n"
+                          "min = 0.01\n")
+    settings = LoadSettings.from_scenario(sc, users=2, spawn_rate=2, duration_s=6)
+    assert settings.cache == "as_shipped"
+    out = run_load(sc, settings, out_dir=tmp_path / "runs", dsn=dataset_target.dsn)
+    ms = [m for m in ResultsDir(out.results_dir).iter_measurements() if m.query == "list_incidents"]
+    assert ms and all(m.labels.get("cache") == "as_shipped" for m in ms)
+    tiers = {("l1" if m.metrics["l1"] else "l2" if m.metrics["l2"] else "other") for m in ms}
+    assert "l1" in tiers  # 20 keys, Zipf: most list requests are Redis hits
+    misses = [m for m in ms if m.metrics["db_queries"] > 0]
+    assert misses and all(m.metrics["db_queries"] == 2 for m in misses)  # Q1 + Q2 per list miss
+    report = (out.results_dir / "report.md").read_text()
+    assert "## Cache (the service's read path)" in report and "| load | list\\_incidents" in report

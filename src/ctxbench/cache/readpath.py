@@ -107,7 +107,8 @@ class Outcome:
         """Per-request numbers for Measurement.metrics; 0/1 ones average to rates."""
         return {"hit_rate": float(self.hit), "db_share": float(self.db_queries > 0),
                 "db_queries": float(self.db_queries), "l1": float(self.tier == "l1"),
-                "l2": float(self.tier == "l2"), "redis_ms": self.redis_ns / 1e6,
+                "l2": float(self.tier == "l2"), "shared": float(self.tier == "shared"),
+                "cached": float(self.tier != "uncached"), "redis_ms": self.redis_ns / 1e6,
                 "decode_ms": self.decode_ns / 1e6, "db_ms": self.db_ns / 1e6,
                 "fill_ms": self.fill_ns / 1e6, "value_kb": self.value_bytes / 1024}
 

@@ -42,6 +42,9 @@ def run(
     dsn: Dsn = None,
     home: Home = None,
     strict: bool = typer.Option(False, "--strict", help="INCONCLUSIVE verdicts fail the run."),
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", envvar="CTXBENCH_REDIS_URL", show_default=False,
+        help="Redis for the cache phase (redis://HOST:PORT/DB; default: ctxbench starts its own)."),
 ) -> None:
     """Run a scenario: provision, seed (or reuse), measure every phase, write reports.
 
@@ -56,7 +59,8 @@ def run(
     out.print(f"[bold]ctxbench run[/] scenario [cyan]{sc.name}[/] ({sc.source})")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=out, transient=False) as progress:
-        outcome = run_scenario(sc, out_dir=out_dir, dsn=dsn, home=home, progress=RichProgress(progress))
+        outcome = run_scenario(sc, out_dir=out_dir, dsn=dsn, home=home, progress=RichProgress(progress),
+                               redis_url=redis_url)
     print_verdicts(out, outcome.reports)
     out.print(f"report: {outcome.results_dir / 'report.md'}  (html: {outcome.results_dir / 'report.html'})")
     raise typer.Exit(outcome.exit_code)

@@ -73,7 +73,8 @@ def _has_variant(q: Query, name: str) -> bool:
 
 
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
-                 home: Path | None = None, progress: ph.Progress | None = None) -> RunOutcome:
+                 home: Path | None = None, progress: ph.Progress | None = None,
+                 redis_url: str | None = None) -> RunOutcome:
     progress = progress or ph.SilentProgress()
     workload = select_workload(scenario)
     results, meta = session.start(scenario, "run", out_dir, extra={
@@ -97,14 +98,15 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
                                  mix=scenario.queries.mix),
             workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
-        _run_phases(ctx, scenario, fresh)
+        _run_phases(ctx, scenario, fresh, redis_url=redis_url, home=home)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
     return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
 
-def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
+def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool, *,
+                redis_url: str | None = None, home: Path | None = None) -> None:
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
@@ -125,5 +127,9 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
                 raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
                                  f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
             ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
+        elif name == "cache":
+            from ctxbench.measure import cache_phase
+
+            cache_phase.run(ctx, spec.cache, redis_url=redis_url, home=home)
         stats_fresh = False
         ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")
