@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -380,3 +381,20 @@ def test_a_load_run_through_the_cache_records_tiers_and_database_queries(
     assert misses and all(m.metrics["db_queries"] == 2 for m in misses)  # Q1 + Q2 per list miss
     report = (out.results_dir / "report.md").read_text()
     assert "## Cache (the service's read path)" in report and "| load | list\\_incidents" in report
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[phases.cache]\nvariants = ["fast"]', "phases.cache.variants[0]' = 'fast' is not allowed; allowed: "
+     "as_shipped, tuned, no_singleflight"),
+    ('[phases.cache]\nqueries = ["trend"]', "the service never cached the aggregations"),
+    ('[phases.cache]\nmix = "uniform"', "allowed: zipf, service_80_20"),
+    ('[load]\ncache_variant = "fast"', "load.cache_variant"),
+    ('[[budgets]]\nphase = "cache.hit"\nmetric = "hit_ratio"\nmin = 0.7', "hit_rate"),
+])
+def test_cache_scenario_keys_are_validated_with_clear_errors(text, message):
+    from ctxbench import scenario as scenarios
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        scenarios.load_text(text, "bad.toml")
+    ok = scenarios.load_text('[phases]\nrun = ["cache"]', "ok.toml")
+    assert ok.phases.cache.variants == ["as_shipped"] and "cache" in ok.phases.run
