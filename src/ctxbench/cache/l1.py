@@ -5,7 +5,9 @@
 - a GET that fails (error or timeout) counts an error and the read falls through to L2;
 - a SET that fails is logged and ignored: L2 is written anyway.
 redis-py stands in for go-redis; retries are off (go-redis retried 3 times with backoff; with
-them a dead Redis would cost more per request, not less).
+them a dead Redis would cost more per request, not less). redis-py has no per-command deadline:
+the service's 2 s (synchronous) and 5 s (asynchronous) write timeouts are bounded here by the
+client's 3 s socket timeout, which only matters when Redis hangs.
 """
 
 from __future__ import annotations

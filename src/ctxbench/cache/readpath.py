@@ -103,6 +103,24 @@ class Outcome:
     def hit(self) -> bool:
         return self.tier in HIT_TIERS
 
+    @property
+    def problem(self) -> str | None:
+        """The error a caller should count: a 404 (missing id) is an answer, not a failure."""
+        return None if self.error is None or self.error.startswith("NotFound") else self.error
+
+    @property
+    def rows(self) -> int:
+        """Incidents in the answer (1 for one incident or an aggregate, 0 for none)."""
+        r = self.result
+        if isinstance(r, dict):
+            for k in ("incidents", "Incidents"):
+                if k in r:
+                    return len(r[k] or [])
+            return 1
+        if isinstance(r, list):
+            return len(r)
+        return int(r is not None)
+
     def metrics(self) -> dict[str, float]:
         """Per-request numbers for Measurement.metrics; 0/1 ones average to rates."""
         return {"hit_rate": float(self.hit), "db_share": float(self.db_queries > 0),

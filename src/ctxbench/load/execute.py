@@ -115,13 +115,9 @@ def execute_cached(cached: Any, query: Any, variant: str, ps: ParamLike, *,
     lab = {**dict(labels or {}), "cache": cached.variant.name}
     if ps.kind:
         lab.setdefault("param_kind", str(ps.kind))
-    error = None if out.error is None or out.error.startswith("NotFound") else out.error
-    result = out.result
-    rows = len(result.get("incidents") or result.get("Incidents") or []) if isinstance(result, dict) and (
-        "incidents" in result or "Incidents" in result) else (len(result) if isinstance(result, list)
-                                                               else int(result is not None))
+    error = out.problem
     m = Measurement(run_id="", phase=PHASE, query=query.name, variant=variant, param_id=str(ps.id),
-                    seq=0, latency_ns=latency, rows=rows, ok=error is None, error=error, warmup=warmup,
+                    seq=0, latency_ns=latency, rows=out.rows, ok=error is None, error=error, warmup=warmup,
                     labels=lab, metrics=metrics)
     return Executed(m, item_name(query.name, variant), latency / 1e6,
                     None if error is None else RuntimeError(error))

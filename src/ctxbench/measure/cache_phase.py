@@ -31,6 +31,7 @@ from psycopg_pool import ConnectionPool
 
 from ctxbench.cache import CachedExecutor, Outcome, RedisL1, cache_variant, keys, owner, single_connection
 from ctxbench.cache.server import resolve_url
+from ctxbench.db import control
 from ctxbench.load.execute import open_pool
 from ctxbench.measure.phases import PhaseContext, run_guarded
 from ctxbench.queries import ParamSet
@@ -74,20 +75,12 @@ class CacheSession:
 
 def _measurement(ctx: PhaseContext, phase: str, variant: str, ps: ParamSet, out: Outcome, *,
                  seq: int, warmup: bool = False, labels: dict[str, str] | None = None) -> Measurement:
-    result = out.result
-    rows = 0
-    if isinstance(result, dict):
-        rows = len(result.get("incidents") or result.get("Incidents") or []) if (
-            "incidents" in result or "Incidents" in result) else 1
-    elif isinstance(result, list):
-        rows = len(result)
     lab = {**(labels or {})}
     if ps.kind:
         lab["param_kind"] = ps.kind
     m = Measurement(run_id=ctx.run_id, phase=phase, query=ps.query, variant=variant, param_id=ps.id,
-                    seq=seq, latency_ns=out.latency_ns, rows=rows,
-                    ok=out.error is None or out.error.startswith("NotFound"),
-                    error=None if out.error is None or out.error.startswith("NotFound") else out.error,
+                    seq=seq, latency_ns=out.latency_ns, rows=out.rows, ok=out.problem is None,
+                    error=out.problem,
                     warmup=warmup, labels=lab, metrics=out.metrics())
     ctx.results.append_measurement(m)
     return m
@@ -133,6 +126,12 @@ def run(ctx: PhaseContext, spec: CacheSpec, *, redis_url: str | None = None,
     session_box: list[CacheSession] = []
 
     def setup(record: PhaseRecord) -> None:
+        with ctx.target.connect() as conn:  # as `ctxbench load`: a service runs on analyzed tables
+            state = control.statistics_state(conn)
+            if state["state"] != "analyzed":
+                record.events.append({"type": "analyze", **control.analyze(conn)})
+                record.notes.append("the tables had no statistics: ANALYZE ran before the cache phase")
+            record.stats_state = control.statistics_state(conn)["state"]
         session = CacheSession(ctx, spec, redis_url, home)
         session_box.append(session)
         info = session.server.status() if session.server else {"url": owner.redis_url_masked(session.url)}
@@ -289,8 +288,7 @@ def _stampede(ctx: PhaseContext, session: CacheSession, variant: str, record: Ph
                 params = [sets[i % n_keys] for i in range(n)]
                 with session.executor(variant, pool=pool) as ex:
                     count, wall, outs = stampede_trial(ex, query, [ps.params for ps in params])
-                errors = [o.error for o in outs
-                          if o is not None and o.error and not o.error.startswith("NotFound")]
+                errors = [o.problem for o in outs if o is not None and o.problem]
                 same = all(o is not None and o.result == outs[i % n_keys].result for i, o in enumerate(outs))
                 problem = None
                 if errors:
