@@ -84,9 +84,14 @@ class QueriesSpec:
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
 
+_REMEDY_COLD_DOC = ("cold samples per remedy pair in the remedy-schema stage (a PASS of p95 "
+                    "needs many; the as-shipped stage only needs enough to FAIL); default: the same")
+
+
 @dataclass
 class ColdSpec:
     samples: int = _f(20, lo=1, hi=10000)
+    remedy_samples: int | None = _f(None, lo=1, hi=10000, doc=_REMEDY_COLD_DOC)
 
 
 @dataclass
@@ -99,7 +104,10 @@ class WarmSpec:
 @dataclass
 class AnalyzeSpec:
     cold_samples: int = _f(20, lo=0, hi=10000)
+    remedy_cold_samples: int | None = _f(None, lo=0, hi=10000, doc=_REMEDY_COLD_DOC)
     param_sets: int = _f(50, lo=0, hi=100000)
+    remedy_param_sets: int | None = _f(None, lo=0, hi=100000,
+                                       doc="warm parameter sets in the remedy-schema stage")
     warmup_passes: int = _f(1, lo=0, hi=100)
     repeats: int = _f(2, lo=1, hi=1000)
 

@@ -58,8 +58,13 @@ class ResultsDir:
         with (self.path / PHASES).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
 
-    def write_plan(self, phase: str, query: str, variant: str, payload: dict[str, Any]) -> Path:
-        name = f"{_safe(phase)}__{_safe(query)}__{_safe(variant)}.json"
+    def write_plan(self, phase: str, query: str, variant: str, payload: dict[str, Any],
+                   role: str | None = None) -> Path:
+        """``role`` (e.g. 'tail-1') names extra plans of the same group: the tail's plans."""
+        name = f"{_safe(phase)}__{_safe(query)}__{_safe(variant)}"
+        name += f"__{_safe(role)}.json" if role else ".json"
+        if role:
+            payload = {**payload, "role": role}
         path = self.path / PLANS / name
         self._write_json(path, {"schema_version": SCHEMA_VERSION, "phase": phase, "query": query,
                                 "variant": variant, **payload})
