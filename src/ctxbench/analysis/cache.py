@@ -46,15 +46,18 @@ def cache_tables(measurements: Iterable[Measurement]) -> list[dict[str, Any]]:
     for m in measurements:
         if m.warmup or not is_cache_request(m):
             continue
-        labels = tuple(sorted((k, v) for k, v in (m.labels or {}).items() if k not in ("tier", "param_kind")))
-        groups[(m.phase, m.query, m.variant, labels)].append(m)
+        labels = tuple(sorted((k, v) for k, v in (m.labels or {}).items()
+                              if k not in ("tier", "param_kind", "cache")))
+        cache = (m.labels or {}).get("cache", "?")
+        groups[(m.phase, m.query, cache, labels)].append(m)
     rows = []
-    for (phase, query, variant, labels), ms in sorted(groups.items()):
+    for (phase, query, cache, labels), ms in sorted(groups.items()):
         tiers = np.array([tier_of(m.metrics) for m in ms])
         lat = np.array([m.latency_ns / 1e6 for m in ms])
         dbq = np.array([float(m.metrics.get("db_queries", 0.0)) for m in ms])
         row: dict[str, Any] = {
-            "phase": phase, "query": query, "variant": variant, "labels": dict(labels), "n": len(ms),
+            "phase": phase, "query": query, "cache": cache, "variant": ms[0].variant,
+            "labels": dict(labels), "n": len(ms),
             "errors": sum(not m.ok for m in ms),
             "share": {t: float((tiers == t).mean()) for t in TIER_ORDER if (tiers == t).any()},
             "hit_rate": float(np.isin(tiers, ("l1", "l2")).mean()),
@@ -77,12 +80,12 @@ def stampede_rows(measurements: Iterable[Measurement]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[Measurement]] = defaultdict(list)
     for m in measurements:
         if m.phase == "cache.stampede" and not m.warmup:
-            groups[(m.query, m.variant, (m.labels or {}).get("keys", "?"),
+            groups[(m.query, (m.labels or {}).get("cache", "?"), (m.labels or {}).get("keys", "?"),
                     (m.labels or {}).get("concurrency", "?"))].append(m)
     out = []
-    for (query, variant, keys, conc), ms in sorted(groups.items()):
+    for (query, cache, keys, conc), ms in sorted(groups.items()):
         expected = ms[0].metrics.get("expected_db_queries")
-        out.append({"query": query, "variant": variant, "keys": keys, "concurrency": conc,
+        out.append({"query": query, "cache": cache, "keys": keys, "concurrency": conc,
                     "db_queries": [int(m.metrics.get("db_queries", -1)) for m in ms],
                     "expected": None if expected is None else int(expected),
                     "failed": sum(not m.ok for m in ms),

@@ -34,7 +34,7 @@ from ctxbench.cache.server import resolve_url
 from ctxbench.db import control
 from ctxbench.load.execute import open_pool
 from ctxbench.measure.phases import PhaseContext, run_guarded
-from ctxbench.queries import ParamSet
+from ctxbench.queries import AS_SHIPPED, ParamSet
 from ctxbench.results import Measurement, PhaseRecord
 from ctxbench.scenario import CacheSpec
 
@@ -75,10 +75,10 @@ class CacheSession:
 
 def _measurement(ctx: PhaseContext, phase: str, variant: str, ps: ParamSet, out: Outcome, *,
                  seq: int, warmup: bool = False, labels: dict[str, str] | None = None) -> Measurement:
-    lab = {**(labels or {})}
+    lab = {**(labels or {}), "cache": variant}  # the query itself runs as shipped
     if ps.kind:
         lab["param_kind"] = ps.kind
-    m = Measurement(run_id=ctx.run_id, phase=phase, query=ps.query, variant=variant, param_id=ps.id,
+    m = Measurement(run_id=ctx.run_id, phase=phase, query=ps.query, variant=AS_SHIPPED, param_id=ps.id,
                     seq=seq, latency_ns=out.latency_ns, rows=out.rows, ok=out.problem is None,
                     error=out.problem,
                     warmup=warmup, labels=lab, metrics=out.metrics())
@@ -170,7 +170,9 @@ def _hits(ctx: PhaseContext, session: CacheSession, variant: str, conn, record: 
         for query in spec.queries:
             sets = distinct_keys(ctx.sampler.sample(query, spec.hit_samples, stream="cache.hit"))
             for i, ps in enumerate(sets, 1):  # warm: the first request of each key fills the cache
-                _measurement(ctx, "cache.hit", variant, ps, ex.request(query, ps.params), seq=i, warmup=True)
+                out = ex.request(query, ps.params)
+                _measurement(ctx, "cache.hit", variant, ps, out, seq=i, warmup=True,
+                             labels={"tier": out.tier})
                 ctx.progress.advance()
             ex.drain()
             order = list(sets)
@@ -299,10 +301,10 @@ def _stampede(ctx: PhaseContext, session: CacheSession, variant: str, record: Ph
                     problem = (f"expected exactly {expected} database queries for {n} concurrent misses "
                                f"over {n_keys} key(s), counted {count}")
                 summary.setdefault(f"{query}/{n_keys}", []).append(count)
-                m = Measurement(run_id=ctx.run_id, phase="cache.stampede", query=query, variant=variant,
+                m = Measurement(run_id=ctx.run_id, phase="cache.stampede", query=query, variant=AS_SHIPPED,
                                 param_id=params[0].id, seq=trial + 1, latency_ns=wall, rows=n,
                                 ok=problem is None, error=problem,
-                                labels={"keys": str(n_keys), "concurrency": str(n)},
+                                labels={"keys": str(n_keys), "concurrency": str(n), "cache": variant},
                                 metrics={"db_queries": float(count),
                                          **({"expected_db_queries": float(expected)}
                                             if expected is not None else {}),

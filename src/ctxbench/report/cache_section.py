@@ -27,7 +27,7 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
              + ". A hit's latency includes the Redis round trip and the JSON decode of the page.")]
     if rows:
         tiers = [t for t in TIER_ORDER if any(t in r["share"] for r in rows)]
-        header = ["phase", "query", "variant", "labels", "n", *[f"{t} share" for t in tiers],
+        header = ["phase", "query", "cache variant", "labels", "n", *[f"{t} share" for t in tiers],
                   "hit rate", "DB q/request", "reached DB",
                   *[f"{t} p50 / p95 ms" for t in tiers], "L1: redis / decode ms, kB"]
         body = []
@@ -35,7 +35,7 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
             lat = r["latency_ms"]
             l1 = (f"{_ms(r.get('l1_redis_ms_mean'))} / {_ms(r.get('l1_decode_ms_mean'))}, "
                   f"{r.get('l1_value_kb_mean', 0):.1f}" if "l1_redis_ms_mean" in r else "–")
-            body.append([r["phase"], r["query"], r["variant"],
+            body.append([r["phase"], r["query"], r["cache"],
                          ",".join(f"{k}={v}" for k, v in r["labels"].items()) or "–", str(r["n"]),
                          *[f"{r['share'].get(t, 0):.1%}" for t in tiers], f"{r['hit_rate']:.1%}",
                          f"{r['db_queries_per_request']:.2f}", f"{r['db_share']:.1%}",
@@ -47,11 +47,11 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
         blocks.append(Para("Concurrent identical requests into an empty cache, released together; "
                            "database queries counted at the query core. The service's test "
                            "(08_cache_stampede_test) expects exactly 2 for one list key and 4 for two."))
-        body = [[s["query"], s["variant"], s["keys"], s["concurrency"],
+        body = [[s["query"], s["cache"], s["keys"], s["concurrency"],
                  ", ".join(map(str, s["db_queries"])),
                  "–" if s["expected"] is None else str(s["expected"]),
                  "no promise" if s["expected"] is None else ("FAIL" if s["failed"] else "PASS")]
                 for s in stampede]
-        blocks.append(Table(["query", "variant", "keys", "concurrent", "DB queries per trial",
+        blocks.append(Table(["query", "cache variant", "keys", "concurrent", "DB queries per trial",
                              "expected", "check"], body))
     return blocks
