@@ -67,6 +67,14 @@ def test_flat_and_superlinear_growth():
     assert crossing_of(2.0, -0.1, 1.0) == 0.0 and math.isinf(crossing_of(0.5, -0.1, 1.0))
 
 
+def test_one_parameter_set_is_said_to_be_too_narrow():
+    fit = fit_group(collect(synthetic(0.7, sets=1, repeats=20))[("q", "as_shipped", "warm", "")],
+                    "p50", None, seed=7)
+    assert "not independent" in fit.note and fit.b_ci is not None
+    assert "not independent" not in fit_group(collect(synthetic(0.7))[("q", "as_shipped", "warm", "")],
+                                              "p50", None, seed=7).note
+
+
 def test_more_parameter_sets_narrow_the_interval():
     few = fit_group(collect(synthetic(0.7, sets=6, seed=5))[("q", "as_shipped", "warm", "")], "p50",
                     None, seed=6)
@@ -208,6 +216,9 @@ def test_scale_study_end_to_end(pg_server: EmbeddedServer, tmp_path, monkeypatch
     runs = meta.extra["scale"]["runs"]
     assert [r["scale"] for r in runs] == [1000, 3000]
     assert all(r["dataset"]["snapshot"]["saved"] for r in runs)
+    # each point recorded how its NOW()-relative windows were shifted to reach its data
+    assert all(r["windows"]["mode"] == "data" and r["windows"]["now"] for r in runs)
+    assert all(r["windows"]["trend_shift_days"] >= 1 for r in runs)
     scales = {m.labels["scale"] for m in study.iter_measurements()}
     assert scales == {"1000", "3000"}
     md = (outcome.results_dir / "report.md").read_text()

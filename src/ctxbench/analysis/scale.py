@@ -144,7 +144,8 @@ def crossing_text(value: float | None, lo: float | None, hi: float | None, small
                                                        else "")
     text = _n(value)
     if lo is not None and hi is not None:
-        text += f" ({_n(lo)} – {_n(hi) if hi <= horizon else f'> {horizon / 1e6:.0f}M'})"
+        low = f"< {_n(smallest)}" if lo <= smallest else _n(lo)
+        text += f" ({low} – {_n(hi) if hi <= horizon else f'> {horizon / 1e6:.0f}M'})"
     return text
 
 
@@ -183,8 +184,14 @@ def fit_group(points: Mapping[int, PointSamples], metric: str, budget: float | N
     # cluster bootstrap over parameter sets at every point
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, len(scales)))
+    single = [s for s in scales if len(points[s].by_param) < 2]
+    if single:  # one statement (no parameters): only its repeated executions can be resampled
+        fit.note = ("one parameter set: the interval resamples repeated executions of one "
+                    "statement, which are not independent (too narrow)")
     for j, s in enumerate(scales):
         clusters = [np.asarray(v, dtype=np.float64) for v in points[s].by_param.values()]
+        if len(clusters) < 2:
+            clusters = [np.asarray([x], dtype=np.float64) for x in clusters[0]]
         k = len(clusters)
         for i in range(n_boot):
             pick = rng.integers(0, k, size=k)
@@ -202,7 +209,8 @@ def fit_group(points: Mapping[int, PointSamples], metric: str, budget: float | N
         fit.crossing_ci = (lo, hi)
         fit.crossing_text = crossing_text(fit.crossing, lo, hi, scales[0], horizon)
         if stats_at[-1] > budget and fit.crossing > scales[-1]:
-            fit.note = "over budget at the largest point although the fit crosses later"
+            fit.note = "; ".join(x for x in (fit.note, "over budget at the largest point although "
+                                             "the fit crosses later") if x)
     return fit
 
 
@@ -217,7 +225,9 @@ def plan_changes(plans: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]
         if a.get("fingerprint") and b.get("fingerprint") and a["fingerprint"] != b["fingerprint"]:
             out.append({"from": lo, "to": hi, "fingerprints": [a["fingerprint"], b["fingerprint"]],
                         "change": short_change(a, b), "outline_from": a.get("outline", []),
-                        "outline_to": b.get("outline", [])})
+                        "outline_to": b.get("outline", []),
+                        "same_params": a.get("param_id") is not None
+                        and a.get("param_id") == b.get("param_id")})
     return out
 
 
@@ -283,7 +293,8 @@ def study_plans(study_path: Any, runs: list[dict[str, Any]]) -> dict[tuple[str, 
                 continue
             key = (payload.get("query", ""), payload.get("variant", "default"),
                    payload.get("phase", ""))
-            out[key][int(run["scale"])] = summary
+            out[key][int(run["scale"])] = {**summary, "param_id": payload.get("param_id"),
+                                           "params": payload.get("params")}
     return dict(out)
 
 

@@ -32,6 +32,8 @@ from psycopg import sql
 from ctxbench import __version__
 from ctxbench.datagen.checksum import dataset_checksum
 from ctxbench.datagen.generator import current_dataset
+from ctxbench.datagen.loader import DEFAULT_WORKERS
+from ctxbench.datagen.parallel import run_tasks
 from ctxbench.db.migrate import available_variants, discover
 from ctxbench.db.target import OWNER_COMMENT, Target, database_exists, database_owned
 from ctxbench.errors import InfraError, NotOwnedError, UsageError
@@ -210,8 +212,8 @@ def restore(target: Target, key: str, *, verify: bool = True) -> dict[str, Any]:
                            "checksum": snap.checksum, "size_bytes": snap.size_bytes}
     if verify:
         t1 = time.perf_counter()
-        with target.connect() as conn:
-            found = dataset_checksum(conn)
+        with target.connect() as conn:  # the seed's way: buckets over DEFAULT_WORKERS connections
+            found = dataset_checksum(conn, lambda tasks: run_tasks(conn, tasks, DEFAULT_WORKERS))
         out["verify_seconds"] = round(time.perf_counter() - t1, 3)
         if found != snap.checksum:
             with _admin(target) as admin:

@@ -87,10 +87,13 @@ def _plan_blocks(data: dict[str, Any]) -> list[Block]:
     for f in data["fits"]:
         for c in f["plan_changes"]:
             rows.append([f["query"], f["variant"], _phase(f), f"{c['from']:,} → {c['to']:,}",
-                         c["change"]])
+                         c["change"], "same" if c.get("same_params") else
+                         "different (each size samples its own data)"])
     if not rows:
         return [Para("No captured plan changed shape between consecutive sizes.", "note")]
-    return [Table(["Query", "Variant", "Phase", "Between", "Change"], rows)]
+    return [Para("Each plan is captured once per size, for one sampled parameter set; where the "
+                 "sets differ, a change may be the parameters' rather than the size's.", "note"),
+            Table(["Query", "Variant", "Phase", "Between", "Change", "Parameters"], rows)]
 
 
 def _plot(query: str, fits: list[dict[str, Any]], horizon: int) -> bytes | None:
