@@ -119,7 +119,7 @@ def test_pass_fail_and_straddle() -> None:
     e = _est(edge)
     straddling = p95(float(e.value))  # a threshold at the estimate lies inside the interval
     d = decide(straddling, e, 500)
-    assert d.verdict == INCONCLUSIVE and "straddles" in d.reason
+    assert d.verdict == INCONCLUSIVE and "straddle" in d.reason
 
 
 def test_too_few_samples_cannot_pass_a_high_percentile() -> None:
@@ -136,9 +136,11 @@ def test_few_samples_can_still_prove_a_failure() -> None:
     assert decide(p95(), _est(x), x.size).verdict == FAIL
 
 
-def test_no_samples_is_inconclusive() -> None:
-    d = decide(p95(), None, 0, errors=4)
-    assert d.verdict == INCONCLUSIVE and "4 failed" in d.reason
+def test_no_samples_is_inconclusive_but_only_failures_fail() -> None:
+    d = decide(p95(), None, 0)
+    assert d.verdict == INCONCLUSIVE and "no successful samples" in d.reason
+    d = decide(p95(), None, 4, errors=4)
+    assert d.verdict == FAIL and "4 failed" in d.reason
 
 
 def test_max_budget_fails_on_one_sample_over() -> None:

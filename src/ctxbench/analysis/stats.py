@@ -5,7 +5,16 @@ smallest observed latency x with F_n(x) ≥ q, i.e. the ⌈q·n⌉-th smallest s
 a latency that really happened (no interpolation between two samples), and "p95 ≤ 500 ms"
 then reads literally as "at least 95 % of executions took ≤ 500 ms".
 
-**Confidence intervals.** 95 % percentile bootstrap: resample the n latencies with
+**Percentile bounds (what verdicts use).** Exact and distribution-free: with n independent
+samples sorted x(1) ≤ … ≤ x(n), the number of samples below the true q-quantile ξ is
+Binomial(n, q), so x(u) is a one-sided 97.5 % *upper* bound of ξ for the smallest rank u with
+P(Bin(n, q) ≥ u) ≤ 2.5 %, and x(l) a 97.5 % *lower* bound for the largest rank l with
+P(Bin(n, q) ≤ l − 1) ≤ 2.5 % (``order_ranks``; the same interval as
+``scipy.stats.quantile_test(...).confidence_interval``). When no such rank exists (too few
+samples) the bound is ±∞. Failed and timed-out executions are *censored*: they enter the sample
+as +∞ (slower than any budget), so they raise the bounds instead of vanishing.
+
+**Confidence intervals of means (display, compare).** 95 % percentile bootstrap: resample the n latencies with
 replacement B times (B = 2000 by default), compute the statistic on each resample, and take
 the 2.5th and 97.5th percentiles of those B values. The generator is numpy's PCG64 seeded from
 a hash of the group's key, so every rebuild of a report gives the same intervals and groups
@@ -21,6 +30,7 @@ Rates (errors, empty answers) use the Wilson score interval, which behaves at 0 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -28,9 +38,12 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy.stats import binom
 
 PERCENTILE_METHOD = "inverted_cdf"
 CI_LEVEL = 0.95
+ALPHA_ONE_SIDED = (1 - CI_LEVEL) / 2  # each verdict direction errs at most 2.5 %
+MAX_PLANNED_SAMPLES = 1_000_000
 N_RESAMPLES = 2000
 MIN_RESAMPLES = 200
 CHUNK_ELEMENTS = 4_000_000
@@ -109,23 +122,108 @@ def interval(boot: np.ndarray, level: float = CI_LEVEL) -> tuple[np.ndarray, np.
     return lo, hi
 
 
+def _upper_rank(n: int, q: float, alpha: float) -> int | None:
+    # smallest u in 1..n with P(Bin(n, q) >= u) = sf(u - 1) <= alpha
+    guess = int(binom.ppf(1 - alpha, n, q)) + 1
+    for u in range(max(1, guess - 2), min(n, guess + 2) + 1):
+        if binom.sf(u - 1, n, q) <= alpha:
+            return u
+    return None
+
+
+def _lower_rank(n: int, q: float, alpha: float) -> int | None:
+    # largest l in 1..n with P(Bin(n, q) <= l - 1) = cdf(l - 1) <= alpha
+    guess = int(binom.ppf(alpha, n, q)) + 1
+    for lo in range(min(n, guess + 2), max(1, guess - 2) - 1, -1):
+        if binom.cdf(lo - 1, n, q) <= alpha:
+            return lo
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def order_ranks(n: int, q: float, alpha: float = ALPHA_ONE_SIDED) -> tuple[int | None, int | None]:
+    """1-based ranks (l, u) of the order statistics that are one-sided (1 − alpha) lower and
+    upper confidence bounds of the q-quantile of n independent samples (None: no such rank,
+    too few samples). Exact for any continuous distribution; conservative with ties."""
+    if n <= 0:
+        return None, None
+    return _lower_rank(n, q, alpha), _upper_rank(n, q, alpha)
+
+
+def percentile_bounds(values: np.ndarray, q: float, *, censored: int = 0,
+                      alpha: float = ALPHA_ONE_SIDED) -> Estimate:
+    """The q-quantile with its exact order-statistic bounds; ``censored`` samples (failed or
+    timed out) count as +∞. Bounds that cannot exist with this n are −∞ / +∞."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if censored:
+        x = np.concatenate([x, np.full(int(censored), math.inf)])
+    n = x.size
+    if n == 0:
+        return Estimate(math.nan, -math.inf, math.inf)
+    lo_rank, hi_rank = order_ranks(n, q, alpha)
+    value = float(x[_order_index(n, q)])
+    lo = float(x[lo_rank - 1]) if lo_rank else -math.inf
+    hi = float(x[hi_rank - 1]) if hi_rank else math.inf
+    return Estimate(value, lo, hi)
+
+
+def samples_to_decide(n: int, over: int, q: float, *, alpha: float = ALPHA_ONE_SIDED,
+                      cap: int = MAX_PLANNED_SAMPLES) -> int | None:
+    """The smallest total sample count N ≥ n at which a "q-quantile ≤ threshold" check would be
+    decided (either way) if the share of samples over the threshold stayed at over / n; None if
+    it never would (the share sits on 1 − q) or only beyond ``cap``."""
+    if n <= 0:
+        return None
+    share = over / n
+    sizes = np.unique(np.concatenate([np.arange(n, min(cap, n + 2000) + 1),
+                                      np.geomspace(max(n, 1), cap, 400).astype(np.int64)]))
+    k = np.rint(share * sizes)
+    # PASS at N: at most N - u samples over, i.e. P(Bin(N, q) >= N - k) <= alpha
+    pass_ok = binom.sf(sizes - k - 1, sizes, q) <= alpha
+    # FAIL at N: at least N - l + 1 over, i.e. P(Bin(N, q) <= N - k) <= alpha
+    fail_ok = binom.cdf(sizes - k, sizes, q) <= alpha
+    hit = np.nonzero(pass_ok | fail_ok)[0]
+    return int(sizes[hit[0]]) if hit.size else None
+
+
 def latency_estimates(values: np.ndarray, *, seed: int,
                       quantiles: Sequence[float] = DEFAULT_QUANTILES,
-                      n_resamples: int = N_RESAMPLES) -> dict[str, Estimate]:
-    """mean, pNN (with bootstrap CIs), min and max (observed, exact) of latencies in ms."""
+                      n_resamples: int = N_RESAMPLES, censored: int = 0) -> dict[str, Estimate]:
+    """mean (bootstrap CI, successful samples only), pNN (exact order-statistic bounds, the
+    ``censored`` failures counted as +∞), min and max (observed; max is +∞ if any sample
+    failed) of latencies in ms."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0 and not censored:
+        return {}
+    out: dict[str, Estimate] = {}
+    if x.size:
+        mean = mean_estimate(x, seed=seed, n_resamples=n_resamples)
+        assert mean is not None
+        out["mean"] = mean
+    for q in quantiles:
+        out[metric_name(q)] = percentile_bounds(x, q, censored=censored)
+    if x.size:
+        mn = float(x.min())
+        out["min"] = Estimate(mn, mn, mn)
+    mx = math.inf if censored else float(x.max())
+    out["max"] = Estimate(mx, mx, mx)
+    return out
+
+
+def bootstrap_percentile_estimates(values: np.ndarray, *, seed: int,
+                                   quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                                   n_resamples: int = N_RESAMPLES) -> dict[str, Estimate]:
+    """pNN with 95 % percentile-bootstrap intervals: the rule verdicts used before the exact
+    bounds. Kept for display and for the calibration test that shows why it was replaced (it
+    under-covers tail percentiles at small n)."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
         return {}
-    boot = bootstrap_distribution(x, quantiles, seed=seed, n_resamples=n_resamples)
+    boot = bootstrap_distribution(x, quantiles, seed=seed, n_resamples=n_resamples,
+                                  with_mean=False)
     lo, hi = interval(boot)
-    out: dict[str, Estimate] = {}
-    out["mean"] = Estimate(float(x.mean()), float(lo[-1]), float(hi[-1]))
-    for j, q in enumerate(quantiles):
-        out[metric_name(q)] = Estimate(percentile(x, q), float(lo[j]), float(hi[j]))
-    mn, mx = float(x.min()), float(x.max())
-    out["min"] = Estimate(mn, mn, mn)
-    out["max"] = Estimate(mx, mx, mx)
-    return out
+    return {metric_name(q): Estimate(percentile(x, q), float(lo[j]), float(hi[j]))
+            for j, q in enumerate(quantiles)}
 
 
 def mean_estimate(values: np.ndarray, *, seed: int,

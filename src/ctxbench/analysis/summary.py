@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ctxbench.analysis import comparisons, verdicts, warmup
+from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
 from ctxbench.analysis.plans import explain_changes, short_change, summary_of
+from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
     CI_LEVEL,
     DEFAULT_QUANTILES,
@@ -114,7 +115,7 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
     """n, errors, latency estimates with CIs, rows and extra metrics of one group."""
     key = g.key.text()
     lat = latency_estimates(g.latencies(), seed=seed_for("latency", key, root=seed_root),
-                            quantiles=quantiles)
+                            quantiles=quantiles, censored=g.n_errors)
     attempts = g.n + g.n_errors
     rows = np.asarray(g.rows, dtype=np.float64)
     n_empty = int((rows == 0).sum()) if rows.size else 0
@@ -164,7 +165,10 @@ def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | Non
     kind = metric_kind(budget.metric)
     if kind == "latency":
         e = stats["latency_ms"].get(budget.metric)
-        return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), stats["n"]
+        n = stats["n"]
+        if percentile_of(budget.metric) is not None or budget.metric == "max":
+            n += stats["n_errors"]  # failures are censored samples of these statistics
+        return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), n
     if kind == "rate":
         e = stats[budget.metric]
         n = stats["n"] + stats["n_errors"] if budget.metric == "error_rate" else stats["n"]
@@ -175,11 +179,21 @@ def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | Non
     return Estimate(m["mean"]["value"], m["mean"]["lo"], m["mean"]["hi"]), m["n"]
 
 
-def verdict_rows(stats: dict[str, Any], budgets: list[Budget]) -> list[dict[str, Any]]:
+def _over(budget: Budget, latencies: np.ndarray | None, errors: int) -> int | None:
+    if latencies is None or percentile_of(budget.metric) is None or budget.op != "max":
+        return None
+    return int((latencies > budget.threshold).sum()) + errors
+
+
+def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
+                 latencies: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """One row per budget; ``latencies`` (the group's successful samples) let an undecided
+    percentile check say how many samples would decide it."""
     out = []
     for b in budgets:
         estimate, n = _estimate_for(b, stats)
-        decision = verdicts.decide(b, estimate, n, errors=stats["n_errors"])
+        decision = verdicts.decide(b, estimate, n, errors=stats["n_errors"],
+                                   over=_over(b, latencies, stats["n_errors"]))
         out.append({
             "query": stats["query"], "variant": stats["variant"], "phase": stats["phase"],
             "labels": stats["labels"], "group": stats["key"], "metric": b.metric,
@@ -201,6 +215,9 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
         "param_id": payload.get("param_id"), "params": payload.get("params"), "file": file,
         "error": payload.get("error"),
     }
+    if payload.get("role"):  # a tail plan: which set, why, and how slow it was when measured
+        entry.update({k: payload.get(k) for k in ("role", "param_kind", "measured_ms",
+                                                   "measured_failed", "why")})
     try:
         summary = summary_of(payload)
     except Exception as exc:  # a malformed capture must not sink the whole report
@@ -215,13 +232,15 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
     return entry
 
 
-def read_plans(results: ResultsDir) -> list[dict[str, Any]]:
+def read_plans(results: ResultsDir, *, tails: bool = False) -> list[dict[str, Any]]:
+    """The fixed-parameter plan of each group, or (``tails``) the plans of the tail's sets."""
     folder = results.path / "plans"
     out = []
     if folder.is_dir():
         for path, payload in zip(sorted(folder.glob("*.json")), results.read_plans(),
                                  strict=True):
-            out.append(_plan_entry(payload, f"plans/{path.name}"))
+            if bool(payload.get("role")) == tails:
+                out.append(_plan_entry(payload, f"plans/{path.name}"))
     return out
 
 
@@ -352,12 +371,14 @@ def build_summary(results_dir: Path | str,
         applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
         stats = group_stats(data, _quantiles_for(applicable))
         group_json.append(stats)
-        verdict_json.extend(verdict_rows(stats, applicable))
+        verdict_json.extend(verdict_rows(stats, applicable, data.latencies()))
 
     plans = read_plans(results)
     plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],
                               sorted(p["labels"].items())))
     index = PlanIndex(plans)
+    tail_plans = read_plans(results, tails=True)
+    diagnosis.diagnose_verdicts(verdict_json, index.for_group, tail_plans)
     changes = plan_changes(plans, rank)
     cold_warm = comparisons.cold_warm(group_json, index.for_group)
     before_after = comparisons.before_after(group_json, index.for_group)
@@ -377,24 +398,32 @@ def build_summary(results_dir: Path | str,
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
+    problems = hollow.problems(budgets, groups)
+    if problems and overall == verdicts.PASS:
+        overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
     return rounded({
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run": info,
         "phases": [_phase_json(r) for r in records],
         "analysis": {
             "percentile_method": PERCENTILE_METHOD,
-            "ci": {"method": "percentile bootstrap", "level": CI_LEVEL,
+            "ci": {"method": "percentiles: exact binomial order-statistic bounds, one-sided "
+                             "97.5 % each, failures censored at +inf; means: percentile "
+                             "bootstrap", "level": CI_LEVEL,
                    "resamples": N_RESAMPLES, "min_resamples": MIN_RESAMPLES,
                    "seed": ROOT_SEED, "rates": "Wilson score interval"},
             "latency_unit": "ms",
-            "verdict_rule": "PASS if the 95% interval is within the budget, FAIL if entirely "
-                            "beyond it, else INCONCLUSIVE (also with too few samples: see "
-                            "ctxbench.analysis.verdicts)",
+            "verdict_rule": "percentiles: PASS if the 97.5% upper order-statistic bound is "
+                            "within the budget, FAIL if the 97.5% lower bound is beyond it, "
+                            "else INCONCLUSIVE; failed executions count as slower than any "
+                            "budget (see ctxbench.analysis.verdicts)",
         },
         "budgets": [b.to_json() for b in budgets],
         "groups": group_json,
         "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
         "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
+        "tail_plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in tail_plans],
+        "remedies": summarize_remedies(group_json, verdict_json, plans, records, results.path),
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
@@ -407,5 +436,6 @@ def build_summary(results_dir: Path | str,
             "complete": info["complete"],
             "incomplete_phases": incomplete_phases,
             "measurements": sum(g.n + g.n_errors + g.n_warmup for g in groups.values()),
+            "problems": problems,
         },
     })

@@ -1,23 +1,26 @@
-"""Budget verdicts: PASS, FAIL or INCONCLUSIVE, decided on the confidence interval.
+"""Budget verdicts: PASS, FAIL or INCONCLUSIVE — one rule, used by run reports, load reports
+and the capacity search alike.
 
 Rule (for a "≤ threshold" budget; "≥" budgets are the mirror image):
 
-- **PASS** if the upper end of the 95 % interval is ≤ threshold,
-- **FAIL** if the lower end is > threshold,
-- **INCONCLUSIVE** if the interval straddles the threshold, if there are no samples, or if
-  there are too few samples for the statistic:
-
-  * any verdict needs at least ``MIN_SAMPLES`` (5) samples, except that a ``max`` budget
-    FAILs on the first sample above it (one execution over the limit already breaks it);
-  * a percentile q can only be shown *below* a threshold with n ≥ ⌈ln 0.025 / ln q⌉
-    samples (p50: 6, p90: 36, p95: 72, p99: 368) — with fewer, even the slowest observation
-    is not a 97.5 % upper bound for the q-quantile, so a PASS would be a coin toss; it can be
-    shown *above* with n ≥ ⌈ln 0.025 / ln(1−q)⌉ (p50: 6, p95: 2, p99: 1). So a short cold
-    phase can still prove a budget broken, but not kept;
-  * a mean needs n ≥ ``MIN_SAMPLES_MEAN`` (10) for its bootstrap interval to mean anything;
-  * ``max``/``min`` are the observed extremes (exact, no interval);
-  * rates (error_rate, empty_rate) use the Wilson interval; a threshold of 0 is read
-    literally (PASS with no errors at all, FAIL with one).
+- **Percentiles (pNN)** are decided on exact, distribution-free order-statistic bounds
+  (:func:`ctxbench.analysis.stats.percentile_bounds`): **PASS** only if the order statistic that
+  is a one-sided 97.5 % upper bound of the percentile is ≤ threshold, **FAIL** only if the one
+  that is a 97.5 % lower bound is > threshold, else **INCONCLUSIVE**. Each wrong verdict
+  therefore happens at most 2.5 % of the time, whatever the latency distribution. Failed and
+  timed-out executions are censored at +∞ (over every budget). The minimum counts follow from
+  the binomial: a percentile q can be shown *below* a threshold only with
+  n ≥ ⌈ln 0.025 / ln q⌉ (p50: 6, p90: 36, p95: 72, p99: 368) and *above* it with
+  n ≥ ⌈ln 0.025 / ln(1−q)⌉ (p50: 6, p90: 2, p95: 2, p99: 1). An undecided check says how
+  many samples would decide it if the share of samples over the budget stayed as observed.
+- ``max``/``min`` are the observed extremes (exact, no interval): a ``max`` budget FAILs on the
+  first sample over it (a failed execution counts as over), PASSes with at least
+  ``MIN_SAMPLES`` samples, all within. This is a statement about the measured samples, not a
+  population percentile.
+- a mean needs n ≥ ``MIN_SAMPLES_MEAN`` (10) for its bootstrap interval to mean anything;
+- rates (error_rate, empty_rate) use the Wilson interval; a threshold of 0 is read
+  literally (PASS with no errors at all, FAIL with one).
+- a group whose every execution failed FAILs every latency budget ("no successful samples").
 
 Overall verdict: FAIL if any FAIL, else INCONCLUSIVE if any INCONCLUSIVE (or the run is
 incomplete), else PASS. Exit code: FAIL → 1; INCONCLUSIVE → 0, or 1 with ``strict``.
@@ -34,6 +37,7 @@ from ctxbench.analysis.stats import (
     Estimate,
     samples_to_bound_above,
     samples_to_bound_below,
+    samples_to_decide,
 )
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
@@ -64,17 +68,31 @@ def _needs(budget: Budget) -> tuple[int, int]:
     return MIN_SAMPLES_MEAN, MIN_SAMPLES_MEAN
 
 
-def decide(budget: Budget, estimate: Estimate | None, n: int, *, errors: int = 0) -> Decision:
-    """The verdict of one budget on one group's estimate (n = samples behind the estimate)."""
+def decide(budget: Budget, estimate: Estimate | None, n: int, *, errors: int = 0,
+           over: int | None = None) -> Decision:
+    """The verdict of one budget on one group's estimate.
+
+    ``n`` is the number of independent samples behind the estimate — for percentiles
+    including the ``errors`` censored at +∞; ``over`` (percentiles only) is how many of them
+    lie beyond the threshold, used to say how many samples would decide an open check."""
     threshold = budget.threshold
     assert threshold is not None
+    kind = metric_kind(budget.metric)
+    if kind == "latency" and errors and (estimate is None or n <= errors):
+        return Decision(FAIL, f"no successful samples ({errors} failed)")
     if estimate is None or n == 0:
-        what = "successful samples" if metric_kind(budget.metric) != "rate" else "samples"
+        what = "successful samples" if kind != "rate" else "samples"
         extra = f" ({errors} failed)" if errors else ""
         return Decision(INCONCLUSIVE, f"no {what}{extra}")
-    if metric_kind(budget.metric) == "rate" and threshold == 0.0 and budget.op == "max":
+    if kind == "rate" and threshold == 0.0 and budget.op == "max":
         return (Decision(PASS, "none observed") if estimate.value == 0
                 else Decision(FAIL, f"observed {estimate.value:.2%}"))
+    q = percentile_of(budget.metric)
+    if q is not None:
+        return _decide_percentile(budget, q, estimate, n, over)
+    if budget.metric == "max" and budget.op == "max" and estimate.value > threshold:
+        return Decision(FAIL, "a sample is over the budget" if estimate.value != float("inf")
+                        else "a sample failed (counted as over every budget)")
     need_below, need_above = _needs(budget)
     # For a max budget, PASS means "below" and FAIL means "above"; mirrored for min budgets.
     need_pass, need_fail = ((need_below, need_above) if budget.op == "max"
@@ -92,6 +110,34 @@ def decide(budget: Budget, estimate: Estimate | None, n: int, *, errors: int = 0
         return Decision(INCONCLUSIVE, f"too few samples for {budget.metric}: n={n}, "
                                       f"needs ≥ {need}")
     return Decision(INCONCLUSIVE, "interval straddles the budget")
+
+
+def _decide_percentile(budget: Budget, q: float, estimate: Estimate, n: int,
+                       over: int | None) -> Decision:
+    threshold = budget.threshold
+    assert threshold is not None
+    if budget.op == "max":
+        passes, fails = estimate.hi <= threshold, estimate.lo > threshold
+    else:
+        passes, fails = estimate.lo >= threshold, estimate.hi < threshold
+    if fails:
+        return Decision(FAIL, "97.5 % lower bound beyond the budget"
+                        if budget.op == "max" else "97.5 % upper bound below the floor")
+    if passes:
+        return Decision(PASS, "97.5 % upper bound within the budget"
+                        if budget.op == "max" else "97.5 % lower bound above the floor")
+    need_low = samples_to_bound_above(q)
+    if budget.op == "max" and n < need_low and (over == 0 or over is None):
+        why = f"too few samples for {budget.metric}: n={n}, needs ≥ {need_low} to show it below"
+    else:
+        why = f"the bounds straddle the budget (n={n})"
+    if over is not None and budget.op == "max":
+        total = samples_to_decide(n, over, q)
+        if total is None:
+            why += f"; {over / n:.1%} of samples over the budget: no feasible n decides it"
+        elif total > n:
+            why += f"; about {total - n} more samples would decide it"
+    return Decision(INCONCLUSIVE, why)
 
 
 def overall(verdicts: Iterable[str], *, complete: bool = True) -> str:

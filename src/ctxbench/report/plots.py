@@ -72,6 +72,11 @@ def latency_distribution(groups: list[GroupData], phase: str,
     return _png(fig)
 
 
+def _floats(values: list[Any]) -> np.ndarray:
+    """None (a bound that does not exist, written as null) → NaN."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
 def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tuple[str, str],
                  title: str) -> bytes | None:
     pairs = [p for p in pairs if p[left].get("p50") and p[right].get("p50")]
@@ -84,11 +89,14 @@ def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tupl
     width = 0.38
     for offset, side, name, color in ((-width / 2, left, names[0], "#0969da"),
                                       (width / 2, right, names[1], "#d4a72c")):
-        est = np.array([p[side]["p50"]["value"] for p in pairs])
-        lo = np.array([p[side]["p50"]["lo"] for p in pairs])
-        hi = np.array([p[side]["p50"]["hi"] for p in pairs])
+        est = _floats([p[side]["p50"]["value"] for p in pairs])
+        # an exact bound that needs more samples than there are is absent: no whisker
+        lo = _floats([p[side]["p50"]["lo"] for p in pairs])
+        hi = _floats([p[side]["p50"]["hi"] for p in pairs])
         ax.bar(x + offset, est, width, label=f"{name} p50", color=color)
-        ax.errorbar(x + offset, est, yerr=[np.maximum(est - lo, 0), np.maximum(hi - est, 0)],
+        down = np.nan_to_num(np.maximum(est - lo, 0), nan=0.0, posinf=0.0)
+        up = np.nan_to_num(np.maximum(hi - est, 0), nan=0.0, posinf=0.0)
+        ax.errorbar(x + offset, est, yerr=[down, up],
                     fmt="none", ecolor="#1f2328", capsize=3, linewidth=1)
     ticks = []
     for p in pairs:

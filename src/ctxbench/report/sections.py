@@ -16,7 +16,8 @@ from typing import Any
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
-PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report", "ctxbench.report.scale")
+PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report",
+                              "ctxbench.report.remedies", "ctxbench.report.scale")
 
 
 def _available(name: str) -> bool:

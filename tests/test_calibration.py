@@ -1,0 +1,150 @@
+"""Calibration: the real verdict code on simulated groups with a known true percentile.
+
+Each case draws many groups from a distribution whose q-quantile ξ is known, sets the budget
+at ξ (on the edge), at 1.2·ξ (true percentile 20 % inside the budget) or at ξ / 1.2 (20 %
+beyond it), and runs exactly what a report runs: ``stats.percentile_bounds`` (the estimate
+``latency_estimates`` hands to the summary) and ``verdicts.decide``. A wrong verdict (PASS
+on the edge or beyond the budget, FAIL on the edge or within it) must happen at most 2.5 % of
+the time plus three Monte-Carlo standard errors. The share of right verdicts (power) is
+printed: run ``pytest -s tests/test_calibration.py`` to see it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from ctxbench.analysis import stats as cstats
+from ctxbench.analysis import verdicts
+from ctxbench.analysis.budgets import parse_budget
+from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE, PASS
+
+GROUPS = 1200
+ALPHA = 0.025
+TOLERANCE = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / GROUPS)
+
+
+def _bimodal_cdf(x: float) -> float:
+    # 85 % fast (~5 ms), 15 % slow (~80 ms): a cached/uncached mix
+    return 0.85 * stats.norm.cdf(x, 5, 1) + 0.15 * stats.norm.cdf(x, 80, 10)
+
+
+def _bimodal_draw(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    slow = rng.random(size) < 0.15
+    return np.where(slow, rng.normal(80, 10, size), rng.normal(5, 1, size))
+
+
+DISTRIBUTIONS: dict[str, tuple[Callable[[np.random.Generator, tuple[int, int]], np.ndarray],
+                               Callable[[float], float]]] = {
+    "uniform": (lambda rng, size: rng.uniform(1, 100, size), lambda q: 1 + 99 * q),
+    "lognormal": (lambda rng, size: rng.lognormal(2.0, 0.8, size),
+                  lambda q: float(stats.lognorm.ppf(q, 0.8, scale=math.exp(2.0)))),
+    "bimodal": (_bimodal_draw,
+                lambda q: float(optimize.brentq(lambda x: _bimodal_cdf(x) - q, -50, 500))),
+    "heavy_tail": (lambda rng, size: 3.0 * (1 + rng.pareto(1.3, size)),  # Pareto, alpha 1.3
+                   lambda q: float(stats.pareto.ppf(q, 1.3, scale=3.0))),
+}
+
+# (percentile, n): the minimum n that can PASS, and a larger one
+CASES = [(0.5, 6), (0.5, 40), (0.9, 36), (0.9, 150), (0.95, 72), (0.95, 300), (0.99, 368)]
+
+
+def _rates(dist: str, q: float, n: int, factor: float, *, estimator: str = "exact",
+           groups: int = GROUPS, seed: int = 0) -> dict[str, float]:
+    draw, quantile = DISTRIBUTIONS[dist]
+    true = quantile(q)
+    budget = parse_budget({"metric": cstats.metric_name(q), "max": true * factor})
+    rng = np.random.default_rng([seed, int(q * 1000), n, int(factor * 100)])
+    samples = draw(rng, (groups, n))
+    out = {PASS: 0, FAIL: 0, INCONCLUSIVE: 0}
+    for i, x in enumerate(samples):
+        if estimator == "exact":
+            est = cstats.percentile_bounds(x, q)
+        else:  # the rule verdicts used before: the bootstrap interval of the percentile
+            est = cstats.bootstrap_percentile_estimates(x, seed=i, quantiles=(q,),
+                                                        n_resamples=1000)[budget.metric]
+        out[verdicts.decide(budget, est, n).verdict] += 1
+    return {k: v / groups for k, v in out.items()}
+
+
+@pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
+@pytest.mark.parametrize(("q", "n"), CASES)
+def test_percentile_verdicts_err_at_most_2_5_percent(dist: str, q: float, n: int) -> None:
+    edge = _rates(dist, q, n, 1.0)
+    inside = _rates(dist, q, n, 1.2)
+    beyond = _rates(dist, q, n, 1 / 1.2)
+    print(f"\n{dist} p{q * 100:g} n={n}: edge PASS {edge[PASS]:.3f} FAIL {edge[FAIL]:.3f}; "
+          f"power PASS@-20% {inside[PASS]:.3f}, FAIL@+20% {beyond[FAIL]:.3f}")
+    assert edge[PASS] <= TOLERANCE, f"false PASS on the edge: {edge[PASS]:.3f}"
+    assert edge[FAIL] <= TOLERANCE, f"false FAIL on the edge: {edge[FAIL]:.3f}"
+    assert inside[FAIL] <= TOLERANCE, f"false FAIL 20 % inside: {inside[FAIL]:.3f}"
+    assert beyond[PASS] <= TOLERANCE, f"false PASS 20 % beyond: {beyond[PASS]:.3f}"
+
+
+def test_power_grows_with_samples() -> None:
+    """The rule is not merely cautious: with enough samples it decides. For a log-normal p95
+    20 % inside the budget, 300 samples PASS far more often than 72 (which sits at the
+    minimum), and 20 % beyond it 1,000 samples FAIL most of the time."""
+    small = _rates("lognormal", 0.95, 72, 1.2)
+    large = _rates("lognormal", 0.95, 300, 1.2)
+    assert large[PASS] > small[PASS] + 0.15
+    assert _rates("lognormal", 0.95, 1000, 1 / 1.2, groups=300)[FAIL] > 0.6
+
+
+def test_the_old_bootstrap_rule_fails_this_calibration() -> None:
+    """Why the bootstrap was replaced: its upper end at n = 72 is not the 72nd value, and on
+    the edge it PASSes far more often than 2.5 % (this test fails if it ever stops doing so,
+    i.e. if the simulation lost its power to tell the two rules apart)."""
+    old = _rates("lognormal", 0.95, 72, 1.0, estimator="bootstrap", groups=400)
+    assert old[PASS] > TOLERANCE + 0.02, old
+
+
+def test_failures_are_censored_over_the_budget() -> None:
+    """A group with 10 % failed executions cannot PASS a p95 whatever the successes show,
+    and FAILs once the failures are beyond the 5 % the percentile allows, with enough samples."""
+    budget = parse_budget({"metric": "p95", "max": 100})
+    fast = np.full(270, 1.0)
+    est = cstats.percentile_bounds(fast, 0.95, censored=30)
+    d = verdicts.decide(budget, est, 300, errors=30, over=30)
+    assert d.verdict == FAIL, d
+    est = cstats.percentile_bounds(fast[:100], 0.95, censored=0)
+    assert verdicts.decide(budget, est, 100, over=0).verdict == PASS
+    only_failures = verdicts.decide(budget, None, 3, errors=3)
+    assert only_failures.verdict == FAIL and "no successful samples" in only_failures.reason
+
+
+def test_undecided_check_says_how_many_samples_would_decide_it() -> None:
+    budget = parse_budget({"metric": "p95", "max": 100})
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 98, 40)  # all within, but 40 < 72
+    d = verdicts.decide(budget, cstats.percentile_bounds(x, 0.95), 40, over=0)
+    assert d.verdict == INCONCLUSIVE and "about 32 more samples" in d.reason
+    more = rng.uniform(0, 98, 72)
+    assert verdicts.decide(budget, cstats.percentile_bounds(more, 0.95), 72,
+                           over=0).verdict == PASS
+    # 2 % over the budget: the count the message names decides it at that share
+    n, over = 100, 2
+    total = cstats.samples_to_decide(n, over, 0.95)
+    assert total is not None and total > n
+    k = round(over / n * total)
+    y = np.concatenate([np.full(total - k, 50.0), np.full(k, 150.0)])
+    assert verdicts.decide(budget, cstats.percentile_bounds(y, 0.95), total,
+                           over=k).verdict == PASS
+    assert cstats.samples_to_decide(100, 5, 0.95) is None  # exactly on the edge: never
+
+
+def test_order_ranks_match_scipy_quantile_test() -> None:
+    rng = np.random.default_rng(5)
+    for n in (6, 36, 72, 100, 368, 1000):
+        x = rng.lognormal(size=n)
+        for q in (0.5, 0.9, 0.95, 0.99):
+            ours = cstats.percentile_bounds(x, q)
+            ci = stats.quantile_test(x, q=1.0, p=q).confidence_interval(0.95)
+            assert (ours.lo, ours.hi) == (pytest.approx(float(ci.low)) if np.isfinite(ci.low)
+                                          else -math.inf,
+                                          pytest.approx(float(ci.high))
+                                          if np.isfinite(ci.high) else math.inf), (n, q)
