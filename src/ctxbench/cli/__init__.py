@@ -56,11 +56,12 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     from ctxbench import signals
+    from ctxbench.cli.helpfix import polish
 
     try:
         with signals.orderly() as fired:
             try:
-                app(prog_name="ctxbench")
+                polish(typer.main.get_command(app))(prog_name="ctxbench")
             except SystemExit:
                 if fired:  # click turned the interrupt into "Aborted!" and exit 1
                     raise signals.Interrupted(fired[0]) from None
