@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import math
 import re
 import tomllib
 import types
@@ -63,6 +64,11 @@ class DatasetSpec:
     anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
     severities: str = _f("documented", choices=("documented", "tests"))
     default_partition: bool = _f(False)
+    snapshot: bool = _f(False, doc="keep a snapshot of the seeded database (same server) and "
+                        "restore it instead of seeding when the dataset matches")
+    embedding_profile: str = _f("realistic", choices=("realistic", "hard"),
+                                doc="vector geometry: realistic (calibrated against a real "
+                                "sentence-embedding model) or hard (generator v1's isotropic balls)")
 
 
 @dataclass
@@ -80,6 +86,9 @@ class QueriesSpec:
                       doc="validation limits: the SQL builder's (limit <= 1000) or HTTP's (limit <= 100)")
     mix: str = _f("service", choices=("service", "extended"),
                   doc="service: parameters the service sent; extended: also the builder-only filters")
+    windows: str = _f("data", choices=("data", "now"),
+                      doc="windows of the NOW()-relative queries: data = relative to the end of the "
+                      "dataset (NOW() - data end + the intended span); now = the spans as sent")
     weights: dict[str, float] = _f(factory=dict)
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
@@ -218,6 +227,19 @@ class VectorSpec:
     tie_epsilon: float = _f(1e-5, lo=0, hi=0.1, doc="distance tolerance for ties at the k-th neighbour")
     hnsw_warmup: bool = _f(True, doc="also run [phases.hnsw_warmup] (cold-start curves)")
     cache_dir: str | None = _f(None, doc="ground-truth cache; default $CTXBENCH_CACHE or ~/.cache/ctxbench")
+    geometry_sample: int = _f(1000, lo=0, hi=100000, doc="rows whose exact neighbours measure the "
+                              "data's geometry (ctxbench geometry); 0 = skip")
+
+
+@dataclass
+class ScaleSpec:
+    """``ctxbench scale``: the same workload at several dataset sizes, then growth laws."""
+
+    points: list[int] = _f(factory=lambda: [20000, 100000, 300000, 1000000],
+                           doc="dataset sizes (traces), one database each")
+    horizon: int = _f(100_000_000, lo=1000, hi=10**12,
+                      doc="break-even scales beyond this are reported as 'not within'")
+    bootstrap: int = _f(1000, lo=100, hi=100000, doc="bootstrap replicates for the intervals")
 
 
 @dataclass
@@ -248,6 +270,7 @@ class Scenario:
     phases: PhasesSpec = _f(factory=PhasesSpec)
     load: LoadSpec = _f(factory=LoadSpec)
     vector: VectorSpec = _f(factory=VectorSpec)
+    scale: ScaleSpec = _f(factory=ScaleSpec)
     budgets: list[BudgetSpec] = _f(factory=list)
     output: OutputSpec = _f(factory=OutputSpec)
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -328,6 +351,8 @@ class _Loader:
         elif tp is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.fail(key, value, "expected a number")
+            if not math.isfinite(value):
+                self.fail(key, value, "expected a finite number (not nan or inf)")
             value = float(value)
         elif tp is str and not isinstance(value, str):
             self.fail(key, value, "expected a string")
@@ -350,6 +375,7 @@ def _check(s: Scenario, ld: _Loader) -> None:
             ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
     _check_vector(s.vector, ld)
     _check_cache(s, ld)
+    _check_scale(s.scale, ld)
     if s.dataset.anchor is not None:
         try:
             dt.date.fromisoformat(s.dataset.anchor)
@@ -381,6 +407,12 @@ def _check_cache(s: Scenario, ld: _Loader) -> None:
         ld.fail("phases.cache.variants", c.variants, "at least one of " + ", ".join(CACHE_VARIANTS))
     if s.load.cache_variant not in CACHE_VARIANTS:
         ld.fail("load.cache_variant", s.load.cache_variant, "allowed: " + ", ".join(CACHE_VARIANTS))
+def _check_scale(sc: ScaleSpec, ld: _Loader) -> None:
+    for i, n in enumerate(sc.points):
+        if not 1000 <= n <= 10_000_000:
+            ld.fail(f"scale.points[{i}]", n, "allowed range: 1000 .. 10000000 traces")
+    if len(set(sc.points)) < 2:
+        ld.fail("scale.points", sc.points, "at least two different sizes (a growth law needs two)")
 
 
 def _check_vector(v: VectorSpec, ld: _Loader) -> None:
@@ -415,6 +447,9 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from exc
+    if not data and source != "<defaults>":
+        raise UsageError(f"{source}: the scenario is empty; give at least a name and the tables to "
+                         "change (e.g. [dataset], [phases]), or use a shipped scenario such as smoke")
     scenario = ld.build(Scenario, data, "")
     if "name" not in data and source.endswith(".toml"):
         scenario.name = Path(source).stem
@@ -426,8 +461,16 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
 def load(path: Path | str) -> Scenario:
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"scenario file {path} does not exist")
-    return load_text(path.read_text(encoding="utf-8"), str(path))
+        raise UsageError(f"scenario file {path} does not exist" if not path.exists()
+                         else f"scenario {path} is not a file; give a .toml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a scenario "
+                         "is a TOML file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read scenario file {path}: {exc.strerror or exc}") from exc
+    return load_text(text, str(path))
 
 
 def scenarios_dir() -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ctxbench.analysis import comparisons, diagnosis, verdicts, warmup
+from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
 from ctxbench.analysis.plans import explain_changes, short_change, summary_of
@@ -398,6 +398,9 @@ def build_summary(results_dir: Path | str,
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
+    problems = hollow.problems(budgets, groups)
+    if problems and overall == verdicts.PASS:
+        overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
     return rounded({
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run": info,
@@ -433,5 +436,6 @@ def build_summary(results_dir: Path | str,
             "complete": info["complete"],
             "incomplete_phases": incomplete_phases,
             "measurements": sum(g.n + g.n_errors + g.n_warmup for g in groups.values()),
+            "problems": problems,
         },
     })
