@@ -59,6 +59,8 @@ class DatasetSpec:
     anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
     severities: str = _f("documented", choices=("documented", "tests"))
     default_partition: bool = _f(False)
+    snapshot: bool = _f(False, doc="keep a snapshot of the seeded database (same server) and "
+                        "restore it instead of seeding when the dataset matches")
     embedding_profile: str = _f("realistic", choices=("realistic", "hard"),
                                 doc="vector geometry: realistic (calibrated against a real "
                                 "sentence-embedding model) or hard (generator v1's isotropic balls)")
@@ -79,6 +81,9 @@ class QueriesSpec:
                       doc="validation limits: the SQL builder's (limit <= 1000) or HTTP's (limit <= 100)")
     mix: str = _f("service", choices=("service", "extended"),
                   doc="service: parameters the service sent; extended: also the builder-only filters")
+    windows: str = _f("data", choices=("data", "now"),
+                      doc="windows of the NOW()-relative queries: data = relative to the end of the "
+                      "dataset (NOW() - data end + the intended span); now = the spans as sent")
     weights: dict[str, float] = _f(factory=dict)
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
@@ -195,6 +200,17 @@ class VectorSpec:
 
 
 @dataclass
+class ScaleSpec:
+    """``ctxbench scale``: the same workload at several dataset sizes, then growth laws."""
+
+    points: list[int] = _f(factory=lambda: [20000, 100000, 300000, 1000000],
+                           doc="dataset sizes (traces), one database each")
+    horizon: int = _f(100_000_000, lo=1000, hi=10**12,
+                      doc="break-even scales beyond this are reported as 'not within'")
+    bootstrap: int = _f(1000, lo=100, hi=100000, doc="bootstrap replicates for the intervals")
+
+
+@dataclass
 class BudgetSpec:
     query: str = _f("*")
     phase: str = _f("*")
@@ -222,6 +238,7 @@ class Scenario:
     phases: PhasesSpec = _f(factory=PhasesSpec)
     load: LoadSpec = _f(factory=LoadSpec)
     vector: VectorSpec = _f(factory=VectorSpec)
+    scale: ScaleSpec = _f(factory=ScaleSpec)
     budgets: list[BudgetSpec] = _f(factory=list)
     output: OutputSpec = _f(factory=OutputSpec)
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -325,6 +342,7 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if mode not in ("none", "index", "index+heap"):
             ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
     _check_vector(s.vector, ld)
+    _check_scale(s.scale, ld)
     if s.dataset.anchor is not None:
         try:
             dt.date.fromisoformat(s.dataset.anchor)
@@ -337,6 +355,14 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if not fnmatch.filter(MEASURED_PHASES, b.phase):
             ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
                     f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")
+
+
+def _check_scale(sc: ScaleSpec, ld: _Loader) -> None:
+    for i, n in enumerate(sc.points):
+        if not 1000 <= n <= 10_000_000:
+            ld.fail(f"scale.points[{i}]", n, "allowed range: 1000 .. 10000000 traces")
+    if len(set(sc.points)) < 2:
+        ld.fail("scale.points", sc.points, "at least two different sizes (a growth law needs two)")
 
 
 def _check_vector(v: VectorSpec, ld: _Loader) -> None:

@@ -66,13 +66,18 @@ def load(
         step_seconds=step_seconds, synthetic_ms=synthetic_ms)
     out.print(f"[bold]ctxbench load[/] scenario [cyan]{sc.name}[/] ({sc.source}), mode "
               f"[cyan]{settings.mode}[/]")
+    from ctxbench.cli.progress import PlainProgress
     from ctxbench.cli.run import RichProgress
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} s"),
                TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=False) as progress:
+    if not out.is_terminal:  # logs: plain lines with an ETA instead of a redrawn bar
         outcome = run_load(sc, settings, out_dir=out_dir, dsn=dsn, home=home,
-                           strict=sc.output.strict, progress=RichProgress(progress))
+                           strict=sc.output.strict, progress=PlainProgress(out))
+    else:
+        with Progress(*columns, console=out, transient=False) as progress:
+            outcome = run_load(sc, settings, out_dir=out_dir, dsn=dsn, home=home,
+                               strict=sc.output.strict, progress=RichProgress(progress))
     total = (outcome.locust or {}).get("total") or {}
     if total:
         out.print(f"Locust: {total.get('requests', 0)} requests, {total.get('failures', 0)} failed, "

@@ -18,7 +18,7 @@ from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
 from ctxbench.measure import schema_stages, session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
+from ctxbench.queries import Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
 
 
@@ -83,6 +83,7 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
         "cache_reset": scenario.database.cache_reset, "surface": scenario.queries.surface})
     error: BaseException | None = None
     target: Target | None = None
+    sampler = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
         stages = schema_stages.split(workload, list(scenario.database.schema_variants))
@@ -99,8 +100,7 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
             recorder=Recorder(results, meta.run_id),
             connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
                                        scenario.database.statement_timeout_ms),
-            sampler=ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface,
-                                 mix=scenario.queries.mix),
+            sampler=(sampler := session.windowed_sampler(scenario, profile, meta, workload, results)),
             workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
         for n, stage in enumerate(stages):
@@ -114,6 +114,8 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
             _run_phases(ctx, scenario, fresh and n == 0, remedies_stage=remedy_stage)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
+    if sampler is not None:
+        session.record_windows(sampler, meta)
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
     return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
