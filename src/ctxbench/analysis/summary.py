@@ -113,8 +113,9 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
                 ) -> dict[str, Any]:
     """n, errors, latency estimates with CIs, rows and extra metrics of one group."""
     key = g.key.text()
-    lat = latency_estimates(g.latencies(), seed=seed_for("latency", key, root=seed_root),
-                            quantiles=quantiles, censored=g.n_errors)
+    values, censored = g.evidence()
+    lat = latency_estimates(values, seed=seed_for("latency", key, root=seed_root),
+                            quantiles=quantiles, censored=censored)
     attempts = g.n + g.n_errors
     rows = np.asarray(g.rows, dtype=np.float64)
     n_empty = int((rows == 0).sum()) if rows.size else 0
@@ -129,7 +130,12 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
         }
     return {
         "key": key, "query": g.key.query, "variant": g.key.variant, "phase": g.key.phase,
-        "labels": g.key.label_dict, "n": g.n, "n_errors": g.n_errors,
+        "labels": g.key.label_dict,
+        # n: independent successful samples (distinct parameter sets, or executions where
+        # they are the unit); n_censored: independent samples that failed
+        "n": int(values.size), "n_censored": censored, "n_executions": g.n,
+        "n_distinct": g.n_distinct, "unit": "execution" if g.per_execution else "parameter set",
+        "n_errors": g.n_errors,
         "n_warmup": g.n_warmup, "error_rate": _est(wilson(g.n_errors, attempts)),
         "errors": dict(g.errors.most_common(3)),
         "latency_ms": {k: v.to_json() for k, v in lat.items()},
@@ -166,7 +172,7 @@ def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | Non
         e = stats["latency_ms"].get(budget.metric)
         n = stats["n"]
         if percentile_of(budget.metric) is not None or budget.metric == "max":
-            n += stats["n_errors"]  # failures are censored samples of these statistics
+            n += stats["n_censored"]  # failures are censored samples of these statistics
         return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), n
     if kind == "rate":
         e = stats[budget.metric]
@@ -191,8 +197,10 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
     out = []
     for b in budgets:
         estimate, n = _estimate_for(b, stats)
-        decision = verdicts.decide(b, estimate, n, errors=stats["n_errors"],
-                                   over=_over(b, latencies, stats["n_errors"]))
+        kind = metric_kind(b.metric)
+        errors = stats["n_censored"] if kind == "latency" else stats["n_errors"]
+        decision = verdicts.decide(b, estimate, n, errors=errors,
+                                   over=_over(b, latencies, stats["n_censored"]))
         out.append({
             "query": stats["query"], "variant": stats["variant"], "phase": stats["phase"],
             "labels": stats["labels"], "group": stats["key"], "metric": b.metric,
@@ -365,7 +373,7 @@ def build_summary(results_dir: Path | str,
         applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
         stats = group_stats(data, _quantiles_for(applicable))
         group_json.append(stats)
-        verdict_json.extend(verdict_rows(stats, applicable, data.latencies()))
+        verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
 
     plans = read_plans(results)
     plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],

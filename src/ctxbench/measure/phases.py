@@ -64,6 +64,21 @@ class PhaseContext:
         return self.sampler.sample(query.name, 1, stream="plan")[0]
 
 
+def space_labels(sets: list[ParamSet]) -> dict[str, str]:
+    """``param_space=exhausted`` when the sampler could not draw as many distinct statements as
+    asked (see ``ctxbench.analysis.data``: executions are then the unit of evidence)."""
+    return {"param_space": "exhausted"} if len({ps.id for ps in sets}) < len(sets) else {}
+
+
+def distinct_note(sets: dict[tuple[str, str], list[ParamSet]]) -> str | None:
+    short = {f"{q}[{v}]" if v != "as_shipped" else q: len({ps.id for ps in s})
+             for (q, v), s in sets.items() if len({ps.id for ps in s}) < len(s)}
+    if not short:
+        return None
+    return ("fewer distinct statements than parameter sets drawn (the parameter space is "
+            "smaller): " + ", ".join(f"{k} {n}" for k, n in sorted(short.items())))
+
+
 def _record(ctx: PhaseContext, phase: str) -> PhaseRecord:
     return PhaseRecord(run_id=ctx.run_id, phase=phase, started_at=utc_now())
 
@@ -99,7 +114,8 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
 
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
-        sets = {(q.name, v): ctx.sampler.sample(q.name, samples, stream=phase) for q, v in ctx.workload}
+        sets = {(q.name, v): ctx.sampler.sample(q.name, samples, stream=phase, distinct=True)
+                for q, v in ctx.workload}
         order = [(i, q, v) for i in range(samples) for q, v in ctx.workload]
         ctx.rng(phase).shuffle(order)
         ctx.progress.start(f"{phase}: {len(order)} cold executions", len(order) + len(ctx.workload))
@@ -111,7 +127,8 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
             reset_seconds += outcome.seconds
             with ctx.connections.open() as conn:
                 ctx.recorder.measure(conn, phase, q, v, sets[(q.name, v)][i],
-                                     labels={"cache": "cold", "stats": record.stats_state})
+                                     labels={"cache": "cold", "stats": record.stats_state,
+                                             **space_labels(sets[(q.name, v)])})
             ctx.progress.advance()
         for q, v in ctx.workload:  # plan capture: its own reset, so it shows the cold buffers
             control.reset_caches(ctx.target, ctx.cache_reset)
@@ -119,6 +136,9 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
                 plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="first execution after a cache reset")
             ctx.progress.advance()
+        note = distinct_note(sets)
+        if note:
+            record.notes.append(note)
         record.cache_reset = ", ".join(sorted(methods)) if methods else None
         record.events.append({"type": "cache_resets", "count": sum(methods.values()),
                               "methods": methods, "seconds": round(reset_seconds, 2)})
@@ -136,7 +156,8 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
         record.cache_reset = "none (warm)"
-        sets = {(q.name, v): ctx.sampler.sample(q.name, spec.param_sets, stream=phase)
+        sets = {(q.name, v): ctx.sampler.sample(q.name, spec.param_sets, stream=phase,
+                                                   distinct=True)
                 for q, v in ctx.workload}
         warmups = [(q, v, ps) for q, v in ctx.workload for ps in sets[(q.name, v)]]
         measured = [(q, v, ps) for _ in range(spec.repeats) for q, v, ps in warmups]
@@ -146,6 +167,7 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
         total = len(warmups) * spec.warmup_passes + len(measured) + len(ctx.workload)
         ctx.progress.start(f"{phase}: warm-up + {len(measured)} executions", total)
         labels = {"cache": "warm", "stats": record.stats_state or ""}
+        exhausted = {key: space_labels(s) for key, s in sets.items()}
         with ctx.connections.open() as conn:
             for n in range(spec.warmup_passes):
                 order = list(warmups)
@@ -155,7 +177,8 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                     ctx.progress.advance()
             before = statements.snapshot(conn)
             for q, v, ps in measured:
-                ctx.recorder.measure(conn, phase, q, v, ps, labels=labels)
+                ctx.recorder.measure(conn, phase, q, v, ps,
+                                     labels={**labels, **exhausted[(q.name, v)]})
                 ctx.progress.advance()
             after = statements.snapshot(conn)
             for q, v in ctx.workload:
@@ -163,8 +186,13 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                               note="after the warm-up and measured passes")
                 ctx.progress.advance()
         record.events.append({"type": "pg_stat_statements", "statements": statements.delta(before, after)})
-        record.notes.append(f"{spec.param_sets} distinct parameter sets per query, warm-up passes "
-                            f"{spec.warmup_passes} over the same sets, {spec.repeats} measured passes")
+        record.notes.append(f"{spec.param_sets} parameter sets drawn per query without "
+                            f"replacement, warm-up passes {spec.warmup_passes} over the same sets, "
+                            f"{spec.repeats} measured passes (repeats of a set are summarised "
+                            "by their median: one sample per set)")
+        note = distinct_note(sets)
+        if note:
+            record.notes.append(note)
 
     return run_guarded(ctx, phase, body)
 
@@ -222,7 +250,9 @@ def hnsw_warmup(ctx: PhaseContext, spec: HnswWarmupSpec, query: Query) -> PhaseR
                            total)
         methods: set[str] = set()
         for rep in range(spec.repeats):
-            sets: list[ParamSet] = ctx.sampler.sample(query.name, spec.searches, stream=f"{phase}.{rep}")
+            sets: list[ParamSet] = ctx.sampler.sample(query.name, spec.searches,
+                                                                stream=f"{phase}.{rep}",
+                                                                distinct=True)
             for mode in spec.modes:
                 outcome = control.reset_caches(ctx.target, ctx.cache_reset)
                 methods.add(outcome.method)
