@@ -198,3 +198,33 @@ def test_a_run_failing_halfway_keeps_measurements_and_reports_incomplete(
     assert len(list(results.iter_measurements())) >= 4
     assert any(r.status == "failed" for r in results.read_phases())
     assert "incomplete" in (folder / "report.md").read_text().lower()
+
+
+def test_exit_0_when_every_check_passes_even_strict(pg_server: EmbeddedServer,
+                                                    tmp_path: Path) -> None:
+    """A run whose every budget check is decided PASS exits 0, also with --strict; the
+    summary says so (not an INCONCLUSIVE that exits 0 by leniency)."""
+    budgets = ('\n[[budgets]]\nmetric = "p95"\noff = true\n'
+               '\n[[budgets]]\nquery = "success_rate"\nphase = "after_analyze.warm"\n'
+               'metric = "p50"\nmax = 60000.0\n')
+    text = tiny("pass", budgets, queries='["success_rate"]').replace(
+        'run = ["before_analyze", "after_analyze", "hnsw_warmup"]', 'run = ["after_analyze"]').replace(
+        "cold_samples = 2\nparam_sets = 3\nrepeats = 2", "cold_samples = 0\nparam_sets = 10\nrepeats = 1")
+    path = tmp_path / "pass.toml"
+    path.write_text(text)
+    result = ctxbench("run", "--scenario", str(path), "--out", str(tmp_path / "out"),
+                      "--home", str(pg_server.home), "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = list((tmp_path / "out").iterdir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["verdict"]["overall"] == "PASS"
+    assert summary["verdict"]["counts"] == {"PASS": 2, "FAIL": 0, "INCONCLUSIVE": 0}  # p50, errors
+
+
+def test_exit_3_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    result = ctxbench("run", "--scenario", "smoke", "--out", str(tmp_path / "out"), "--dsn",
+                      "host=127.0.0.1 port=9 user=nobody dbname=nothing connect_timeout=3")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cannot connect" in result.stderr and "Traceback" not in result.stderr
+    (folder,) = list((tmp_path / "out").iterdir())  # the failed run still left its folder
+    assert json.loads((folder / "meta.json").read_text())["status"] == "incomplete"
