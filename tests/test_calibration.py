@@ -244,3 +244,38 @@ def test_repeats_of_one_parameter_set_are_one_sample() -> None:
     g.space_exhausted = True  # the sampler ran out of statements: executions are the unit
     values, censored = g.evidence()
     assert values.size == 5 and censored == 2
+
+
+# -- open-loop accounting ------------------------------------------------------------------
+
+def test_open_loop_backlog_is_counted_in_the_percentiles(tmp_path) -> None:
+    """200 arrivals fell due at 50 req/s over 4 s, 120 were served (fast), 80 were still
+    waiting when the test ended: the summary says offered 50 vs achieved 30 req/s and the 80
+    enter the p95 as latencies over every budget, so the p95 FAILs although every served
+    request was fast."""
+    import json
+
+    from ctxbench.analysis import synthetic
+    from ctxbench.analysis.summary import build_summary
+
+    key = ("load", "list_incidents", "as_shipped")
+    rd = synthetic.write_run(tmp_path / "run", groups={key: (synthetic.uniform_ms(1, 5), 120)},
+                             labels={key: {"mode": "open"}}, warmup=0,
+                             budgets=[{"phase": "load", "metric": "p95", "max": 200.0}])
+    (rd.path / "arrivals.json").write_text(json.dumps(
+        {"schema_version": 1, "mode": "open", "duration_s": 4,
+         "scheduled": {"list_incidents[as_shipped]": 200}}))
+    s = build_summary(rd.path)
+    assert s["open_loop"]["offered_rps"] == 50 and s["open_loop"]["achieved_rps"] == 30
+    assert s["open_loop"]["unserved_total"] == 80
+    (group,) = s["groups"]
+    assert group["n_unserved"] == 80 and group["n_censored"] == 80 and group["n"] == 120
+    (p95,) = [v for v in s["verdicts"] if v["metric"] == "p95"]
+    assert p95["verdict"] == FAIL, p95
+    # the same run with every arrival served passes
+    (rd.path / "arrivals.json").write_text(json.dumps(
+        {"schema_version": 1, "mode": "open", "duration_s": 4,
+         "scheduled": {"list_incidents[as_shipped]": 120}}))
+    s = build_summary(rd.path)
+    (p95,) = [v for v in s["verdicts"] if v["metric"] == "p95"]
+    assert p95["verdict"] == PASS and s["open_loop"]["unserved_total"] == 0

@@ -15,7 +15,8 @@ Resolution: for each (group, metric) the most specific matching budget wins. Spe
 compared field by field — query first, then phase, then variant, then the number of labels —
 with exact > parent phase > glob > ``*``; on a tie the later budget in the list wins, so a
 scenario's own ``*``/``*`` line overrides the built-in defaults (p95 ≤ 500 ms and
-error_rate ≤ 0 — no execution may fail —, which always come first). A winning budget with a ``null`` threshold means "no budget here".
+error_rate ≤ 0 — no execution may fail —, which always come first). A winning budget
+with a ``null`` threshold means "no budget here".
 """
 
 from __future__ import annotations
