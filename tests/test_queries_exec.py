@@ -12,7 +12,7 @@ from psycopg import pq
 
 from ctxbench.db.migrate import migrate
 from ctxbench.db.partitions import ensure_monthly
-from ctxbench.queries import Statement, catalog, ensure_vector_adapter
+from ctxbench.queries import Statement, catalog, ensure_vector_adapter, schema_variants_needed
 from ctxbench.queries.execution import settings_tuple
 
 pytestmark = pytest.mark.db
@@ -162,6 +162,9 @@ def test_every_query_runs_with_both_connection_modes(small):
         "action_comparison": {"action_types": ["restart", "scale", "none"]},
         "namespace_health": {"namespace": "default", "time_window": "720h"},
     }
+    with small.connect() as conn:  # the remedies' tables, functions and indexes
+        migrate(conn, variants=schema_variants_needed(
+            [(q, v) for q in catalog.values() for v in q.variants]))
     for autocommit in (True, False):
         with small.connect(autocommit=autocommit) as conn:
             for name, q in catalog.items():

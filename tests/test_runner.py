@@ -116,7 +116,9 @@ def test_phase_records_state_what_was_done(full_run) -> None:
 def test_plans_and_metadata_are_written(full_run) -> None:
     sc, outcome = full_run
     folder = ResultsDir(outcome.results_dir)
-    plans = folder.read_plans()
+    everything = folder.read_plans()
+    plans = [p for p in everything if not p.get("role")]
+    tails = [p for p in everything if p.get("role")]
     phases_with_plans = {p["phase"] for p in plans}
     assert {"before_analyze.cold", "after_analyze.warm", "hnsw_warmup"} <= phases_with_plans
     warm = [p for p in plans if p["phase"] == "after_analyze.warm"]
@@ -133,6 +135,14 @@ def test_plans_and_metadata_are_written(full_run) -> None:
                   for n in _nodes(p["plan"][0]["Plan"])
                   if str(n.get("Relation Name", "")).startswith("resource_action_traces")]
     assert cold_reads and sum(cold_reads) > 0, cold_reads
+    # ... and the tail's sets: the slowest sample of each group first, with kind and latency
+    for q, v in select_workload(sc):
+        mine = [t for t in tails if (t["query"], t["variant"], t["phase"])
+                == (q.name, v, "after_analyze.warm")]
+        assert sorted(t["role"] for t in mine)[0] == "tail-1", (q.name, v)
+        slowest = next(t for t in mine if t["role"] == "tail-1")
+        assert slowest["why"] == "slowest sample" and slowest["param_kind"]
+        assert slowest["measured_ms"] >= max(t["measured_ms"] or 0 for t in mine)
     meta = folder.read_meta()
     assert meta is not None and meta.status == "complete"
     assert meta.dataset["checksum"] and meta.dataset["scale"] == 1000
@@ -241,3 +251,73 @@ def test_exit_3_when_the_database_is_unreachable(tmp_path: Path) -> None:
     assert "cannot connect" in result.stderr and "Traceback" not in result.stderr
     (folder,) = list((tmp_path / "out").iterdir())  # the failed run still left its folder
     assert json.loads((folder / "meta.json").read_text())["status"] == "incomplete"
+
+
+def test_remedies_run_in_their_own_schema_stage(pg_server: EmbeddedServer, tmp_path: Path) -> None:
+    """Each remedy schema variant is built, timed and sized, and the remedies measured with
+    their own cold sample and warm parameter set counts; then the remedy schema is removed and
+    as_shipped measured (its plans cannot use the remedy's index)."""
+    text = f"""
+name = "staged"
+[database]
+cache_reset = "evict"
+name = "runner_staged"
+{SETTINGS}
+[dataset]
+scale = 1000
+seed = 7
+[queries]
+include = ["list_incidents", "success_rate"]
+variants = ["as_shipped", "indexed", "rollup"]
+[phases]
+run = ["after_analyze"]
+[phases.after_analyze]
+cold_samples = 2
+remedy_cold_samples = 3
+param_sets = 3
+remedy_param_sets = 4
+repeats = 1
+"""
+    sc = scenarios.load_text(text, "staged.toml")
+    outcome = run_scenario(sc, out_dir=tmp_path, home=pg_server.home)
+    folder = ResultsDir(outcome.results_dir)
+    records = folder.read_phases()
+    names = [r.phase for r in records]
+    assert names.count("after_analyze.cold") == 2 and "remedy_schema" in names
+    built = next(r for r in records if r.phase == "remedy_schema")
+    variants = {e["name"]: e for e in built.events if e["type"] == "schema_variant"}
+    assert set(variants) == {"list_order_index", "trace_rollup"}
+    assert variants["list_order_index"]["bytes"] > 0 and variants["list_order_index"]["seconds"] > 0
+    assert {r["name"] for r in variants["trace_rollup"]["relations"]} >= {"trace_rollup"}
+    cold = Counter((m.query, m.variant) for m in folder.iter_measurements()
+                   if m.phase == "after_analyze.cold" and not m.warmup)
+    assert cold == {("list_incidents", "as_shipped"): 2, ("success_rate", "as_shipped"): 2,
+                    ("list_incidents", "indexed"): 3, ("success_rate", "rollup"): 3}
+    plans = folder.read_plans()
+    shipped = [p for p in plans if p["variant"] == "as_shipped" and p["query"] == "list_incidents"]
+    indexed = [p for p in plans if p["variant"] == "indexed" and not p.get("role")]
+    def walks_ts_index(p) -> bool:  # the parent index or its per-partition children
+        return any("idx_rat_ts_id_desc" in line or "action_timestamp_id_idx" in line
+                   for line in p["summary"]["outline"])
+    assert shipped and not any(walks_ts_index(p) for p in shipped)
+    assert any(walks_ts_index(p) for p in indexed), [p["summary"]["outline"] for p in indexed]
+    meta = folder.read_meta()
+    assert [s["name"] for s in meta.extra["schema_stages"]] == ["remedy schema",
+                                                                "as_shipped schema"]
+    # remedies first, then their schema removed before as_shipped is measured
+    assert names.index("remedy_schema") < names.index("shipped_schema")
+    removed = next(r for r in records if r.phase == "shipped_schema").events[0]["removed"]
+    assert sorted(removed) == ["list_order_index", "trace_rollup"]
+    summary = outcome.reports.summary_data
+    entries = {e["query"]: e for e in summary["remedies"]}
+    assert set(entries) == {"list_incidents", "success_rate"}
+    indexed = entries["list_incidents"]["remedies"][0]
+    assert indexed["variant"] == "indexed" and indexed["build"]["bytes"] > 0
+    assert indexed["cold"]["n"] == 3 and indexed["warm"]["n"] == 4
+    assert indexed["plan_changes"] and indexed["plan_changes"][0] != "same plan shape"
+    assert entries["list_incidents"]["as_shipped"]["cold"]["n"] == 2
+    diagnosed = [v for v in summary["verdicts"] if v["verdict"] != "PASS" and v["unit"] == "ms"]
+    assert diagnosed and all(v["diagnosis"]["text"] for v in diagnosed)
+    assert all(v["diagnosis"]["plan"]["role"].startswith("tail-") for v in diagnosed)
+    md = (outcome.results_dir / "report.md").read_text()
+    assert "## Remedies" in md and "## Diagnosis" in md and "plans diff" in md

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import math
 import re
 import tomllib
 import types
@@ -79,9 +80,14 @@ class QueriesSpec:
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
 
+_REMEDY_COLD_DOC = ("cold samples per remedy pair in the remedy-schema stage (a PASS of p95 "
+                    "needs many; the as-shipped stage only needs enough to FAIL); default: the same")
+
+
 @dataclass
 class ColdSpec:
     samples: int = _f(20, lo=1, hi=10000)
+    remedy_samples: int | None = _f(None, lo=1, hi=10000, doc=_REMEDY_COLD_DOC)
 
 
 @dataclass
@@ -94,7 +100,10 @@ class WarmSpec:
 @dataclass
 class AnalyzeSpec:
     cold_samples: int = _f(20, lo=0, hi=10000)
+    remedy_cold_samples: int | None = _f(None, lo=0, hi=10000, doc=_REMEDY_COLD_DOC)
     param_sets: int = _f(50, lo=0, hi=100000)
+    remedy_param_sets: int | None = _f(None, lo=0, hi=100000,
+                                       doc="warm parameter sets in the remedy-schema stage")
     warmup_passes: int = _f(1, lo=0, hi=100)
     repeats: int = _f(2, lo=1, hi=1000)
 
@@ -291,6 +300,8 @@ class _Loader:
         elif tp is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.fail(key, value, "expected a number")
+            if not math.isfinite(value):
+                self.fail(key, value, "expected a finite number (not nan or inf)")
             value = float(value)
         elif tp is str and not isinstance(value, str):
             self.fail(key, value, "expected a string")
@@ -362,6 +373,9 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from exc
+    if not data and source != "<defaults>":
+        raise UsageError(f"{source}: the scenario is empty; give at least a name and the tables to "
+                         "change (e.g. [dataset], [phases]), or use a shipped scenario such as smoke")
     scenario = ld.build(Scenario, data, "")
     if "name" not in data and source.endswith(".toml"):
         scenario.name = Path(source).stem
@@ -373,8 +387,16 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
 def load(path: Path | str) -> Scenario:
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"scenario file {path} does not exist")
-    return load_text(path.read_text(encoding="utf-8"), str(path))
+        raise UsageError(f"scenario file {path} does not exist" if not path.exists()
+                         else f"scenario {path} is not a file; give a .toml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a scenario "
+                         "is a TOML file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read scenario file {path}: {exc.strerror or exc}") from exc
+    return load_text(text, str(path))
 
 
 def scenarios_dir() -> Path:

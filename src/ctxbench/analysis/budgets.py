@@ -22,6 +22,7 @@ with a ``null`` threshold means "no budget here".
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,9 @@ def parse_budget(data: Mapping[str, Any], where: str = "budgets", order: int = 0
                          "fractions 0..1)")
     else:
         threshold = float(raw)
+        if not math.isfinite(threshold):
+            raise UsageError(f"{where}.{op}: {raw!r} is not a finite number; a budget of nan or inf "
+                             "can never fail")
         if threshold < 0 or (metric_kind(metric) == "rate" and threshold > 1):
             allowed = "0..1" if metric_kind(metric) == "rate" else ">= 0"
             raise UsageError(f"{where}.{op}: {raw!r} is out of range for {metric} "

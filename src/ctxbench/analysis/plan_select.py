@@ -71,8 +71,8 @@ def select_plans(results_dir: Path | str, *, query: str | None = None, phase: st
     out = []
     for path in sorted(folder.glob("*.json")):
         data = _read_json(path)
-        if not isinstance(data, dict):
-            continue
+        if not isinstance(data, dict) or data.get("role"):
+            continue  # tail plans ('tail-N') are read by file name, not selected by group
         if query is not None and data.get("query") != query:
             continue
         if variant is not None and (data.get("variant") or "default") != variant:

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ctxbench.analysis import comparisons, verdicts, warmup
+from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
 from ctxbench.analysis.plans import explain_changes, short_change, summary_of
+from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
     CI_LEVEL,
     DEFAULT_QUANTILES,
@@ -262,6 +263,9 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
         "param_id": payload.get("param_id"), "params": payload.get("params"), "file": file,
         "error": payload.get("error"),
     }
+    if payload.get("role"):  # a tail plan: which set, why, and how slow it was when measured
+        entry.update({k: payload.get(k) for k in ("role", "param_kind", "measured_ms",
+                                                   "measured_failed", "why")})
     try:
         summary = summary_of(payload)
     except Exception as exc:  # a malformed capture must not sink the whole report
@@ -276,13 +280,15 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
     return entry
 
 
-def read_plans(results: ResultsDir) -> list[dict[str, Any]]:
+def read_plans(results: ResultsDir, *, tails: bool = False) -> list[dict[str, Any]]:
+    """The fixed-parameter plan of each group, or (``tails``) the plans of the tail's sets."""
     folder = results.path / "plans"
     out = []
     if folder.is_dir():
         for path, payload in zip(sorted(folder.glob("*.json")), results.read_plans(),
                                  strict=True):
-            out.append(_plan_entry(payload, f"plans/{path.name}"))
+            if bool(payload.get("role")) == tails:
+                out.append(_plan_entry(payload, f"plans/{path.name}"))
     return out
 
 
@@ -422,6 +428,8 @@ def build_summary(results_dir: Path | str,
     plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],
                               sorted(p["labels"].items())))
     index = PlanIndex(plans)
+    tail_plans = read_plans(results, tails=True)
+    diagnosis.diagnose_verdicts(verdict_json, index.for_group, tail_plans)
     changes = plan_changes(plans, rank)
     cold_warm = comparisons.cold_warm(group_json, index.for_group)
     before_after = comparisons.before_after(group_json, index.for_group)
@@ -441,6 +449,9 @@ def build_summary(results_dir: Path | str,
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
+    problems = hollow.problems(budgets, groups)
+    if problems and overall == verdicts.PASS:
+        overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
     return rounded({
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run": info,
@@ -464,6 +475,8 @@ def build_summary(results_dir: Path | str,
         "groups": group_json,
         "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
         "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
+        "tail_plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in tail_plans],
+        "remedies": summarize_remedies(group_json, verdict_json, plans, records, results.path),
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
@@ -476,5 +489,6 @@ def build_summary(results_dir: Path | str,
             "complete": info["complete"],
             "incomplete_phases": incomplete_phases,
             "measurements": sum(g.n + g.n_errors + g.n_warmup for g in groups.values()),
+            "problems": problems,
         },
     })

@@ -30,7 +30,7 @@ _state = {"debug": False}
 
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.
 COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load", "crosscheck",
-                   "vector", "bench")
+                   "vector", "bench", "remedies")
 
 
 def _version(value: bool) -> None:
@@ -54,13 +54,21 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    from ctxbench import signals
+
     try:
-        app(prog_name="ctxbench")
+        with signals.orderly() as fired:
+            try:
+                app(prog_name="ctxbench")
+            except SystemExit:
+                if fired:  # click turned the interrupt into "Aborted!" and exit 1
+                    raise signals.Interrupted(fired[0]) from None
+                raise
     except CtxbenchError as exc:
         if _state["debug"]:
             raise
         err.print(f"[bold red]error:[/] {mask_password(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        err.print(signals.describe(exc))
+        sys.exit(signals.exit_code_of(exc))

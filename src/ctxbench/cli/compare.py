@@ -33,12 +33,17 @@ def compare(
     Exit code: 0, or 1 with --fail-on-regression when something got slower; 2 on bad input.
     """
     from ctxbench.analysis.compare import compare_runs, parse_threshold
+    from ctxbench.errors import UsageError
     from ctxbench.report.compare import compare_markdown, print_comparison
+    from ctxbench.results.store import write_user_file
 
     result = compare_runs(run_a, run_b, threshold=parse_threshold(threshold), alpha=alpha)
+    if not result["groups"]:
+        raise UsageError(f"{run_a} and {run_b} have no (query, variant, phase) group in common: "
+                         "nothing was compared (only in A: "
+                         f"{len(result['only_in_a'])}, only in B: {len(result['only_in_b'])})")
     if md is not None:
-        md.parent.mkdir(parents=True, exist_ok=True)
-        md.write_text(compare_markdown(result), encoding="utf-8")
+        write_user_file(md, compare_markdown(result), "--md")
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:

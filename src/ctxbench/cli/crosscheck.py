@@ -31,8 +31,11 @@ def crosscheck(
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise UsageError(f"--query {unknown[0]!r} is not a query; allowed: {', '.join(catalog)}")
+    from ctxbench.cli.queries import require_dataset
+
     target = target_from(None, dsn, home, database)
     with target.connect() as conn:
+        require_dataset(conn, target.database)
         sampler = ParamSampler(DatasetProfile.from_database(conn), seed)
     spec = ConnectionSpec(target.dsn)
     results = []

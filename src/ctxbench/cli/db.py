@@ -11,6 +11,7 @@ from ctxbench.db import migrate as migrations
 from ctxbench.db.connect import server_facts
 from ctxbench.db.dsn import mask_password
 from ctxbench.db.target import drop_database, make_server
+from ctxbench.errors import UsageError
 
 out = make_console()
 db_app = typer.Typer(help="Start, stop and inspect the database server; apply the schema.",
@@ -21,7 +22,8 @@ db_app = typer.Typer(help="Start, stop and inspect the database server; apply th
 def up(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Database = None,
        as_json: Json = False) -> None:
     """Start the server (a second `up` reuses the running one) and create ctxbench's database."""
-    target = target_from(backend, dsn, home, database)
+    with _no_run(backend, dsn, home):
+        target = target_from(backend, dsn, home, database)
     info = {**target.server.status(), "database": target.database, "dsn": target.masked_dsn}
     if as_json:
         out.print_json(json.dumps(info))
@@ -32,7 +34,9 @@ def up(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Da
 @db_app.command("down")
 def down(home: Home = None) -> None:
     """Stop the embedded server (data is kept)."""
-    stopped = make_server("embedded", home=home).down()
+    server = make_server("embedded", home=home)
+    with _no_run("embedded", None, home):
+        stopped = server.down()
     out.print("server stopped" if stopped else "server was not running")
 
 
@@ -40,8 +44,9 @@ def down(home: Home = None) -> None:
 def restart(home: Home = None) -> None:
     """Restart the embedded server (empties shared buffers)."""
     server = make_server("embedded", home=home)
-    server.up()
-    server.restart()
+    with _no_run("embedded", None, home):
+        server.up()
+        server.restart()
     out.print("server restarted")
 
 
@@ -90,11 +95,29 @@ def info(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: 
 def reset(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Database = None,
           yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
     """Drop ctxbench's database (only if ctxbench created it)."""
-    target = target_from(backend, dsn, home, database)
+    from ctxbench.db.target import open_target
+
+    target = open_target(make_server(backend, dsn=dsn, home=home), database, create=False)
     if not yes:
         typer.confirm(f"drop database {target.database!r}?", abort=True)
-    drop_database(target)
+    with _no_run(backend, dsn, home):
+        dropped = drop_database(target)
+    if not dropped:
+        raise UsageError(f"database {target.database!r} does not exist; nothing was dropped")
     out.print(f"dropped {target.database}")
+
+
+def _no_run(backend: str | None, dsn: str | None, home):
+    """Refuse to stop or reconfigure an embedded server a run is measuring on."""
+    import contextlib
+    import os
+
+    from ctxbench.db.embedded import default_home
+    from ctxbench.db.locks import no_run_on
+
+    if (backend or "embedded") != "embedded" or dsn or os.environ.get("CTXBENCH_DSN"):
+        return contextlib.nullcontext()
+    return no_run_on(home or default_home())
 
 
 def register(app: typer.Typer) -> None:

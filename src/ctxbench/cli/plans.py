@@ -32,8 +32,9 @@ def _emit(make, md: Path | None) -> None:
 
     print_blocks(out, make(out.width < WIDE))
     if md is not None:
-        md.parent.mkdir(parents=True, exist_ok=True)
-        md.write_text(render_markdown(make(False)), encoding="utf-8")
+        from ctxbench.results.store import write_user_file
+
+        write_user_file(md, render_markdown(make(False)), "--md")
         out.print(f"markdown: {md}", highlight=False)
 
 

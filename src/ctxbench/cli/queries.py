@@ -59,6 +59,16 @@ def _existing_target(backend: str | None, dsn: str | None, home, database: str |
     return target
 
 
+def require_dataset(conn, database: str) -> None:
+    """The workload's tables must be ctxbench's own and hold a loaded dataset."""
+    from ctxbench.datagen.generator import current_dataset
+    from ctxbench.db.migrate import guard_foreign_tables, owns_schema
+
+    guard_foreign_tables(conn, f"database {database!r}")
+    if not owns_schema(conn) or not current_dataset(conn):
+        raise UsageError(f"database {database!r} holds no ctxbench dataset; run `ctxbench seed` first")
+
+
 @queries_app.command("explain")
 def explain(
     name: Annotated[str, typer.Argument(help="Query name (see `ctxbench queries list`).")],
@@ -79,8 +89,14 @@ def explain(
     if query is None:
         raise UsageError(f"unknown query {name!r}; allowed: {', '.join(catalog)}")
     query.variant(variant)  # fail on a bad variant before touching the database
+    from ctxbench import bounds
+    from ctxbench.scenario import WarmSpec
+
+    bounds.check(WarmSpec, "param_sets", index + 1, "--index + 1 (parameter sets drawn)",
+                 "phases.warm.param_sets")
     target = _existing_target(backend, dsn, home, database)
     with target.connect() as conn:
+        require_dataset(conn, target.database)
         profile = DatasetProfile.from_database(conn)
         ps = ParamSampler(profile, seed, surface=surface).sample(name, index + 1,
                                                                  stream="explain")[index]

@@ -47,8 +47,10 @@ def vector(
     if strict:
         sc.output.strict = True
     if scale is not None:
-        if not 1000 <= scale <= 10_000_000:
-            raise UsageError(f"--scale {scale} is not allowed; allowed range: 1000 .. 10000000")
+        from ctxbench import bounds
+        from ctxbench.scenario import DatasetSpec
+
+        bounds.check(DatasetSpec, "scale", scale, "--scale", "dataset.scale")
         if sc.database.name is None:
             sc.database.name = f"{sc.database_name}_{scale}"
         sc.dataset.scale = scale

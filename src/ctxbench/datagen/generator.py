@@ -165,6 +165,21 @@ def _occupied(conn: psycopg.Connection) -> str | None:
     return None
 
 
+def _refuse_dependents(conn: psycopg.Connection) -> None:
+    """Never empty the workload's tables under a table someone else made to reference them."""
+    row = conn.execute(
+        "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text, c.conname "
+        "FROM pg_constraint c WHERE c.contype = 'f' "
+        "AND c.confrelid = ANY (SELECT to_regclass(t)::oid FROM unnest(%s::text[]) t) "
+        "AND c.conrelid <> ALL (SELECT to_regclass(t)::oid FROM unnest(%s::text[]) t) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.conrelid)",
+        (list(WORKLOAD_TABLES), list(WORKLOAD_TABLES))).fetchone()
+    if row is not None:
+        raise UsageError(f"table {row[0]} references {row[1]} (constraint {row[2]}): ctxbench will "
+                         "not empty tables another table depends on; drop that constraint, or load "
+                         "into another database (--database NAME)")
+
+
 def _set_autovacuum(conn: psycopg.Connection, tables: list[str], enabled: bool) -> None:
     for t in tables:
         if enabled:
@@ -262,6 +277,7 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
     if reason is not None and not replace:
         raise UsageError(f"database {conn.info.dbname!r} already holds {reason}; pass --replace "
                          "(replace=True) to drop it and load the new dataset")
+    _refuse_dependents(conn)
     world = options.world()
     tl = world.timeline
     summary.time_range = {"start": tl.start.isoformat(), "end": tl.end.isoformat()}

@@ -13,11 +13,22 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from ctxbench.db.embedded import drop_os_page_cache
-from ctxbench.db.migrate import WORKLOAD_TABLES
+from ctxbench.db.migrate import WORKLOAD_TABLES, existing_workload_tables, owns_schema
 from ctxbench.db.target import Target
-from ctxbench.errors import InfraError
+from ctxbench.errors import InfraError, NotOwnedError
+
+# What ctxbench changed on its own tables and must put back when a run ends (or, after a
+# crash, when the next run ends): one row per item, kept in the database itself.
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS ctxbench.pending_restore (
+    item     TEXT PRIMARY KEY,
+    value    JSONB,
+    saved_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
 
 
 @dataclass
@@ -104,13 +115,91 @@ def statistics_state(conn: psycopg.Connection) -> dict[str, Any]:
             "state": "analyzed" if parent_stats > 0 else ("partial" if stats_rows else "no_stats")}
 
 
+def require_owned(conn: psycopg.Connection, what: str) -> None:
+    """Refuse to change anything (data, settings, storage parameters, statistics) on workload
+    tables ctxbench did not create: the check sits here, below every caller."""
+    if not owns_schema(conn):
+        tables = existing_workload_tables(conn) or ["(none)"]
+        raise NotOwnedError(f"{what} refused: the workload tables here ({', '.join(tables)}) were not "
+                            "created by ctxbench, which changes nothing on them")
+
+
+def _reloption(conn: psycopg.Connection, rel: str, name: str) -> str | None:
+    row = conn.execute("SELECT option_value FROM pg_class c, pg_options_to_table(c.reloptions) "
+                       "WHERE c.oid = %s::regclass AND option_name = %s", (rel, name)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _save(conn: psycopg.Connection, item: str, value: Any) -> None:
+    """Remember the state before ctxbench's first change (a later change keeps the first)."""
+    conn.execute(LEDGER_DDL)
+    conn.execute("INSERT INTO ctxbench.pending_restore (item, value) VALUES (%s, %s) "
+                 "ON CONFLICT (item) DO NOTHING", (item, Jsonb(value)))
+
+
 def set_autovacuum(conn: psycopg.Connection, enabled: bool) -> None:
-    """Per-table autovacuum switch (partitioned parents take no storage parameters)."""
+    """Per-table autovacuum switch (partitioned parents take no storage parameters), on
+    ctxbench's own tables only; switching it off remembers each table's previous setting so
+    ``restore`` puts exactly that back."""
+    require_owned(conn, "changing autovacuum")
     for rel in table_relations(conn):
         kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
         if kind == "r":
+            if not enabled:
+                _save(conn, f"autovacuum:{rel}",
+                      {"autovacuum_enabled": _reloption(conn, rel, "autovacuum_enabled")})
             conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
                 sql.SQL(rel), sql.Literal(enabled)))
+
+
+def note_fresh_tables(conn: psycopg.Connection) -> None:
+    """Tables this run just loaded had ctxbench's defaults (autovacuum on) before the load
+    switched it off: that is the state to restore."""
+    require_owned(conn, "recording table state")
+    for rel in table_relations(conn):
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
+        if kind == "r":
+            _save(conn, f"autovacuum:{rel}", {"fresh": True})
+
+
+def pending_restore(conn: psycopg.Connection) -> dict[str, Any]:
+    """What ctxbench changed and has not put back yet (empty where ctxbench owns nothing)."""
+    if conn.execute("SELECT to_regclass('ctxbench.pending_restore')").fetchone()[0] is None:
+        return {}
+    return dict(conn.execute("SELECT item, value FROM ctxbench.pending_restore").fetchall())
+
+
+def _put_back_autovacuum(conn: psycopg.Connection, rel: str, saved: dict[str, Any]) -> None:
+    name = sql.SQL(rel)
+    if saved.get("fresh"):  # loaded by this run: ctxbench's defaults, heap and TOAST
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled, toast.autovacuum_enabled)")
+                     .format(name))
+    elif saved.get("autovacuum_enabled") is None:
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(name))
+    else:
+        conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = {})").format(
+            name, sql.Literal(saved["autovacuum_enabled"])))
+
+
+def restore(conn: psycopg.Connection) -> list[str]:
+    """Put back what ctxbench changed on its tables: each table's autovacuum setting as it
+    was, and statistics where ctxbench cleared some that existed. Returns what was done;
+    touches nothing where ctxbench owns nothing."""
+    items = pending_restore(conn)
+    if not items or not owns_schema(conn):
+        return []
+    done: list[str] = []
+    if "statistics" in items:
+        analyze(conn)
+        done.append("statistics (ANALYZE)")
+    for item, value in sorted(items.items()):
+        if item.startswith("autovacuum:"):
+            rel = item.removeprefix("autovacuum:")
+            if conn.execute("SELECT to_regclass(%s)", (rel,)).fetchone()[0] is not None:
+                _put_back_autovacuum(conn, rel, value or {})
+                done.append(f"autovacuum on {rel}")
+        conn.execute("DELETE FROM ctxbench.pending_restore WHERE item = %s", (item,))
+    return done
 
 
 def clear_statistics(conn: psycopg.Connection) -> dict[str, Any]:
@@ -123,6 +212,8 @@ def clear_statistics(conn: psycopg.Connection) -> dict[str, Any]:
     set_autovacuum(conn, False)
     rels = workload_relations(conn)
     tables = table_relations(conn)
+    if statistics_state(conn)["pg_statistic_rows"]:
+        _save(conn, "statistics", "present")
     try:
         with conn.transaction():
             deleted = conn.execute("DELETE FROM pg_statistic WHERE starelid = ANY (%s::regclass[])",
@@ -138,10 +229,13 @@ def clear_statistics(conn: psycopg.Connection) -> dict[str, Any]:
 def analyze(conn: psycopg.Connection) -> dict[str, Any]:
     """ANALYZE the three tables. Autovacuum never analyzes a partitioned parent, so this is
     the only way the parent gets statistics."""
+    require_owned(conn, "ANALYZE")
     t0 = time.perf_counter()
     for table in WORKLOAD_TABLES:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     seconds = time.perf_counter() - t0
+    if conn.execute("SELECT to_regclass('ctxbench.pending_restore')").fetchone()[0] is not None:
+        conn.execute("DELETE FROM ctxbench.pending_restore WHERE item = 'statistics'")
     return {"analyze_seconds": round(seconds, 3), **statistics_state(conn)}
 
 

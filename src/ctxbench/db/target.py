@@ -73,6 +73,9 @@ class Target:
 
 def make_server(backend: str | None = None, *, dsn: str | None = None, home: Path | None = None,
                 settings: Mapping[str, object] | None = None, image: str | None = None) -> Server:
+    if dsn is not None and not dsn.strip():
+        raise UsageError("--dsn is empty; give a connection string such as "
+                         "'postgresql://user@host:5432/db', or leave --dsn out for the embedded server")
     dsn = dsn or os.environ.get("CTXBENCH_DSN") or None
     backend = backend or ("dsn" if dsn else "embedded")
     if backend not in BACKENDS:
@@ -101,7 +104,10 @@ def open_target(server: Server, database: str | None = None, *, create: bool = T
     with target.admin_connect() as conn:
         check_server(conn)
         if create and not database_exists(conn, target.database):
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateDatabase):
+                return target  # created meanwhile by a parallel command, which marks it
             conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                 sql.Identifier(target.database), sql.Literal(f"{OWNER_COMMENT} {__version__}")))
     return target
@@ -118,14 +124,16 @@ def database_owned(conn: psycopg.Connection, name: str) -> bool:
     return bool(row and row[0] and row[0].startswith(OWNER_COMMENT))
 
 
-def drop_database(target: Target) -> None:
-    """Drop the target database, but only one ctxbench created and marked."""
+def drop_database(target: Target) -> bool:
+    """Drop the target database, but only one ctxbench created and marked. False if there was
+    no such database."""
     if target.kind == "dsn":
         raise NotOwnedError("ctxbench never drops a database given by --dsn")
     with target.admin_connect() as conn:
         if not database_exists(conn, target.database):
-            return
+            return False
         if not database_owned(conn, target.database):
             raise NotOwnedError(f"database {target.database!r} was not created by ctxbench "
                                 "(no ctxbench comment on it); it was left untouched")
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target.database)))
+    return True

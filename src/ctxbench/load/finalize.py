@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxbench import __version__
+from ctxbench.db.dsn import mask_password
 from ctxbench.load.settings import LoadSettings
 from ctxbench.measure.environment import git_revision, machine_facts
 from ctxbench.results import PhaseRecord, ResultsDir, RunMeta
@@ -46,7 +47,8 @@ def run_budgets(scenario: Scenario, settings: LoadSettings) -> list[dict[str, An
 def new_meta(run_id: str, scenario: Scenario, settings: LoadSettings, mix_shares: dict[str, float],
              *, driver: str) -> RunMeta:
     return RunMeta(run_id=run_id, kind="load", scenario_name=scenario.name,
-                   scenario_text=scenario.text, started_at=utc_now(), ctxbench_version=__version__,
+                   scenario_text=mask_password(scenario.text), started_at=utc_now(),
+                   ctxbench_version=__version__,
                    git_sha=git_revision(), machine=machine_facts(),
                    budgets=run_budgets(scenario, settings),
                    extra={"load": {**settings.to_json(), "driver": driver}, "mix": mix_shares,

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ctxbench import signals
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
+from ctxbench.db.dsn import mask_password
 from ctxbench.db.target import Target
 from ctxbench.errors import CtxbenchError, InfraError, UsageError
 from ctxbench.load import finalize as fin
@@ -97,7 +99,7 @@ def scenario_copy(scenario: Scenario, results: Path) -> Path:
     folder = results.resolve() / "scenario"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}.toml"
-    text = scenario.text
+    text = mask_password(scenario.text)  # children get the DSN by environment, never from here
     if not text.strip():
         text = f'name = "{scenario.name}"\n'
     elif "name" not in scenarios_keys(text):
@@ -138,14 +140,18 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
              dsn: str | None = None, home: Path | None = None, strict: bool = False,
              progress: ph.Progress | None = None, locustfile: Path | None = None) -> LoadOutcome:
     progress = progress or ph.SilentProgress()
+    from ctxbench.measure.validate import check_scenario
+
     require_locust()
+    if not settings.synthetic_ms:
+        check_scenario(scenario, "load")
     mix = mix_for(scenario, settings)
-    run_id = session.run_id_for(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
+    run_id, results = session.create_results(scenario, out_dir)
     meta = fin.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
     results.write_meta(meta)
     error: str | None = None
     code = 0
+    target: Target | None = None
     try:
         target = prepare_target(scenario, settings, meta, dsn=dsn, home=home, progress=progress)
         results.write_meta(meta)
@@ -159,6 +165,11 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
         meta.status = "incomplete"
         results.write_meta(meta)
         raise
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: Locust is stopped; report what was measured
+        fin.finalize(results.path, strict=strict, error=signals.describe(exc))
+        raise
+    finally:
+        session.release(target)
     done = fin.finalize(results.path, strict=strict, error=error)
     if error is not None:
         cls = UsageError if code == 2 else InfraError
@@ -211,15 +222,24 @@ def _run_locust(scenario: Scenario, settings: LoadSettings, results: Path, dsn: 
                 p.terminate()
         return int(master.returncode)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_processes(procs)
         for fh in logs:
             fh.close()
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """SIGTERM to every process still running, then SIGKILL to those alive after one shared
+    grace period: no Locust master or worker outlives ctxbench."""
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in alive:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:

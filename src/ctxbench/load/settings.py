@@ -62,6 +62,7 @@ class LoadSettings:
         def bad(option: str, value: Any, allowed: str) -> UsageError:
             return UsageError(f"load setting {option} = {value!r} is not allowed; {allowed}")
 
+        _check_bounds(self)
         if self.mode not in MODES:
             raise bad("mode", self.mode, f"allowed: {', '.join(MODES)}")
         if self.arrival not in ARRIVALS:
@@ -118,3 +119,37 @@ class LoadSettings:
                 continue
             out += [f"--ctxbench-{f.name.replace('_', '-')}", str(value)]
         return out
+
+
+# LoadSettings field -> (scenario table, field, scenario key): the bound each one shares
+_BOUNDS = {
+    "users": ("load", "users"), "spawn_rate": ("load", "spawn_rate"),
+    "duration_s": ("load", "duration_s"), "rate": ("load", "rate"),
+    "think_time_ms": ("load", "think_time_ms"), "pool_size": ("load", "pool_size"),
+    "workers": ("load", "workers"), "warmup_s": ("load", "warmup_s"),
+    "start_rate": ("load.capacity", "start_rate"), "step_rate": ("load.capacity", "step_rate"),
+    "step_seconds": ("load.capacity", "step_seconds"), "max_rate": ("load.capacity", "max_rate"),
+    "budget_ms": ("load.capacity", "budget_ms"),
+}
+
+
+_OPTIONS = {"users": "--users", "spawn_rate": "--spawn-rate", "duration_s": "--duration",
+            "rate": "--rate", "pool_size": "--pool-size", "workers": "--workers", "warmup_s": "--warmup",
+            "max_rate": "--max-rate", "step_seconds": "--step-seconds"}
+
+
+def _check_bounds(s: LoadSettings) -> None:
+    from ctxbench import bounds
+    from ctxbench.scenario import CapacitySpec, LoadSpec
+
+    for name, (table, field_name) in _BOUNDS.items():
+        cls = LoadSpec if table == "load" else CapacitySpec
+        key = f"{table}.{field_name}"
+        option = f"{_OPTIONS[name]} / {key}" if name in _OPTIONS else key
+        bounds.check(cls, field_name, getattr(s, name), option)
+    if s.synthetic_ms is not None:
+        from ctxbench.errors import UsageError
+
+        if not (isinstance(s.synthetic_ms, int | float) and 0 < s.synthetic_ms <= 60_000):
+            raise UsageError(f"load setting synthetic_ms = {s.synthetic_ms!r} is not allowed; "
+                             "allowed range: > 0 .. 60000")

@@ -9,6 +9,7 @@ run, and each side's latency is the time from sending to having all rows.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from ctxbench.db.dsn import for_child_process, mask_password
 from ctxbench.db.embedded import wheel_bin_dir
 from ctxbench.db.target import Target
 from ctxbench.errors import InfraError
@@ -94,15 +96,17 @@ def _pgbench_side(target: Target, scripts: list[str], transactions: int) -> list
             path = Path(tmp) / f"set{i}.sql"
             path.write_text(text)
             files += ["-f", f"{path}@1"]
-        base = [str(pgbench), "-n", "-M", "simple", "-c", "1", "-j", "1", *files, target.dsn]
+        dsn, secret = for_child_process(target.dsn)  # the password goes by environment, not argv
+        env = {**os.environ, **secret}
+        base = [str(pgbench), "-n", "-M", "simple", "-c", "1", "-j", "1", *files, dsn]
         warm = subprocess.run([*base[:-1], "-t", str(len(scripts)), base[-1]], capture_output=True,
-                              text=True, cwd=tmp, timeout=600)
+                              text=True, cwd=tmp, timeout=600, env=env)
         if warm.returncode != 0:
-            raise InfraError(f"pgbench failed: {warm.stderr.strip()[-500:]}")
+            raise InfraError(f"pgbench failed: {mask_password(warm.stderr.strip()[-500:])}")
         proc = subprocess.run([*base[:-1], "-t", str(transactions), "-l", "--log-prefix", "tx", base[-1]],
-                              capture_output=True, text=True, cwd=tmp, timeout=3600)
+                              capture_output=True, text=True, cwd=tmp, timeout=3600, env=env)
         if proc.returncode != 0:
-            raise InfraError(f"pgbench failed: {proc.stderr.strip()[-500:]}")
+            raise InfraError(f"pgbench failed: {mask_password(proc.stderr.strip()[-500:])}")
         latencies = []
         for log in Path(tmp).glob("tx.*"):
             for line in log.read_text().splitlines():

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from ctxbench.db.connect import connect
-from ctxbench.errors import UsageError
+from ctxbench.errors import InfraError, UsageError
 from ctxbench.queries import ParamSet, Query, ensure_vector_adapter
 from ctxbench.results import Measurement, ResultsDir
 
@@ -93,6 +93,10 @@ class Recorder:
         self.results.append_measurement(m)
         if self.on_record:
             self.on_record(m)
+        if error is not None and (conn.closed or conn.broken):
+            # the server or this backend is gone: recorded once, and the phase ends here
+            raise InfraError(f"the connection to the server was lost in phase {phase} "
+                             f"({query.name}[{variant}]: {error}); the phase ended after recording it")
         return m
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ctxbench.db import control
 from ctxbench.db.target import Target
-from ctxbench.measure import plans, statements
+from ctxbench.measure import plans, statements, tails
 from ctxbench.measure.executor import ConnectionSpec, Recorder
 from ctxbench.queries import ParamSampler, ParamSet, Query
 from ctxbench.results import PhaseRecord, ResultsDir
@@ -54,6 +54,8 @@ class PhaseContext:
     cache_reset: str = "restart"
     seed: int = 0
     progress: Progress = field(default_factory=SilentProgress)
+    tail_plans: int = tails.TAIL_PLANS  # plans of the tail's parameter sets per group and phase
+    remedy_stage: bool = False  # measuring the pairs that need remedy schema variants
 
     def rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{name}")
@@ -111,6 +113,9 @@ def _stats_state(ctx: PhaseContext) -> str:
 
 def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRecord:
     samples = spec.samples if isinstance(spec, ColdSpec) else spec.cold_samples
+    more = spec.remedy_samples if isinstance(spec, ColdSpec) else spec.remedy_cold_samples
+    if ctx.remedy_stage and more is not None:
+        samples = more
 
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
@@ -121,20 +126,30 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
         ctx.progress.start(f"{phase}: {len(order)} cold executions", len(order) + len(ctx.workload))
         methods: dict[str, int] = {}
         reset_seconds = 0.0
+        measured: dict[tuple[str, str], list] = {}
         for i, q, v in order:
             outcome = control.reset_caches(ctx.target, ctx.cache_reset)
             methods[outcome.method] = methods.get(outcome.method, 0) + 1
             reset_seconds += outcome.seconds
+            ps = sets[(q.name, v)][i]
             with ctx.connections.open() as conn:
-                ctx.recorder.measure(conn, phase, q, v, sets[(q.name, v)][i],
-                                     labels={"cache": "cold", "stats": record.stats_state,
-                                             **space_labels(sets[(q.name, v)])})
+                m = ctx.recorder.measure(conn, phase, q, v, ps,
+                                         labels={"cache": "cold", "stats": record.stats_state,
+                                                 **space_labels(sets[(q.name, v)])})
+            measured.setdefault((q.name, v), []).append((ps, m))
             ctx.progress.advance()
         for q, v in ctx.workload:  # plan capture: its own reset, so it shows the cold buffers
             control.reset_caches(ctx.target, ctx.cache_reset)
             with ctx.connections.open() as conn:
                 plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="first execution after a cache reset")
+            for n, pick in enumerate(tails.tail_picks(measured.get((q.name, v), []),
+                                                      limit=ctx.tail_plans), start=1):
+                control.reset_caches(ctx.target, ctx.cache_reset)
+                with ctx.connections.open() as conn:
+                    plans.capture(ctx.results, conn, phase, q, v, pick.ps, role=f"tail-{n}",
+                                  extra=pick.extra(),
+                                  note="tail: first execution after a cache reset")
             ctx.progress.advance()
         note = distinct_note(sets)
         if note:
@@ -153,11 +168,14 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
 
 
 def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRecord:
+    n_sets = spec.param_sets
+    if ctx.remedy_stage and getattr(spec, "remedy_param_sets", None) is not None:
+        n_sets = spec.remedy_param_sets
+
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
         record.cache_reset = "none (warm)"
-        sets = {(q.name, v): ctx.sampler.sample(q.name, spec.param_sets, stream=phase,
-                                                   distinct=True)
+        sets = {(q.name, v): ctx.sampler.sample(q.name, n_sets, stream=phase, distinct=True)
                 for q, v in ctx.workload}
         warmups = [(q, v, ps) for q, v in ctx.workload for ps in sets[(q.name, v)]]
         measured = [(q, v, ps) for _ in range(spec.repeats) for q, v, ps in warmups]
@@ -176,17 +194,23 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                     ctx.recorder.measure(conn, phase, q, v, ps, warmup=True, labels=labels, seq=0)
                     ctx.progress.advance()
             before = statements.snapshot(conn)
+            done: dict[tuple[str, str], list] = {}
             for q, v, ps in measured:
-                ctx.recorder.measure(conn, phase, q, v, ps,
-                                     labels={**labels, **exhausted[(q.name, v)]})
+                m = ctx.recorder.measure(conn, phase, q, v, ps,
+                                         labels={**labels, **exhausted[(q.name, v)]})
+                done.setdefault((q.name, v), []).append((ps, m))
                 ctx.progress.advance()
             after = statements.snapshot(conn)
             for q, v in ctx.workload:
                 plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="after the warm-up and measured passes")
+                for n, pick in enumerate(tails.tail_picks(done.get((q.name, v), []),
+                                                          limit=ctx.tail_plans), start=1):
+                    plans.capture(ctx.results, conn, phase, q, v, pick.ps, role=f"tail-{n}",
+                                  extra=pick.extra(), note="tail: warm, after the measured passes")
                 ctx.progress.advance()
         record.events.append({"type": "pg_stat_statements", "statements": statements.delta(before, after)})
-        record.notes.append(f"{spec.param_sets} parameter sets drawn per query without "
+        record.notes.append(f"{n_sets} parameter sets drawn per query without "
                             f"replacement, warm-up passes {spec.warmup_passes} over the same sets, "
                             f"{spec.repeats} measured passes (repeats of a set are summarised "
                             "by their median: one sample per set)")
@@ -229,9 +253,15 @@ def analyze_phase(ctx: PhaseContext, phase: str, spec: AnalyzeSpec, *, fresh: bo
         record.stats_state = _stats_state(ctx)
 
     records = [run_guarded(ctx, phase, prepare)]
-    if spec.cold_samples > 0:
+    cold_samples = spec.cold_samples
+    if ctx.remedy_stage and spec.remedy_cold_samples is not None:
+        cold_samples = spec.remedy_cold_samples
+    if cold_samples > 0:
         records.append(cold(ctx, f"{phase}.cold", spec))
-    if spec.param_sets > 0:
+    param_sets = spec.param_sets
+    if ctx.remedy_stage and spec.remedy_param_sets is not None:
+        param_sets = spec.remedy_param_sets
+    if param_sets > 0:
         records.append(warm(ctx, f"{phase}.warm", spec))
     return records
 

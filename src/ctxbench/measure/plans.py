@@ -17,18 +17,23 @@ from ctxbench.results import ResultsDir
 
 
 def capture(results: ResultsDir, conn: psycopg.Connection, phase: str, query: Query, variant: str,
-            ps: ParamSet, *, note: str = "") -> dict[str, Any]:
+            ps: ParamSet, *, note: str = "", role: str | None = None,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``role``/``extra``: a tail plan ('tail-1', with its parameter kind and measured
+    latency), written beside the group's fixed-parameter plan."""
+    extra = dict(extra or {})
     try:
         explain = query.explain(conn, ps.params, variant, analyze=True)
     except psycopg.Error as exc:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
-        payload = {"param_id": ps.id, "params": _jsonable(ps.params), "error": str(exc).strip()[:500]}
-        results.write_plan(phase, query.name, variant, payload)
+        payload = {"param_id": ps.id, "params": _jsonable(ps.params), "error": str(exc).strip()[:500],
+                   **extra}
+        results.write_plan(phase, query.name, variant, payload, role)
         return payload
     payload = {"param_id": ps.id, "params": _jsonable(ps.params), "plan": explain,
-               "summary": summarize_plan(explain), "note": note}
-    results.write_plan(phase, query.name, variant, payload)
+               "summary": summarize_plan(explain), "note": note, **extra}
+    results.write_plan(phase, query.name, variant, payload, role)
     return payload
 
 

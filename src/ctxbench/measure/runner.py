@@ -16,7 +16,7 @@ from typing import Any
 from ctxbench.db.target import Target
 from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
+from ctxbench.measure import schema_stages, session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
 from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
@@ -85,9 +85,15 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
     target: Target | None = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
+        stages = schema_stages.split(workload, list(scenario.database.schema_variants))
+        if len(stages) > 1:
+            # remedies first: if the run is cut short, what it came for is measured
+            stages = [stages[1], stages[0]]
+            meta.extra["schema_stages"] = [s.describe() for s in stages]
         _, fresh, profile = session.prepare_data(
             target, scenario, results, meta, progress,
-            schema_variants=schema_variants_needed(workload))
+            schema_variants=stages[1].schema if len(stages) > 1
+            else schema_variants_needed(workload))
         ctx = ph.PhaseContext(
             target=target, results=results, run_id=meta.run_id,
             recorder=Recorder(results, meta.run_id),
@@ -97,14 +103,46 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
                                  mix=scenario.queries.mix),
             workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
-        _run_phases(ctx, scenario, fresh)
+        for n, stage in enumerate(stages):
+            remedy_stage = len(stages) > 1 and n == 0
+            if remedy_stage:
+                _build_stage_schema(ctx, stages[1].schema, stage)
+            elif n:
+                _restore_shipped_schema(ctx, stage)
+            ctx.workload = stage.pairs
+            ctx.remedy_stage = remedy_stage
+            _run_phases(ctx, scenario, fresh and n == 0, remedies_stage=remedy_stage)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
     return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
 
-def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
+def _build_stage_schema(ctx: ph.PhaseContext, base: list[str], stage: schema_stages.Stage) -> None:
+    """The remedies' schema variants, built one by one, timed and sized (phase remedy_schema)."""
+    def body(record) -> None:
+        ctx.progress.log(f"building remedy schema: {', '.join(stage.schema)}")
+        record.events.extend(schema_stages.build(ctx.target, base, stage.schema))
+        record.notes.append("the phases below measure the remedies on this schema: "
+                            + ", ".join(f"{q.name}[{v}]" for q, v in stage.pairs)
+                            + "; the remedy schema is removed before as_shipped is measured")
+    ph.run_guarded(ctx, "remedy_schema", body)
+
+
+def _restore_shipped_schema(ctx: ph.PhaseContext, stage: schema_stages.Stage) -> None:
+    """Remove the remedies' schema variants, so as_shipped plans cannot use them."""
+    def body(record) -> None:
+        t0 = time.perf_counter()
+        record.events.append({"type": "schema_removed",
+                              "removed": schema_stages.restore(ctx.target, stage.schema),
+                              "seconds": round(time.perf_counter() - t0, 3)})
+        record.notes.append("remedy schema variants removed; the phases below measure: "
+                            + ", ".join(f"{q.name}[{v}]" for q, v in stage.pairs))
+    ph.run_guarded(ctx, "shipped_schema", body)
+
+
+def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
+                remedies_stage: bool = False) -> None:
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
@@ -119,6 +157,8 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool) -> None:
             ph.analyze_phase(ctx, "before_analyze", spec.before_analyze, fresh=stats_fresh)
         elif name == "after_analyze":
             ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
+        elif name == "hnsw_warmup" and remedies_stage:
+            continue  # measured once, in the first stage
         elif name == "hnsw_warmup":
             query = catalog.get(spec.hnsw_warmup.query)
             if query is None or not _has_variant(query, spec.hnsw_warmup.variant):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctxbench import __version__
+from ctxbench import __version__, signals
 from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
-from ctxbench.db import control
+from ctxbench.db import control, locks
 from ctxbench.db.connect import server_facts
+from ctxbench.db.dsn import mask_password
+from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.migrate import migrate
 from ctxbench.db.target import Target, make_server, open_target
 from ctxbench.errors import CtxbenchError, InfraError
@@ -33,16 +36,34 @@ ANCHOR_REUSE_DAYS = 7
 
 
 def run_id_for(scenario: Scenario) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}"
+    """UTC time to the millisecond plus a random suffix: two runs started together never
+    share an id (nor, with ``create_results``, a folder)."""
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]+', '-', scenario.name)}-{secrets.token_hex(2)}"
+
+
+def create_results(scenario: Scenario, out_dir: Path | None) -> tuple[str, ResultsDir]:
+    """A new run id and its results folder, created exclusively (never shared with another run)."""
+    for _ in range(5):
+        run_id = run_id_for(scenario)
+        try:
+            return run_id, ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create(exclusive=True)
+        except FileExistsError:
+            continue
+    raise InfraError(f"could not create a new results folder under {out_dir or scenario.output.dir}")
 
 
 def start(scenario: Scenario, kind: str, out_dir: Path | None,
           extra: dict[str, Any]) -> tuple[ResultsDir, RunMeta]:
-    """Create the results folder and write meta.json before anything can fail."""
-    run_id = run_id_for(scenario)
-    results = ResultsDir(Path(out_dir or scenario.output.dir) / run_id).create()
-    meta = RunMeta(run_id=run_id, kind=kind, scenario_name=scenario.name, scenario_text=scenario.text,
+    """Check every name in the scenario, then create the results folder and write meta.json
+    before anything can fail."""
+    from ctxbench.measure.validate import check_scenario
+
+    check_scenario(scenario, kind)
+    run_id, results = create_results(scenario, out_dir)
+    meta = RunMeta(run_id=run_id, kind=kind, scenario_name=scenario.name,
+                   scenario_text=mask_password(scenario.text),
                    started_at=utc_now(), ctxbench_version=__version__, git_sha=git_revision(),
                    machine=machine_facts(), budgets=scenario.resolved_budgets(), extra=extra)
     results.write_meta(meta)
@@ -55,9 +76,30 @@ def open_scenario_target(scenario: Scenario, meta: RunMeta, *, dsn: str | None,
     backend = "dsn" if dsn else scenario.database.backend
     server = make_server(backend, dsn=dsn or scenario.database.dsn, home=home,
                          settings=scenario.database.settings)
-    target = open_target(server, scenario.database_name if backend != "dsn" else None)
+    # one run at a time per server: the embedded home is locked before the server is brought
+    # up (new settings would restart it under a running measurement)
+    lock = locks.lock_home(server.home) if isinstance(server, EmbeddedServer) else None
+    try:
+        target = open_target(server, scenario.database_name if backend != "dsn" else None)
+        if lock is None and target.kind == "dsn":
+            lock = locks.lock_database(target.dsn, f"database {target.database!r} on {target.masked_dsn}")
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    if lock is not None:
+        _HELD[id(target)] = lock
     meta.backend, meta.target = target.kind, target.masked_dsn
     return target
+
+
+_HELD: dict[int, locks.RunLock] = {}
+
+
+def release(target: Target | None) -> None:
+    """Let the next run have the server (idempotent)."""
+    if target is not None and (lock := _HELD.pop(id(target), None)) is not None:
+        lock.release()
 
 
 def record_dataset(meta: RunMeta, dataset: dict[str, Any], fresh: bool) -> None:
@@ -112,6 +154,7 @@ def prepare_dataset(target: Target, scenario: Scenario, progress: Progress,
             return existing, False
         progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
         summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
+        control.note_fresh_tables(conn)
         info = current_dataset(conn) or {"summary": summary.to_json()}
         return info, True
 
@@ -139,15 +182,24 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
     """Finalise meta.json, build the reports, and re-raise a failure naming the folder."""
     from ctxbench.report.build import build_reports
 
-    if error is not None:
+    if isinstance(error, KeyboardInterrupt):
+        meta.error = signals.describe(error)  # SIGINT or SIGTERM: the report says so
+    elif error is not None:
         meta.error = f"{type(error).__name__}: {error}"
     if target is not None:
-        _restore_autovacuum(target)
+        restored = restore_server_state(target)
+        if restored:
+            meta.extra["restored"] = restored
+    release(target)
     results.close()
     meta.ended_at = utc_now()
     meta.status = "incomplete" if error else "complete"
-    results.write_meta(meta)
-    reports = build_reports(results.path, strict=strict)
+    try:
+        results.write_meta(meta)
+        reports = build_reports(results.path, strict=strict)
+    except InfraError as exc:  # the results folder cannot take more (disk full, I/O error)
+        first = f"; the {what} had stopped on: {meta.error}" if error is not None else ""
+        raise InfraError(f"{exc}; no report was written{first}"[:1000]) from exc
     if error is None:
         return reports
     if isinstance(error, KeyboardInterrupt):
@@ -159,10 +211,13 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
                      f"(partial results and report in {results.path})") from error
 
 
-def _restore_autovacuum(target: Target) -> None:
-    """Leave the tables as a user expects them: autovacuum on (best effort after a failure)."""
+def restore_server_state(target: Target) -> list[str] | str:
+    """Put back what this run (or an earlier, crashed one) changed on ctxbench's own tables —
+    each table's autovacuum setting as it was, statistics it cleared — and nothing else."""
     try:
+        if target.kind == "embedded" and not target.server.is_running():
+            target.server.up()  # an interrupted cold-start restart left it stopped
         with target.connect() as conn:
-            control.set_autovacuum(conn, True)
-    except Exception:
-        pass
+            return control.restore(conn)
+    except Exception as exc:  # the server may be gone: say so, the run's own error comes first
+        return f"could not restore the server state: {type(exc).__name__}: {exc}"

@@ -25,6 +25,7 @@ __all__ = [
     "ensure_vector_adapter",
     "param_id",
     "phase_for_status",
+    "schema_variant_names",
     "schema_variants_needed",
     "semantic_variant",
 ]
@@ -35,7 +36,12 @@ def schema_variants_needed(pairs) -> list[str]:
     out: list[str] = []
     for query, variant in pairs:
         q = catalog[query] if isinstance(query, str) else query
-        name = q.variant(variant).schema_variant
-        if name and name not in out:
-            out.append(name)
+        for name in schema_variant_names(q.variant(variant).schema_variant):
+            if name not in out:
+                out.append(name)
     return out
+
+
+def schema_variant_names(spec: str | None) -> list[str]:
+    """A variant's schema needs: one name, or several joined with '+'."""
+    return [n for n in (spec or "").split("+") if n]

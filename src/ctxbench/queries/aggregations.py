@@ -45,6 +45,11 @@ SUCCESS_RATE_SQL = """SELECT
     COUNT(*) FILTER (WHERE execution_status = 'completed') AS completed
 FROM resource_action_traces"""
 
+SUCCESS_RATE_ROLLUP_SQL = """SELECT
+    COALESCE(SUM(n), 0)::bigint AS total,
+    COALESCE(SUM(n) FILTER (WHERE execution_status = 'completed'), 0)::bigint AS completed
+FROM trace_rollup"""
+
 
 def _success_rate(rows: list[tuple], params: Mapping[str, Any]) -> dict[str, Any]:
     total, completed = int(rows[0][0]), int(rows[0][1])
@@ -57,10 +62,17 @@ success_rate = Query(
     description="GET /aggregations/success-rate: completed share of every trace (no WHERE).",
     tags=frozenset({"aggregate"}),
     params_doc={"workflow_id": "required over HTTP, ignored by the query (quirk)"},
-    variants={"as_shipped": Variant(
-        "as_shipped", SUCCESS_RATE_SQL,
-        "As shipped: resource_action_traces alone with no WHERE (the workflow_id parameter is "
-        "ignored), so every partition is read.")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", SUCCESS_RATE_SQL,
+            "As shipped: resource_action_traces alone with no WHERE (the workflow_id parameter "
+            "is ignored), so every partition is read."),
+        "rollup": Variant(
+            "rollup", SUCCESS_RATE_ROLLUP_SQL,
+            "SUM over the trace_rollup table (exact, trigger-maintained): reads a few "
+            "thousand rollup rows instead of every trace. Same answer.",
+            schema_variant="trace_rollup"),
+    },
     _validate=_no_params("success_rate", http_key="workflow_id"),
     parameterless=True,
     _render=lambda v, p: (v.sql, {}),
@@ -76,15 +88,31 @@ BY_NAMESPACE_SQL = f"""SELECT
 WHERE rr.namespace IS NOT NULL
 GROUP BY rr.namespace
 ORDER BY count DESC"""
+BY_NAMESPACE_ROLLUP_SQL = """SELECT
+    namespace,
+    SUM(n)::bigint AS count,
+    COALESCE(SUM(n) FILTER (WHERE execution_status = 'completed'), 0)::bigint AS completed
+FROM trace_rollup
+WHERE namespace IS NOT NULL
+GROUP BY namespace
+HAVING SUM(n) > 0
+ORDER BY count DESC"""
 
 by_namespace = Query(
     name="by_namespace",
     description="GET /aggregations/namespaces: traces and completed traces per namespace.",
     tags=frozenset({"aggregate"}),
-    variants={"as_shipped": Variant(
-        "as_shipped", BY_NAMESPACE_SQL,
-        "As shipped: 3-table join, namespace NOT NULL, GROUP BY rr.namespace ORDER BY count "
-        "DESC (ties in count come back in no defined order).")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", BY_NAMESPACE_SQL,
+            "As shipped: 3-table join, namespace NOT NULL, GROUP BY rr.namespace ORDER BY "
+            "count DESC (ties in count come back in no defined order)."),
+        "rollup": Variant(
+            "rollup", BY_NAMESPACE_ROLLUP_SQL,
+            "GROUP BY namespace over the trace_rollup table (exact, trigger-maintained). Same "
+            "answer (ties in count in no defined order, as shipped).",
+            schema_variant="trace_rollup"),
+    },
     _validate=_no_params("by_namespace"),
     parameterless=True,
     _render=lambda v, p: (v.sql, {}),
@@ -101,6 +129,15 @@ SEVERITY_SQL = f"""SELECT
 GROUP BY rat.alert_severity
 ORDER BY count DESC"""
 
+SEVERITY_ROLLUP_SQL = """SELECT
+    alert_severity AS severity,
+    SUM(n)::bigint AS count
+FROM trace_rollup
+{where}
+GROUP BY alert_severity
+HAVING SUM(n) > 0
+ORDER BY count DESC"""
+
 
 def _validate_severity(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
     c = Checker("severity_distribution", params, ("namespace",), surface)
@@ -109,7 +146,8 @@ def _validate_severity(params: Mapping[str, Any], surface: str) -> dict[str, Any
 
 
 def _render_severity(v: Variant, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    where, args = where_clause(p, (("namespace", "rr.namespace = %(namespace)s"),))
+    column = "namespace" if v.sql is SEVERITY_ROLLUP_SQL else "rr.namespace"
+    where, args = where_clause(p, (("namespace", f"{column} = %(namespace)s"),))
     return v.sql.replace("{where}\n", f"{where}\n" if where else ""), args
 
 
@@ -119,10 +157,17 @@ severity_distribution = Query(
                 "namespace.",
     tags=frozenset({"aggregate"}),
     params_doc={"namespace": "optional; empty means all namespaces"},
-    variants={"as_shipped": Variant(
-        "as_shipped", SEVERITY_SQL,
-        "As shipped: 3-table join, rr.namespace filter only when a namespace is given, "
-        "GROUP BY alert_severity ORDER BY count DESC.")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", SEVERITY_SQL,
+            "As shipped: 3-table join, rr.namespace filter only when a namespace is given, "
+            "GROUP BY alert_severity ORDER BY count DESC."),
+        "rollup": Variant(
+            "rollup", SEVERITY_ROLLUP_SQL,
+            "GROUP BY alert_severity over the trace_rollup table (exact, trigger-maintained), "
+            "namespace filter on the rollup's column. Same answer.",
+            schema_variant="trace_rollup"),
+    },
     _validate=_validate_severity,
     _render=_render_severity,
     _to_result=lambda rows, p: [{"severity": r[0], "count": int(r[1])} for r in rows],
@@ -176,6 +221,13 @@ trend = Query(
             "every partition): each partition is still visited, but through an index range "
             "instead of a full scan. Same answer.",
             schema_variant="created_at_index"),
+        "covering": Variant(
+            "covering", TREND_BOUNDED_SQL,
+            "partition_bound's SQL on the window_covering schema variant: partitions outside "
+            "the window are pruned and the window is an index-only range scan of "
+            "(action_timestamp) INCLUDE (created_at, execution_end_time, ...), never the "
+            "3.6 kB heap rows. Same answer as partition_bound.",
+            schema_variant="window_covering"),
     },
     _validate=_validate_trend,
     _render=lambda v, p: (v.sql, {"days": int(p.get("days", 30))}),
@@ -208,6 +260,27 @@ FILTERED_FILTERS = (
 )
 FILTERED_KEYS = tuple(k for k, _ in FILTERED_FILTERS)
 
+# Remedy: without a time range the filtered aggregation is answered from trace_rollup.
+FILTERED_ROLLUP_SQL = """SELECT
+    COALESCE(SUM(n), 0)::bigint AS total,
+    COUNT(DISTINCT namespace) AS namespaces,
+    COUNT(DISTINCT cluster_name) AS clusters,
+    COUNT(DISTINCT action_type) AS action_types,
+    CASE WHEN COALESCE(SUM(n), 0) > 0
+         THEN (SUM(n) FILTER (WHERE execution_status = 'completed'))::float8 / SUM(n)
+         ELSE 0 END AS success_rate,
+    COALESCE(SUM(duration_sum)::numeric / NULLIF(SUM(duration_n), 0), 0) AS avg_duration_ms
+FROM trace_rollup
+WHERE n > 0{where}"""
+FILTERED_ROLLUP_FILTERS = (
+    ("namespace", "namespace = %(namespace)s"),
+    ("cluster_name", "cluster_name = %(cluster_name)s"),
+    ("environment", "environment = %(environment)s"),
+    ("severity", "alert_severity = %(severity)s"),
+    ("action_type", "action_type = %(action_type)s"),
+    ("phase", "execution_status = %(phase)s"),
+)
+
 
 def _validate_filtered(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
     c = Checker("filtered_aggregation", params, FILTERED_KEYS, surface)
@@ -222,6 +295,15 @@ def _validate_filtered(params: Mapping[str, Any], surface: str) -> dict[str, Any
 
 
 def _render_filtered(v: Variant, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    if v.sql is FILTERED_ROLLUP_SQL:
+        if p.get("start_time") is None and p.get("end_time") is None:
+            conds, args = [], {}
+            for key, cond in FILTERED_ROLLUP_FILTERS:
+                if p.get(key) is not None:
+                    conds.append(f"\n  AND {cond}")
+                    args[key] = p[key]
+            return v.sql.replace("{where}", "".join(conds)), args
+        v = filtered_aggregation.variants["as_shipped"]  # a time range: the shipped statement
     conds, args = [], {}
     for key, cond in FILTERED_FILTERS:
         if p.get(key) is not None:
@@ -246,9 +328,20 @@ filtered_aggregation = Query(
     params_doc={k: "optional" for k in FILTERED_KEYS} | {
         "phase": "optional; compared directly with execution_status (quirk)",
         "start_time/end_time": "optional action_timestamp >= / <= bounds"},
-    variants={"as_shipped": Variant(
-        "as_shipped", FILTERED_SQL,
-        "As shipped: 3-table join with optional equality filters; success rate 0 when empty.")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", FILTERED_SQL,
+            "As shipped: 3-table join with optional equality filters; success rate 0 when "
+            "empty."),
+        "rollup": Variant(
+            "rollup", FILTERED_ROLLUP_SQL,
+            "Without a time range: totals, distinct counts, success rate and mean duration "
+            "from the trace_rollup table (exact: the distinct counts are over the rollup rows "
+            "with traces, the mean is sum/count of durations). With start_time/end_time the "
+            "shipped statement runs, on the window_covering index. Same answer (the mean "
+            "duration to numeric precision).",
+            schema_variant="trace_rollup+window_covering"),
+    },
     _validate=_validate_filtered,
     _render=_render_filtered,
     _to_result=_filtered,
@@ -291,6 +384,13 @@ top_failing_actions = Query(
             "The shipped SQL on the list_order_index schema variant, whose (action_timestamp "
             "DESC, id DESC) index serves the window's range on each partition. Same answer.",
             schema_variant="list_order_index"),
+        "covering": Variant(
+            "covering", TOP_FAILING_SQL,
+            "The shipped SQL on the window_covering schema variant: the window is an "
+            "index-only range scan of (action_timestamp) INCLUDE (action_type, "
+            "execution_status, ...), partitions before the window pruned at executor "
+            "start-up. Same answer.",
+            schema_variant="window_covering"),
     },
     _validate=_validate_top,
     _render=lambda v, p: (v.sql, {"time_window": p.get("time_window", "24h0m0s"),
@@ -326,10 +426,18 @@ action_comparison = Query(
     tags=frozenset({"aggregate"}),
     params_doc={"action_types": "1–20 action types (required)",
                 "time_window": "Go duration (default 168h0m0s)"},
-    variants={"as_shipped": Variant(
-        "as_shipped", ACTION_COMPARISON_SQL,
-        "As shipped: rat alone, action_type = ANY($1) within the window, ORDER BY "
-        "success_rate DESC, total DESC.")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", ACTION_COMPARISON_SQL,
+            "As shipped: rat alone, action_type = ANY($1) within the window, ORDER BY "
+            "success_rate DESC, total DESC."),
+        "covering": Variant(
+            "covering", ACTION_COMPARISON_SQL,
+            "The shipped SQL on the window_covering schema variant: an index-only range scan "
+            "of the window with action_type, execution_status and execution_duration_ms "
+            "from the index. Same answer.",
+            schema_variant="window_covering"),
+    },
     _validate=_validate_comparison,
     _render=lambda v, p: (v.sql, {"action_types": list(p["action_types"]),
                                   "time_window": p.get("time_window", DEFAULT_WINDOW)}),
@@ -383,11 +491,20 @@ namespace_health = Query(
                 "computed in Python with the service's formula.",
     tags=frozenset({"aggregate"}),
     params_doc={"namespace": "required", "time_window": "Go duration (default 168h0m0s)"},
-    variants={"as_shipped": Variant(
-        "as_shipped", HEALTH_SQL,
-        "As shipped: 3-table join filtered by namespace and window; the score "
-        "0.6·resolution + 0.3·(1 − critical ratio) + 0.1·300000/(avg + 300000) is computed "
-        "by the application.")},
+    variants={
+        "as_shipped": Variant(
+            "as_shipped", HEALTH_SQL,
+            "As shipped: 3-table join filtered by namespace and window; the score "
+            "0.6·resolution + 0.3·(1 − critical ratio) + 0.1·300000/(avg + 300000) is "
+            "computed by the application."),
+        "covering": Variant(
+            "covering", HEALTH_SQL,
+            "The shipped SQL on the window_covering schema variant: the window's traces come "
+            "from an index-only range scan carrying action_history_id, execution_status, "
+            "alert_severity and execution_duration_ms, joined to the namespace's histories. "
+            "Same answer.",
+            schema_variant="window_covering"),
+    },
     _validate=_validate_health,
     _render=lambda v, p: (v.sql, {"namespace": p["namespace"],
                                   "time_window": p.get("time_window", DEFAULT_WINDOW)}),

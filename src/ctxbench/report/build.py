@@ -8,7 +8,6 @@ again (``ctxbench report DIR``) rewrites the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from ctxbench.report.html import render_html
 from ctxbench.report.junit import render_junit
 from ctxbench.report.markdown import render_markdown
 from ctxbench.report.sections import extra_sections
-from ctxbench.results.store import ResultsDir
+from ctxbench.results.store import ResultsDir, write_atomic
 
 SUMMARY = "summary.json"
 LATENCIES = "latencies.csv"
@@ -52,8 +51,13 @@ class ReportPaths:
     exit_code: int = 0  # from the verdict, with the ``strict`` given to build_reports
     summary_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def problems(self) -> list[str]:
+        """Why the verdict cannot be trusted (nothing measured, a budget that matched nothing)."""
+        return list(self.summary_data.get("verdict", {}).get("problems", []))
+
     def exit_code_for(self, strict: bool = False) -> int:
-        return verdicts.exit_code(self.verdict, strict)
+        return 2 if self.problems else verdicts.exit_code(self.verdict, strict)
 
     def files(self) -> list[Path]:
         return [self.summary, self.latencies_csv, self.report_md, self.report_html, self.junit,
@@ -61,9 +65,7 @@ class ReportPaths:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)  # a full disk: no torn file, no *.tmp, one clear error
 
 
 def _budget_line(summary: dict[str, Any], phase: str) -> float | None:
@@ -131,9 +133,7 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
     written = []
     for fig in list(figures.values()) + _extra_figures(extra):
         path = plot_dir / fig.name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(fig.png)
-        os.replace(tmp, path)
+        write_atomic(path, fig.png)
         written.append(path)
     for stale in plot_dir.glob("*.png"):
         if stale not in written:
@@ -144,7 +144,8 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
                         junit=out / JUNIT, plots=plot_dir, plot_files=sorted(written),
                         verdict=summary["verdict"]["overall"],
                         complete=summary["run"]["complete"],
-                        exit_code=verdicts.exit_code(summary["verdict"]["overall"], strict),
+                        exit_code=(2 if summary["verdict"]["problems"] else
+                                   verdicts.exit_code(summary["verdict"]["overall"], strict)),
                         summary_data=summary)
     columns = (set().union(*(g.label_names for g in groups.values())),
                set().union(*(g.metric_names for g in groups.values())))

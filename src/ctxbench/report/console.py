@@ -43,6 +43,8 @@ def print_verdicts(console: Console | None, report: Any, limit: int | None = 60)
         console.print(f"… {len(rows) - limit} more rows in report.md")
     style = STYLE.get(summary["verdict"]["overall"], "")
     console.print(Text(overall_line(summary), style=style))
+    for problem in summary["verdict"].get("problems", []):
+        console.print(f"[bold red]error:[/] {problem} — not a PASS", highlight=False)
 
 
 def _table(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ctxbench.results.store import ResultsDir
+from ctxbench.results.store import ResultsDir, write_error
 
 BASE = ["run_id", "phase", "query", "variant", "param_id", "seq", "ts", "latency_ms",
         "latency_ns", "rows", "ok", "error", "warmup"]
@@ -29,6 +29,18 @@ def write_latencies_csv(results: ResultsDir, path: Path,
     header = BASE + [f"label.{k}" for k in label_cols] + [f"metric.{k}" for k in metric_cols]
     count = 0
     tmp = path.with_suffix(".csv.tmp")
+    try:
+        count = _write_rows(results, tmp, header, label_cols, metric_cols)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
+    return count
+
+
+def _write_rows(results: ResultsDir, tmp: Path, header: list[str], label_cols: list[str],
+                metric_cols: list[str]) -> int:
+    count = 0
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
@@ -40,5 +52,4 @@ def write_latencies_csv(results: ResultsDir, path: Path,
             row += [(m.metrics or {}).get(k, "") for k in metric_cols]
             writer.writerow(row)
             count += 1
-    tmp.replace(path)
     return count

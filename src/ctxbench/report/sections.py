@@ -16,7 +16,8 @@ from typing import Any
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
-PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report")
+PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report",
+                              "ctxbench.report.remedies")
 
 
 def _available(name: str) -> bool:

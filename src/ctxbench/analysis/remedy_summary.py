@@ -1,0 +1,175 @@
+"""summary.json ``remedies``: per query, as_shipped beside each remedy measured in the run.
+
+One entry per query that has as_shipped and at least one other variant measured::
+
+    query, cold_phase, warm_phase
+    as_shipped   {cold, warm, diagnosis}     cold/warm: {p95: {value, lo, hi}, n, verdict,
+                                             budget_ms} (null when not measured)
+    remedies     [{variant, doc, changes_answer, schema_variants, cold, warm, passes,
+                   build: {seconds, bytes} | null, writes: [{schema_variant, copy_vs_shipped,
+                   insert_vs_shipped}], answer_check, plan_changes: [text], plan_phase}]
+    recommended  the variant to apply (both checks PASS; exact answers first, then the lowest
+                 warm p95), or null
+    best         when nothing passes: {variant, cold_p95, warm_p95}
+    floor        when nothing passes: what still costs, from the best remedy's diagnosis
+
+Build costs come from the run's ``remedy_schema`` phase (the variants built on this data);
+write costs from ``remedy_cost.json`` in the folder (``ctxbench remedies cost --into DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ctxbench.analysis.plans import explain_changes
+from ctxbench.queries import AS_SHIPPED, catalog, schema_variant_names
+from ctxbench.queries.remedies import remedy
+
+COST_FILE = "remedy_cost.json"
+VERDICT_RANK = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
+ANSWER_TESTS = {"semantic_search": "tests/test_queries_oracle.py (against numpy brute force)"}
+DEFAULT_TEST = "tests/test_remedies.py (same parameter sets as as_shipped, CI dataset)"
+
+
+def _phase_of(phases: list[str], kind: str) -> str | None:
+    found = [p for p in phases if p == kind or p.endswith("." + kind)]
+    for preferred in (f"after_analyze.{kind}", kind):
+        if preferred in found:
+            return preferred
+    return found[-1] if found else None
+
+
+def _side(groups: list[dict[str, Any]], verdicts: list[dict[str, Any]], query: str,
+          variant: str, phase: str | None) -> dict[str, Any] | None:
+    if phase is None:
+        return None
+    group = next((g for g in groups if (g["query"], g["variant"], g["phase"])
+                  == (query, variant, phase)), None)
+    if group is None:
+        return None
+    mine = [v for v in verdicts if v["group"] == group["key"] and v["metric"] == "p95"]
+    worst = min(mine, key=lambda v: VERDICT_RANK.get(v["verdict"], 1)) if mine else None
+    p95 = group["latency_ms"].get("p95")
+    return {"p95": p95, "n": group["n"], "n_errors": group["n_errors"],
+            "verdict": worst["verdict"] if worst else None,
+            "budget_ms": worst["threshold"] if worst else None,
+            "diagnosis": (worst or {}).get("diagnosis")}
+
+
+def _builds(records: list[Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.phase != "remedy_schema":
+            continue
+        for e in r.events:
+            if isinstance(e, dict) and e.get("type") == "schema_variant":
+                out[e["name"]] = e
+    return out
+
+
+def _costs(folder: Path) -> dict[str, Any] | None:
+    path = folder / COST_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _plan(plans: list[dict[str, Any]], query: str, variant: str, phase: str | None):
+    return next((p for p in plans if (p["query"], p["variant"], p["phase"]) == (query, variant, phase)
+                 and p.get("_summary")), None)
+
+
+def _floor(best: dict[str, Any]) -> str:
+    bits = []
+    for side in ("cold", "warm"):
+        s = best.get(side) or {}
+        d = s.get("diagnosis")
+        if s.get("verdict") == "PASS" or not d:
+            continue
+        p95 = (s.get("p95") or {}).get("value")
+        text = f"{side} p95 {p95:.4g} ms" if p95 is not None else f"{side}"
+        detail = []
+        if d.get("shared_read_blocks"):
+            detail.append(f"reads {d['shared_read_blocks']:,} blocks ({d['read_mb']:g} MB) "
+                          f"with {d['io_read_share'] * 100:.0f}% of the time in I/O")
+        if d.get("rows_fetched"):
+            detail.append(f"visits {d['rows_fetched']:,} rows to return {d['rows_returned']:,}")
+        if d.get("top_nodes"):
+            n = d["top_nodes"][0]
+            detail.append(f"most time in {n['node']} ({n['self_ms']:.3g} ms)")
+        bits.append(text + (": the slowest plan " + ", ".join(detail) if detail else ""))
+    return "; ".join(bits)
+
+
+def summarize_remedies(groups: list[dict[str, Any]], verdicts: list[dict[str, Any]],
+                       plans: list[dict[str, Any]], records: list[Any],
+                       folder: Path) -> list[dict[str, Any]]:
+    phases = list(dict.fromkeys(g["phase"] for g in groups))
+    cold_phase, warm_phase = _phase_of(phases, "cold"), _phase_of(phases, "warm")
+    builds, costs = _builds(records), _costs(folder)
+    cost_by_state = {s["state"]: s for s in (costs or {}).get("states", [])}
+    out = []
+    for query in catalog:
+        variants = list(dict.fromkeys(g["variant"] for g in groups if g["query"] == query))
+        others = [v for v in variants if v != AS_SHIPPED]
+        if AS_SHIPPED not in variants or not others:
+            continue
+        shipped = {"cold": _side(groups, verdicts, query, AS_SHIPPED, cold_phase),
+                   "warm": _side(groups, verdicts, query, AS_SHIPPED, warm_phase)}
+        entries = []
+        for variant in others:
+            v = catalog[query].variant(variant)
+            names = schema_variant_names(v.schema_variant)
+            cold = _side(groups, verdicts, query, variant, cold_phase)
+            warm = _side(groups, verdicts, query, variant, warm_phase)
+            build = None
+            if names and all(n in builds for n in names):
+                build = {"seconds": round(sum(builds[n]["seconds"] for n in names), 3),
+                         "bytes": sum(builds[n]["bytes"] for n in names)}
+            writes = [{"schema_variant": n,
+                       "copy_vs_shipped": cost_by_state[n]["copy_vs_shipped"],
+                       "insert_vs_shipped": cost_by_state[n]["insert_vs_shipped"]}
+                      for n in names if n in cost_by_state]
+            changes: list[str] = []
+            plan_phase = None
+            for phase in (cold_phase, warm_phase):
+                a, b = _plan(plans, query, AS_SHIPPED, phase), _plan(plans, query, variant, phase)
+                if a and b:
+                    changes, plan_phase = explain_changes(a["_summary"], b["_summary"]), phase
+                    break
+            entries.append({
+                "variant": variant, "doc": v.doc, "changes_answer": v.changes_answer,
+                "is_catalog_remedy": remedy(query, variant) is not None,
+                "schema_variants": names, "cold": cold, "warm": warm,
+                "passes": bool(cold and warm and cold["verdict"] == "PASS"
+                               and warm["verdict"] == "PASS"),
+                "build": build, "writes": writes,
+                "answer_check": ANSWER_TESTS.get(query, DEFAULT_TEST),
+                "plan_changes": changes, "plan_phase": plan_phase,
+            })
+        passing = [e for e in entries if e["passes"]]
+        recommended = None
+        if passing:
+            recommended = min(passing, key=lambda e: (e["changes_answer"],
+                                                      (e["warm"]["p95"] or {}).get("value", 1e18)))
+        entry: dict[str, Any] = {
+            "query": query, "cold_phase": cold_phase, "warm_phase": warm_phase,
+            "as_shipped": shipped, "remedies": entries,
+            "recommended": recommended["variant"] if recommended else None,
+            "best": None, "floor": None,
+        }
+        if recommended is None and entries:
+            def cold_p95(e: dict[str, Any]) -> float:
+                return ((e["cold"] or {}).get("p95") or {}).get("value", float("inf"))
+            best = min(entries, key=cold_p95)
+            entry["best"] = {"variant": best["variant"],
+                             "cold_p95": ((best["cold"] or {}).get("p95") or {}).get("value"),
+                             "warm_p95": ((best["warm"] or {}).get("p95") or {}).get("value")}
+            entry["floor"] = _floor(best) or None
+        out.append(entry)
+    return out

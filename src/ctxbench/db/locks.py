@@ -1,0 +1,182 @@
+"""One measuring run at a time per server, so no run ever measures under another's load.
+
+* Embedded server: an exclusive ``flock`` on ``<home>/run.lock`` — taken *before* the server is
+  brought up, because bringing it up with other settings restarts it, and a cold phase
+  restarts it too; both would break a run already measuring there.
+* Any other server (``--dsn``, container): a session-level advisory lock in the target
+  database, held on a dedicated connection for the whole run.
+
+A second run waits up to ``CTXBENCH_LOCK_WAIT_S`` seconds (default 0: refuse at once) and
+then refuses with a message naming the holder: pid, command and start time.
+
+``setup_lock`` is a short exclusive lock around bringing the embedded server up (initdb,
+settings, start), so parallel ``ctxbench db up`` never race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+
+from ctxbench.errors import InfraError, UsageError
+
+LOCK_FILE = "run.lock"
+SETUP_LOCK_FILE = ".setup.lock"
+# pg_advisory_lock(classid, objid): "ctxb" and 1 — one lock per database
+ADVISORY_KEY = (0x63747862, 1)
+
+
+class BusyError(InfraError):
+    """Another run holds the server (exit 3: the environment is busy, not a bad input)."""
+
+
+def wait_seconds() -> float:
+    raw = os.environ.get("CTXBENCH_LOCK_WAIT_S", "0")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"CTXBENCH_LOCK_WAIT_S = {raw!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise UsageError(f"CTXBENCH_LOCK_WAIT_S = {raw!r} is not allowed; allowed range: 0 .. 86400")
+    return value
+
+
+def holder_info() -> dict[str, Any]:
+    return {"pid": os.getpid(), "command": " ".join(["ctxbench", *sys.argv[1:]])[:300],
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def _describe(info: dict[str, Any] | None) -> str:
+    if not info:
+        return "another ctxbench process"
+    return (f"pid {info.get('pid')} ({info.get('command')!r}, started {info.get('started_at')})")
+
+
+@dataclass
+class RunLock:
+    """A held lock; ``release`` is idempotent."""
+
+    what: str
+    fh: IO[str] | None = None
+    conn: psycopg.Connection | None = None
+
+    def release(self) -> None:
+        if self.fh is not None:
+            with contextlib.suppress(OSError):
+                self.fh.seek(0)
+                self.fh.truncate()
+                fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def lock_home(home: Path) -> RunLock:
+    """The embedded server under ``home``, for one run."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fh = (home / LOCK_FILE).open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--home {home}: cannot use it as the embedded server's folder "
+                         f"({exc.strerror or exc})") from exc
+    deadline = time.monotonic() + wait_seconds()
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.seek(0)
+                try:
+                    info = json.loads(fh.read() or "null")
+                except json.JSONDecodeError:
+                    info = None
+                fh.close()
+                raise BusyError(
+                    f"the embedded server under {home} is in use by another run: {_describe(info)}; "
+                    "ctxbench measures one run at a time per server (wait for it, use another "
+                    "--home, or set CTXBENCH_LOCK_WAIT_S to wait)") from None
+            time.sleep(0.2)
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps(holder_info()) + "\n")
+    fh.flush()
+    return RunLock(f"embedded server under {home}", fh=fh)
+
+
+def lock_database(dsn: str, where: str) -> RunLock:
+    """A server ctxbench does not run (``--dsn``): an advisory lock in the target database."""
+    from ctxbench.db.connect import connect
+
+    info = holder_info()
+    conn = connect(dsn, application_name=f"ctxbench run lock pid={info['pid']}")
+    deadline = time.monotonic() + wait_seconds()
+    while True:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", ADVISORY_KEY).fetchone()[0]
+        if got:
+            return RunLock(where, conn=conn)
+        if time.monotonic() >= deadline:
+            row = conn.execute(
+                "SELECT a.application_name, a.backend_start, a.client_addr FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.classid = %s AND l.objid = %s AND l.granted AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                ADVISORY_KEY).fetchone()
+            conn.close()
+            holder = (f"{row[0]!r} since {row[1]:%Y-%m-%d %H:%M:%S %Z}"
+                      + (f" from {row[2]}" if row[2] else "")) if row else "another session"
+            raise BusyError(f"{where} is in use by another ctxbench run ({holder}); ctxbench "
+                            "measures one run at a time per database (wait for it, or set "
+                            "CTXBENCH_LOCK_WAIT_S to wait)")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def setup_lock(home: Path, timeout_s: float = 300.0) -> Iterator[None]:
+    """Serialise bringing the embedded server up (initdb, settings file, start)."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fh = (home / SETUP_LOCK_FILE).open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--home {home}: cannot use it as the embedded server's folder "
+                         f"({exc.strerror or exc})") from exc
+    deadline = time.monotonic() + timeout_s
+    with fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(f"the embedded server under {home} is being set up by another "
+                                    f"process for more than {timeout_s:g} s") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def no_run_on(home: Path) -> Iterator[None]:
+    """For commands that stop, restart or reconfigure the embedded server: refuse while a run
+    measures on it, and keep a run from starting meanwhile."""
+    lock = lock_home(home)
+    try:
+        yield
+    finally:
+        lock.release()
