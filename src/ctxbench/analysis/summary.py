@@ -181,7 +181,8 @@ def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | Non
         return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), n
     if kind == "rate":
         e = stats[budget.metric]
-        n = stats["n"] + stats["n_errors"] if budget.metric == "error_rate" else stats["n"]
+        # rates are shares of executions (the error rate: of every attempt)
+        n = stats["n_executions"] + (stats["n_errors"] if budget.metric == "error_rate" else 0)
         return (Estimate(e["value"], e["lo"], e["hi"]) if e else None), n
     m = stats["metrics"].get(budget.metric)
     if not m or not m["mean"]:
