@@ -38,6 +38,7 @@ def world() -> World:
     ({"scale": 1000, "seed": -1}, "seed -1"),
     ({"scale": 1000, "anchor": datetime(2025, 1, 1)}, "anchor"),
     ({"scale": 1000, "anchor": date(1999, 12, 31)}, "1999-12-31"),
+    ({"scale": 1000, "embedding_profile": "easy"}, "embedding profile 'easy'"),
 ])
 def test_bad_options_are_usage_errors_naming_the_value(kwargs, fragment) -> None:
     with pytest.raises(UsageError) as info:
@@ -132,11 +133,11 @@ def test_zipf_weights() -> None:
 
 
 def test_topic_centroids_are_reproducible_unit_vectors() -> None:
-    c = embeddings.topic_centroids(7)
+    c = embeddings.topic_centroids(7, "hard")
     assert c.shape == (embeddings.N_TOPICS, 384) and c.dtype == np.float32
     assert np.allclose(np.linalg.norm(c, axis=1), 1.0, atol=1e-5)
-    assert np.array_equal(c, embeddings.topic_centroids(7))
-    assert not np.array_equal(c, embeddings.topic_centroids(8))
+    assert np.array_equal(c, embeddings.topic_centroids(7, "hard"))
+    assert not np.array_equal(c, embeddings.topic_centroids(8, "hard"))
     n_act = len(vocab.ACTIONS)
     same_alert = float(c[embeddings.topic_index(0, 0)] @ c[embeddings.topic_index(0, 1)])
     weights = embeddings.WEIGHTS
@@ -148,11 +149,11 @@ def test_topic_centroids_are_reproducible_unit_vectors() -> None:
     assert n_act == 20
 
 
-def test_vectors_cluster_around_their_topic() -> None:
+def test_hard_vectors_cluster_around_their_topic() -> None:
     seed, rng = 7, np.random.default_rng(1)
     topics = rng.integers(0, embeddings.N_TOPICS, 2000)
-    v = embeddings.sample_near(seed, topics, rng)
-    c = embeddings.topic_centroids(seed)
+    v = embeddings.sample_near(seed, topics, rng, profile="hard")
+    c = embeddings.topic_centroids(seed, "hard")
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     cos = v @ c.T
     own = cos[np.arange(len(topics)), topics]
@@ -162,3 +163,64 @@ def test_vectors_cluster_around_their_topic() -> None:
     assert others.mean() < 0.3
     far = embeddings.random_unit(200, rng) @ c.T
     assert abs(far.mean()) < 0.05
+
+
+def test_the_embedding_profile_is_part_of_the_dataset_identity() -> None:
+    realistic = DatasetOptions(scale=1000, anchor=ANCHOR)
+    hard = DatasetOptions(scale=1000, anchor=ANCHOR, embedding_profile="hard")
+    assert realistic.params()["embedding_profile"] == embeddings.DEFAULT_PROFILE == "realistic"
+    assert hard.params()["embedding_profile"] == "hard"
+    assert realistic.params() != hard.params()
+    w_real, w_hard = realistic.world(), hard.world()
+    a, b = w_real.chunk(0), w_hard.chunk(0)
+    # everything but the vectors is the same world
+    assert np.array_equal(a.alert, b.alert) and np.array_equal(a.resource, b.resource)
+    assert not np.array_equal(a.embedding, b.embedding)
+
+
+def test_hard_profile_keeps_generator_v1_vectors() -> None:
+    """The hard profile's rows are topic centroid + uniform noise exactly as version 1 drew them."""
+    w = DatasetOptions(scale=1000, seed=3, anchor=ANCHOR, embedding_profile="hard").world()
+    c = w.chunk(0)
+    topic = embeddings.topic_index(c.alert, c.action)
+    again = embeddings.perturb(embeddings.topic_centroids(3, "hard")[topic],
+                               stream(3, "trace.embedding", 0))
+    assert np.array_equal(c.embedding, again)
+
+
+def test_realistic_rows_share_their_resource_and_topic_structure() -> None:
+    w = DatasetOptions(scale=4000, seed=5, anchor=ANCHOR).world()
+    c = w.chunk(0)
+    v = c.embedding
+    assert v.dtype == np.float32 and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    cos = v.astype(np.float64) @ v.T.astype(np.float64)
+    same_res = (c.resource[:, None] == c.resource[None, :])
+    same_topic = (c.alert[:, None] == c.alert[None, :]) & (c.action[:, None] == c.action[None, :])
+    off = ~np.eye(len(c), dtype=bool)
+    both = cos[same_res & same_topic & off].mean()
+    topic_only = cos[~same_res & same_topic].mean()
+    unrelated = cos[(c.alert[:, None] != c.alert[None, :]) & ~same_res].mean()
+    # a shared direction: unrelated incidents are far from orthogonal, as in real models
+    assert 0.45 < unrelated < topic_only < both < 0.995
+    # the nearest realistic centroid is the row's own alert for nearly every row
+    centroids = embeddings.topic_centroids(5)
+    nearest = np.argmax(v @ centroids.T, axis=1)
+    assert np.mean(nearest // len(vocab.ACTIONS) == c.alert) > 0.9
+
+
+def test_sample_near_draws_rows_like_a_topic_and_random_unit_far_from_all() -> None:
+    seed = 9
+    w = DatasetOptions(scale=2000, seed=seed, anchor=ANCHOR).world()
+    c = w.chunk(0)
+    topics = embeddings.topic_index(c.alert, c.action)
+    rng = np.random.default_rng(4)
+    near = embeddings.sample_near(seed, topics, rng)
+    again = embeddings.sample_near(seed, topics, np.random.default_rng(4))
+    assert np.array_equal(near, again)
+    centroids = embeddings.topic_centroids(seed)
+    own_rows = (c.embedding * centroids[topics]).sum(axis=1)
+    own_near = (near * centroids[topics]).sum(axis=1)
+    # a sampled vector sits as close to its topic's centroid as the topic's rows do
+    assert abs(float(np.median(own_near)) - float(np.median(own_rows))) < 0.03
+    far = embeddings.random_unit(500, rng) @ c.embedding.T
+    assert far.max() < 0.35 and own_near.min() > 0.5

@@ -94,3 +94,17 @@ def test_the_slowest_tail_plan_represents_the_failure():
               "file": "x"}]
     assert pick_plan(verdict, fixed, tails)["file"] == "t1"
     assert pick_plan(verdict, fixed, [])["file"] == "fixed"
+
+
+def test_cold_planning_is_named_when_planning_dominates():
+    plan = [{"Plan": {"Node Type": "Result", "Plan Rows": 1, "Actual Rows": 1,
+                      "Actual Loops": 1, "Actual Total Time": 4.0},
+             "Planning Time": 300.0, "Execution Time": 5.0,
+             "Planning": {"Shared Hit Blocks": 10, "Shared Read Blocks": 420}}]
+    found = analyse_plan(summarize_plan(plan))
+    assert [c["code"] for c in found["causes"]] == ["cold_planning"]
+    assert found["planning_read_blocks"] == 420
+    d = diagnose({"query": "success_rate", "variant": "rollup", "phase": "cold", "labels": {},
+                  "verdict": "FAIL", "unit": "ms"},
+                 {"_summary": summarize_plan(plan), "params": {}, "file": "f"})
+    assert "planning took 300 ms" in d["text"] and d["remedies"] == []

@@ -193,6 +193,11 @@ def test_every_search_is_scored_and_every_cell_recorded(vector_run) -> None:
     assert [c["agreement_mean"] for c in vec["crosscheck"]] == [1.0, 1.0]
     assert vec["filters"][1]["actual"] > 0
     assert vec["ground_truth"]["computed"] == 2
+    # the geometry every recall figure was measured on
+    geo = vec["geometry"]
+    assert geo["rows"] == 1000 and geo["embedding_profile"] == "realistic"
+    assert 0.5 < geo["cos100"] < geo["cos10"] < geo["cos1"] <= 1.0
+    assert geo["d100_d10"] > 1.0 and geo["pca50"] <= geo["pca90"] <= geo["pca99"] <= 384
 
 
 def test_phases_state_statistics_and_warmup_curves(vector_run) -> None:
@@ -214,6 +219,8 @@ def test_report_has_the_vector_section(vector_run) -> None:
     assert "Recommendation (after_analyze.vector" in md
     assert "The shipped SQL as it behaves" in md
     assert "HNSW warm-up: time to steady state" in md
+    assert "### Geometry of the searched vectors" in md
+    assert "| local intrinsic dimension (MLE, k=20), median |" in md
     assert 'alt="Recall vs latency per selectivity"' in html
     assert (folder / "plots" / "vector-recall-latency.png").exists()
     summary = json.loads((folder / "summary.json").read_text())
@@ -235,6 +242,11 @@ def test_ground_truth_is_reused_from_the_cache(vector_run, pg_server: EmbeddedSe
     (run,) = list(out.iterdir())
     vec = json.loads((run / VECTOR_JSON).read_text())
     assert vec["ground_truth"]["cached"] == 2 and vec["ground_truth"]["computed"] == 0
+    first = json.loads((folder / VECTOR_JSON).read_text())["geometry"]
+    assert vec["geometry"] == first  # cached per dataset checksum, not measured again
+    records = {r.phase: r for r in ResultsDir(run).read_phases()}
+    assert any(e["type"] == "geometry" and e["source"] == "cache"
+               for e in records["vector.geometry"].events)
     assert {c["phase"] for c in vec["cells"]} == {"vector"}
 
 

@@ -28,32 +28,18 @@ CREATE TABLE trace_rollup (
         (namespace, alert_severity, cluster_name, environment, action_type, execution_status)
 );
 
-CREATE FUNCTION trace_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for every change: TG_ARGV[0] is +1 (rows added) or -1 (rows removed); every
+-- trigger names its transition table rollup_rows.
+CREATE FUNCTION trace_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    direction bigint := TG_ARGV[0]::bigint;
 BEGIN
     INSERT INTO trace_rollup AS r
     SELECT rr.namespace, t.alert_severity, t.cluster_name, t.environment, t.action_type,
-           t.execution_status, count(*), count(t.execution_end_time),
-           coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms)
-    FROM rollup_new t
-    JOIN action_histories ah ON ah.id = t.action_history_id
-    JOIN resource_references rr ON rr.id = ah.resource_id
-    GROUP BY 1, 2, 3, 4, 5, 6
-    ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT ON CONSTRAINT trace_rollup_key DO UPDATE
-        SET n = r.n + EXCLUDED.n, n_ended = r.n_ended + EXCLUDED.n_ended,
-            duration_sum = r.duration_sum + EXCLUDED.duration_sum,
-            duration_n = r.duration_n + EXCLUDED.duration_n;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION trace_rollup_subtract() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO trace_rollup AS r
-    SELECT rr.namespace, t.alert_severity, t.cluster_name, t.environment, t.action_type,
-           t.execution_status, -count(*), -count(t.execution_end_time),
-           -coalesce(sum(t.execution_duration_ms), 0), -count(t.execution_duration_ms)
-    FROM rollup_old t
+           t.execution_status, direction * count(*), direction * count(t.execution_end_time),
+           direction * coalesce(sum(t.execution_duration_ms), 0),
+           direction * count(t.execution_duration_ms)
+    FROM rollup_rows t
     JOIN action_histories ah ON ah.id = t.action_history_id
     JOIN resource_references rr ON rr.id = ah.resource_id
     GROUP BY 1, 2, 3, 4, 5, 6
@@ -74,22 +60,22 @@ END
 $$;
 
 CREATE TRIGGER trace_rollup_insert AFTER INSERT ON resource_action_traces
-    REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_add();
+    REFERENCING NEW TABLE AS rollup_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_apply('1');
 -- UPDATE: subtract the old rows, add the new ones (two triggers, fired in name order). Every
 -- UPDATE pays this, even one that changes none of the six dimensions: PostgreSQL does not
 -- allow a column list on triggers with transition tables.
 CREATE TRIGGER trace_rollup_update_a_old
     AFTER UPDATE ON resource_action_traces
-    REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_subtract();
+    REFERENCING OLD TABLE AS rollup_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_apply('-1');
 CREATE TRIGGER trace_rollup_update_b_new
     AFTER UPDATE ON resource_action_traces
-    REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_add();
+    REFERENCING NEW TABLE AS rollup_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_apply('1');
 CREATE TRIGGER trace_rollup_delete AFTER DELETE ON resource_action_traces
-    REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_subtract();
+    REFERENCING OLD TABLE AS rollup_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_apply('-1');
 CREATE TRIGGER trace_rollup_truncate AFTER TRUNCATE ON resource_action_traces
     FOR EACH STATEMENT EXECUTE FUNCTION trace_rollup_truncate();
 
@@ -110,6 +96,5 @@ DROP TRIGGER IF EXISTS trace_rollup_update_b_new ON resource_action_traces;
 DROP TRIGGER IF EXISTS trace_rollup_update_a_old ON resource_action_traces;
 DROP TRIGGER IF EXISTS trace_rollup_insert ON resource_action_traces;
 DROP FUNCTION IF EXISTS trace_rollup_truncate();
-DROP FUNCTION IF EXISTS trace_rollup_subtract();
-DROP FUNCTION IF EXISTS trace_rollup_add();
+DROP FUNCTION IF EXISTS trace_rollup_apply();
 DROP TABLE IF EXISTS trace_rollup;

@@ -59,6 +59,9 @@ class DatasetSpec:
     anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
     severities: str = _f("documented", choices=("documented", "tests"))
     default_partition: bool = _f(False)
+    embedding_profile: str = _f("realistic", choices=("realistic", "hard"),
+                                doc="vector geometry: realistic (calibrated against a real "
+                                "sentence-embedding model) or hard (generator v1's isotropic balls)")
 
 
 @dataclass
@@ -187,6 +190,8 @@ class VectorSpec:
     tie_epsilon: float = _f(1e-5, lo=0, hi=0.1, doc="distance tolerance for ties at the k-th neighbour")
     hnsw_warmup: bool = _f(True, doc="also run [phases.hnsw_warmup] (cold-start curves)")
     cache_dir: str | None = _f(None, doc="ground-truth cache; default $CTXBENCH_CACHE or ~/.cache/ctxbench")
+    geometry_sample: int = _f(1000, lo=0, hi=100000, doc="rows whose exact neighbours measure the "
+                              "data's geometry (ctxbench geometry); 0 = skip")
 
 
 @dataclass

@@ -10,6 +10,7 @@ fixed-parameter plan — and attaches ``diagnosis`` to the verdict row in summar
     plan           {file, role ('fixed' or 'tail-N'), param_kind, measured_ms, execution_ms}
     causes         [{code, text}]  cause codes of ctxbench.queries.remedies.CAUSES, in words
     io_read_share  share of execution time spent reading blocks (track_io_timing), 0..1
+    planning_ms, execution_ms, planning_read_blocks  (cold_planning: planning ≥ execution)
     io_read_ms, shared_read_blocks, shared_hit_blocks, read_mb
     top_nodes      [{node, self_ms, share}]  the 3 nodes with the most exclusive time
     rows_fetched   rows produced by the scans (all relations); rows_returned: by the root
@@ -33,6 +34,7 @@ from ctxbench.analysis.plans import misestimates
 from ctxbench.queries.remedies import (
     AGGREGATE_ALL_ROWS,
     CAUSES,
+    COLD_PLANNING,
     HNSW_SHORT,
     IO_BOUND,
     MISESTIMATE,
@@ -72,9 +74,12 @@ def analyse_plan(summary: dict[str, Any], *, query: str | None = None,
     """The findings of one plan summary (``summarize_plan`` output)."""
     nodes = summary["nodes"]
     execution = float(summary.get("execution_ms") or 0.0)
+    planning = float(summary.get("planning_ms") or 0.0)
     io_ms = float(summary.get("io_read_ms") or 0.0)
     share = min(1.0, io_ms / execution) if execution > 0 else 0.0
     causes: list[str] = []
+    if planning >= execution and planning >= 10.0:
+        causes.append(COLD_PLANNING)
     if share >= IO_SHARE:
         causes.append(IO_BOUND)
 
@@ -135,6 +140,8 @@ def analyse_plan(summary: dict[str, Any], *, query: str | None = None,
     return {
         "causes": [{"code": c, "text": CAUSES[c]} for c in causes],
         "io_read_share": round(share, 3), "io_read_ms": round(io_ms, 3),
+        "planning_ms": round(planning, 3), "execution_ms": round(execution, 3),
+        "planning_read_blocks": int(summary.get("planning_shared_read") or 0),
         "shared_read_blocks": read_blocks, "shared_hit_blocks": int(summary.get("shared_hit") or 0),
         "read_mb": round(read_blocks * BLOCK_BYTES / 1e6, 1),
         "top_nodes": top_nodes, "rows_fetched": int(fetched), "rows_returned": int(returned),
@@ -146,6 +153,10 @@ def analyse_plan(summary: dict[str, Any], *, query: str | None = None,
 def _words(found: dict[str, Any], remedies: list[dict[str, Any]]) -> str:
     bits = []
     codes = {c["code"] for c in found["causes"]}
+    if COLD_PLANNING in codes:
+        bits.append(f"planning took {found['planning_ms']:.3g} ms (execution "
+                    f"{found['execution_ms']:.3g} ms), reading {found['planning_read_blocks']:,} "
+                    "catalog/index blocks cold")
     if IO_BOUND in codes:
         bits.append(f"{found['io_read_share'] * 100:.0f}% of the time was I/O "
                     f"({found['shared_read_blocks']:,} blocks, {found['read_mb']:g} MB read)")

@@ -30,7 +30,8 @@ _state = {"debug": False}
 
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.
 COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load", "crosscheck",
-                   "vector", "bench", "remedies")
+                   "history", "export",
+                   "vector", "bench", "remedies", "geometry")
 
 
 def _version(value: bool) -> None:

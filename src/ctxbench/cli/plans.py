@@ -42,11 +42,18 @@ def _emit(make, md: Path | None) -> None:
 def show(source: Path = typer.Argument(..., help="A results folder or a plan JSON file.",
                                        show_default=False),
          query: str | None = Query, phase: str | None = Phase, variant: str | None = Variant,
-         md: Path | None = Md) -> None:
+         md: Path | None = Md,
+         raw: bool = typer.Option(False, "--raw", help="Print the plan's raw EXPLAIN (FORMAT "
+                                  "JSON) array (for pev2 / explain.dalibo.com); needs exactly "
+                                  "one matching plan.")) -> None:
     """Outline of each plan with rows (estimated vs actual), time and buffers per node."""
     from ctxbench.analysis.plan_select import load_plan_file, select_plans
     from ctxbench.errors import UsageError
     from ctxbench.report.plan_view import plan_blocks
+
+    if raw:
+        _raw(source, query, phase, variant)
+        return
 
     if source.is_file():
         refs = [load_plan_file(source)]
@@ -64,6 +71,31 @@ def show(source: Path = typer.Argument(..., help="A results folder or a plan JSO
         return blocks
 
     _emit(make, md)
+
+
+def _raw(source: Path, query: str | None, phase: str | None, variant: str | None) -> None:
+    import json
+
+    from ctxbench.analysis.plan_select import _read_json, select_plans
+    from ctxbench.errors import UsageError
+    from ctxbench.report.exports import raw_plan
+
+    if source.is_file():
+        path = source
+    else:
+        refs = select_plans(source, query=query, phase=phase, variant=variant)
+        exact = [r for r in refs if phase is None or r.phase == phase]
+        refs = exact or refs
+        if len(refs) != 1:
+            listing = "; ".join(r.title for r in refs[:20]) or "none"
+            raise UsageError(f"{source}: --raw prints one plan, {len(refs)} match ({listing}); "
+                             "narrow it with --query, --phase and --variant")
+        path = refs[0].path
+    try:
+        plan = raw_plan(_read_json(path))
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from exc
+    typer.echo(json.dumps(plan, indent=2, ensure_ascii=False))
 
 
 @plans_app.command("diff")

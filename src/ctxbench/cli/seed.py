@@ -69,6 +69,7 @@ def render_summary(summary: LoadSummary) -> None:
     p = summary.params
     out.print(f"[bold]dataset[/] scale={p['scale']:,} seed={p['seed']} anchor={p['anchor']} "
               f"months={p['months']} severities={p['severities']} "
+              f"embeddings={p.get('embedding_profile', 'hard')} "
               f"({summary.time_range.get('start', '')[:10]} .. {summary.time_range.get('end', '')[:10]})")
     loads = Table("table", "rows", "load s", "rows/s", "table size", "index size", title="load")
     rps = summary.rows_per_second
@@ -106,6 +107,9 @@ def seed(
     default_partition: Annotated[bool, typer.Option(
         "--default-partition",
         help="Also create a DEFAULT partition (the shipped schema had none).")] = False,
+    embeddings: Annotated[str, typer.Option(
+        "--embeddings", help="Vector geometry profile: realistic (calibrated against a real "
+        "sentence-embedding model) or hard (isotropic topic balls, generator v1).")] = "realistic",
     replace: Annotated[bool, typer.Option(
         "--replace", help="Drop the dataset already loaded in the database first.")] = False,
     no_analyze: Annotated[bool, typer.Option(
@@ -116,7 +120,8 @@ def seed(
 ) -> None:
     """Generate N traces (+ N/20 resources and histories) and load them by binary COPY."""
     options = DatasetOptions(scale=scale, seed=seed_, anchor=parse_anchor(anchor), months=months,
-                             severities=severities, default_partition=default_partition)
+                             severities=severities, default_partition=default_partition,
+                             embedding_profile=embeddings)
     target = target_from(backend, dsn, home, database)
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from ctxbench.datagen import ddl, parents
 from ctxbench.datagen.checksum import dataset_checksum
+from ctxbench.datagen.embeddings import DEFAULT_PROFILE, check_profile
 from ctxbench.datagen.loader import DEFAULT_WORKERS, copy_rows, copy_traces
 from ctxbench.datagen.model import HistoryStats, World
 from ctxbench.datagen.parallel import run_tasks
@@ -35,7 +36,9 @@ from ctxbench.errors import UsageError
 __all__ = ["GENERATOR_VERSION", "DatasetOptions", "LoadSummary", "current_dataset",
            "dataset_checksum", "seed_dataset"]
 
-GENERATOR_VERSION = "1"
+# 2: embeddings follow a profile ("realistic" by default, calibrated against a real sentence
+# embedding model; "hard" = the geometry of version 1), recorded in the dataset's params.
+GENERATOR_VERSION = "2"
 MIN_SCALE, MAX_SCALE = 1_000, 10_000_000
 MIN_MONTHS, MAX_MONTHS = 1, 24
 TRACES = "resource_action_traces"
@@ -63,8 +66,10 @@ class DatasetOptions:
     months: int = 3
     severities: str = "documented"
     default_partition: bool = False
+    embedding_profile: str = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:
+        check_profile(self.embedding_profile)
         if isinstance(self.scale, bool) or not isinstance(self.scale, int) \
                 or not MIN_SCALE <= self.scale <= MAX_SCALE:
             raise UsageError(f"scale {self.scale!r} is not allowed: the number of traces must be "
@@ -99,11 +104,12 @@ class DatasetOptions:
         r = self.resolved()
         return {"generator_version": GENERATOR_VERSION, "scale": r.scale, "seed": r.seed,
                 "anchor": r.anchor.isoformat(), "months": r.months,
-                "severities": r.severities, "default_partition": r.default_partition}
+                "severities": r.severities, "default_partition": r.default_partition,
+                "embedding_profile": r.embedding_profile}
 
     def world(self) -> World:
         r = self.resolved()
-        return World(r.scale, r.seed, r.anchor, r.months, r.severities)
+        return World(r.scale, r.seed, r.anchor, r.months, r.severities, r.embedding_profile)
 
 
 @dataclass

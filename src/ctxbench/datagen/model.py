@@ -199,16 +199,20 @@ class HistoryStats:
 class World:
     """Everything derived from (scale, seed, anchor, months, severities) except the trace rows."""
 
-    def __init__(self, scale: int, seed: int, anchor, months: int, severities: str) -> None:
+    def __init__(self, scale: int, seed: int, anchor, months: int, severities: str,
+                 embedding_profile: str = embeddings.DEFAULT_PROFILE) -> None:
         self.n_traces = scale
         self.seed = seed
+        self.embedding_profile = embeddings.check_profile(embedding_profile)
         self.n_resources = resource_count(scale)
         self.timeline = Timeline.build(anchor, months, seed)
         self.severity_names = tuple(vocab.SEVERITY_MIXES[severities])
         self.severity_probs = np.array(list(vocab.SEVERITY_MIXES[severities].values()))
         self.content = Content(self.severity_names)
         self.numerics = numeric_fields(3, 1001)  # DECIMAL(4,3) values 0.000 .. 1.000
-        self.centroids = embeddings.topic_centroids(seed)
+        self.centroids = embeddings.topic_centroids(seed, "hard")
+        self.severity_global = np.array([embeddings.SEVERITY_NAMES.index(s)
+                                         for s in self.severity_names])
         self.n_chunks = -(-scale // CHUNK_ROWS)
         self.resources = self._resources()
         rng = stream(seed, "history.order")
@@ -421,7 +425,8 @@ class World:
         updated = np.maximum(updated, np.where(assessed, assessed_at, updated))
 
         topic = embeddings.topic_index(alert, action)
-        emb = embeddings.perturb(self.centroids[topic], rng("trace.embedding"))
+        emb = self._embeddings(topic, res, kind, action, severity, cluster, variants,
+                               rng("trace.embedding"))
 
         return TraceChunk(
             index=k, id=ids, history=history, resource=res, ts=ts, firing=firing,
@@ -433,3 +438,18 @@ class World:
             has_correlation=has_corr, action_id_hi=aid_hi, action_id_lo=aid_lo, variants=variants,
             embedding=emb,
         )
+
+    def _embeddings(self, topic: np.ndarray, res: np.ndarray, kind: np.ndarray,
+                    action: np.ndarray, severity: np.ndarray, cluster: np.ndarray,
+                    variants: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """The rows' vectors in the world's embedding profile (see ``embeddings``)."""
+        if self.embedding_profile == "hard":
+            return embeddings.perturb(self.centroids[topic], rng)
+        b = embeddings.basis(self.seed)
+        r = self.resources
+        ns = r.namespace[res]
+        return embeddings.compose(
+            b, topic=topic, kind=kind, namespace=ns, app=np.where(ns < 0, -1, r.app[res]),
+            own=embeddings.own_picks(b, res), cluster=cluster,
+            severity=self.severity_global[severity], state=variants["state"],
+            params=variants["params"], evidence=variants["reasoning"], rng=rng)

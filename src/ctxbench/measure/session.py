@@ -118,7 +118,8 @@ def dataset_options(scenario: Scenario) -> DatasetOptions:
     d = scenario.dataset
     return DatasetOptions(scale=d.scale, seed=d.seed, months=d.months,
                           anchor=dt.date.fromisoformat(d.anchor) if d.anchor else None,
-                          severities=d.severities, default_partition=d.default_partition)
+                          severities=d.severities, default_partition=d.default_partition,
+                          embedding_profile=d.embedding_profile)
 
 
 def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:

@@ -22,6 +22,7 @@ AGGREGATE_ALL_ROWS = "aggregate_all_rows"  # an aggregate over a large share of 
 NO_PRUNING = "no_partition_pruning"    # partitions scanned that return nothing
 MISESTIMATE = "row_misestimate"        # a node's row estimate off by ≥ 10×
 HNSW_SHORT = "hnsw_short_answer"       # the HNSW scan returned fewer than k rows after filters
+COLD_PLANNING = "cold_planning"        # planning (catalog + index metadata read cold) dominated
 CAUSES = {
     IO_BOUND: "most of the execution time went to reading blocks from disk/OS cache",
     SCAN_ALL_ROWS: "the scans fetched many more rows than the query returns",
@@ -30,6 +31,10 @@ CAUSES = {
     NO_PRUNING: "partitions were scanned that the predicate did not need",
     MISESTIMATE: "row estimates off by 10× or more (the planner chose blind)",
     HNSW_SHORT: "the HNSW scan returned fewer rows than k after the threshold and joins",
+    COLD_PLANNING: "planning took most of the time: the catalog and every index of every "
+                   "partition considered were read cold (a new connection after a cache "
+                   "reset); no query remedy changes that — fewer indexes/partitions, or a "
+                   "connection pool that keeps backends' catalog caches warm, does",
 }
 
 

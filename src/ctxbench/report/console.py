@@ -1,4 +1,7 @@
-"""The verdict table on a terminal (rich), shared by `ctxbench report` and `ctxbench run`."""
+"""The first screen on a terminal (rich), shared by `ctxbench report` and `ctxbench run`.
+
+Same order as report.md: overall verdict, the findings, the verdict matrix, then the checks
+that did not pass (one line each; every check is in report.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +14,15 @@ from rich.text import Text
 
 from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE, PASS
 from ctxbench.report.content import budget_text, overall_line, phase_label, verdict_estimate
+from ctxbench.report.firstscreen import findings, is_near_miss, matrix
+from ctxbench.report.terminal import rich_table
 
 STYLE = {PASS: "green", FAIL: "bold red", INCONCLUSIVE: "yellow"}
 WIDE = 110  # below this many columns, one line per verdict reads better than a table
 
 
-def print_verdicts(console: Console | None, report: Any, limit: int | None = 60) -> None:
-    """Overall verdict, an incomplete-run warning, and the verdict rows (FAIL first).
+def print_verdicts(console: Console | None, report: Any, limit: int | None = 20) -> None:
+    """Overall verdict, findings, matrix, and the failed / near-miss checks (FAIL first).
 
     ``report`` is what ``build_reports`` returned, or a summary dict."""
     console = console or Console()
@@ -26,7 +31,16 @@ def print_verdicts(console: Console | None, report: Any, limit: int | None = 60)
     if not run["complete"]:
         console.print(f"[bold yellow]INCOMPLETE RUN:[/] {run.get('incomplete_reason')}",
                       highlight=False)
-    rows = summary["verdicts"]
+    style = STYLE.get(summary["verdict"]["overall"], "")
+    console.print(Text(overall_line(summary), style=style))
+    for problem in summary["verdict"].get("problems", []):
+        console.print(f"[bold red]error:[/] {problem} — not a PASS", highlight=False)
+    for item in findings(summary):
+        console.print(Text(f"• {item}"), highlight=False)
+    table = matrix(summary)
+    if table is not None:
+        console.print(rich_table(table))
+    rows = [v for v in summary["verdicts"] if v["verdict"] == FAIL or is_near_miss(v)]
     shown = rows[:limit] if limit else rows
     if console.width < WIDE:
         for v in shown:
@@ -39,23 +53,23 @@ def print_verdicts(console: Console | None, report: Any, limit: int | None = 60)
             console.print(line)
     else:
         _table(console, shown)
-    if limit and len(rows) > limit:
-        console.print(f"… {len(rows) - limit} more rows in report.md")
-    style = STYLE.get(summary["verdict"]["overall"], "")
-    console.print(Text(overall_line(summary), style=style))
-    for problem in summary["verdict"].get("problems", []):
-        console.print(f"[bold red]error:[/] {problem} — not a PASS", highlight=False)
+    rest = len(summary["verdicts"]) - len(shown)
+    if rest > 0:
+        console.print(Text(f"{rest} more checks in report.md / report.html", style="dim"))
 
 
 def _table(console: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    """One line per check: every column but "Why" keeps its width, "Why" gets the rest and is
+    cut with an ellipsis rather than wrapped onto a second line."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Failed and near-miss checks",
+                  title_justify="left")
     table.add_column("Query", no_wrap=True)
     table.add_column("Phase", no_wrap=True)
     table.add_column("Budget", no_wrap=True)
     table.add_column("Estimate [95% CI]", justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
-    table.add_column("Why", ratio=1, overflow="fold")
+    table.add_column("Why", ratio=1, no_wrap=True, overflow="ellipsis", min_width=12)
     for v in rows:
         name = v["query"] if v["variant"] == "default" else f"{v['query']}[{v['variant']}]"
         table.add_row(name, phase_label(v["phase"], v["labels"]),

@@ -1,7 +1,8 @@
 """What the report says, in order, as document blocks (renderers decide how it looks).
 
-Order: incomplete-run warning, overall verdict and the verdict table first (that is what a CI
-job summary is read for), then run status and phases, latency per phase, cold vs warm and
+Order: incomplete-run warning, overall verdict, the findings in words and the verdict matrix
+first (that is what a CI job summary is read for; ``firstscreen``), every budget check
+(collapsed), then run status and phases, latency per phase, cold vs warm and
 before vs after ANALYZE with the plans' buffers (the "why"), plan changes, HNSW warm-up,
 extra metrics, errors, plans, environment and method.
 """
@@ -21,6 +22,7 @@ from ctxbench.report.document import (
     Para,
     Table,
 )
+from ctxbench.report.firstscreen import first_screen
 
 ROW_KIND = {FAIL: "fail", INCONCLUSIVE: "warn", PASS: "pass"}
 MOSTLY_EMPTY = 0.5
@@ -142,8 +144,7 @@ def _run_status(summary: dict[str, Any]) -> list[Block]:
     run = summary["run"]
     rows = [["Run id", str(run.get("run_id"))], ["Scenario", str(run.get("scenario"))],
             ["Kind", str(run.get("kind"))],
-            ["Status", run["status"] + ("" if run["complete"] else
-                                        f" ({run.get('raw_status') or 'no meta.json'})")],
+            ["Status", _status_text(run)],
             ["Started", str(run.get("started_at") or "–")],
             ["Ended", str(run.get("ended_at") or "–")],
             ["Duration", f"{fmt_num(run['duration_s'])} s" if run.get("duration_s") is not None
@@ -167,6 +168,15 @@ def _run_status(summary: dict[str, Any]) -> list[Block]:
                          row_kinds=["" if p["status"] in ("complete", "skipped") else "warn"
                                     for p in summary["phases"]])]
     return blocks
+
+
+def _status_text(run: dict[str, Any]) -> str:
+    """'complete', or 'incomplete (interrupted)'; never 'incomplete (incomplete)'."""
+    status = str(run.get("status") or "unknown")
+    if run.get("complete"):
+        return status
+    raw = run.get("raw_status") or "no meta.json"
+    return status if raw == status else f"{status} ({raw})"
 
 
 def _event_text(event: Any) -> str:
@@ -457,10 +467,12 @@ def build_document(summary: dict[str, Any], figures: dict[str, Figure] | None = 
     blocks: list[Block] = [Heading(1, title)]
     blocks += _incomplete(summary)
     blocks.append(Para(overall_line(summary), "verdict"))
+    blocks += first_screen(summary)
     if summary["verdicts"]:
-        blocks.append(verdict_table(summary))
-    else:
-        blocks.append(Para("No budget applied to any measured group.", "note"))
+        c = summary["verdict"]["counts"]
+        blocks.append(Details(f"All {len(summary['verdicts'])} budget checks ({c[FAIL]} failed, "
+                              f"{c[INCONCLUSIVE]} inconclusive, {c[PASS]} passed)",
+                              [verdict_table(summary)]))
     blocks += _run_status(summary)
     blocks += _latency_tables(summary, figures)
     blocks += _cold_warm(summary, figures)

@@ -26,6 +26,7 @@ class Para:
 @dataclass
 class Bullets:
     items: list[str]
+    kind: str = ""  # a list's role ("findings"), for styling
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Table:
     rows: list[list[str]]
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
     row_kinds: list[str] = field(default_factory=list)  # css class per row (fail, warn, ...)
+    cell_kinds: list[list[str]] = field(default_factory=list)  # css class per cell, row-major
+    kind: str = ""  # a table's role ("matrix": the verdict matrix), for styling
 
 
 @dataclass

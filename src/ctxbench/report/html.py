@@ -36,6 +36,12 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:12px;border-radiu
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #d0d7de}
 figcaption{color:#57606a;font-size:12px}
 details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
+ul.findings{margin:.4rem 0 .8rem;padding-left:1.2rem}ul.findings li{margin:.15rem 0}
+table.matrix{font-size:13px}table.matrix td{white-space:nowrap;text-align:center}
+table.matrix td:first-child{text-align:left;font-weight:600}
+table.matrix td.fail{background:#ffd7d5;color:#82071e;font-weight:600}
+table.matrix td.warn{background:#fff3b0}table.matrix td.pass{background:#dafbe1}
+table.matrix td.none{color:#8c959f}
 """
 
 
@@ -49,7 +55,8 @@ def _render(blocks: list[Block], out: list[str]) -> None:
             cls = f' class="{block.kind}"' if block.kind != "text" else ""
             out.append(f"<p{cls}>{escape(block.text)}</p>")
         elif isinstance(block, Bullets):
-            out.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in block.items) + "</ul>")
+            cls = f' class="{escape(block.kind)}"' if block.kind else ""
+            out.append(f"<ul{cls}>" + "".join(f"<li>{escape(i)}</li>" for i in block.items) + "</ul>")
         elif isinstance(block, Table):
             out.append(_table(block))
         elif isinstance(block, Code):
@@ -71,11 +78,17 @@ def _table(t: Table) -> str:
     for i, row in enumerate(t.rows):
         kind = t.row_kinds[i] if i < len(t.row_kinds) and t.row_kinds[i] else ""
         cls = f' class="{escape(kind)}"' if kind else ""
-        cells = "".join(
-            f'<td class="num">{escape(c)}</td>' if j in t.numeric else f"<td>{escape(c)}</td>"
-            for j, c in enumerate(row))
-        rows.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        kinds = t.cell_kinds[i] if i < len(t.cell_kinds) else []
+        cells = []
+        for j, c in enumerate(row):
+            classes = " ".join(x for x in ("num" if j in t.numeric else "",
+                                           kinds[j] if j < len(kinds) else "") if x)
+            attr = f' class="{escape(classes)}"' if classes else ""
+            cells.append(f"<td{attr}>{escape(c)}</td>")
+        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    table_cls = f' class="{escape(t.kind)}" id="{escape(t.kind)}"' if t.kind else ""
+    return (f"<table{table_cls}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            "</table>")
 
 
 def render_html(blocks: list[Block], title: str) -> str:

@@ -11,6 +11,20 @@ from ctxbench.report.document import Block, Bullets, Code, Details, Figure, Head
 
 ROW_STYLE = {"fail": "red", "warn": "yellow", "pass": "", "same": "dim", "added": "green",
              "removed": "red", "changed": "yellow"}
+CELL_STYLE = {"fail": "bold red", "warn": "yellow", "pass": "green", "none": "dim"}
+
+
+def rich_table(block: Table) -> RichTable:
+    table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, head in enumerate(block.headers):
+        table.add_column(head, justify="right" if i in block.numeric else "left",
+                         overflow="fold", no_wrap=block.kind == "matrix")
+    for i, row in enumerate(block.rows):
+        kind = block.row_kinds[i] if i < len(block.row_kinds) else ""
+        cells = block.cell_kinds[i] if i < len(block.cell_kinds) else []
+        table.add_row(*(Text(c, style=CELL_STYLE.get(cells[j], "")) if j < len(cells) else c
+                        for j, c in enumerate(row)), style=ROW_STYLE.get(kind, ""))
+    return table
 
 
 def print_blocks(console: Console, blocks: list[Block]) -> None:
@@ -27,14 +41,7 @@ def print_blocks(console: Console, blocks: list[Block]) -> None:
             for item in block.items:
                 console.print(Text(f"• {item}"))
         elif isinstance(block, Table):
-            table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
-            for i, head in enumerate(block.headers):
-                table.add_column(head, justify="right" if i in block.numeric else "left",
-                                 overflow="fold")
-            for i, row in enumerate(block.rows):
-                kind = block.row_kinds[i] if i < len(block.row_kinds) else ""
-                table.add_row(*row, style=ROW_STYLE.get(kind, ""))
-            console.print(table)
+            console.print(rich_table(block))
         elif isinstance(block, Code):
             console.print(Text(block.text))
         elif isinstance(block, Details):

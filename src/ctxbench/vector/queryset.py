@@ -57,7 +57,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def build_query_set(profile: DatasetProfile, n: int, seed: int, *, far_share: float = 0.2,
-                    dataset_seed: int | None = None) -> QuerySet:
+                    dataset_seed: int | None = None, embedding_profile: str = "hard"
+                    ) -> QuerySet:
     """``n`` distinct query vectors: ``far_share`` random unit vectors, the rest near the data.
 
     Near vectors are split between *near_row* (a stored embedding from the profile's sample
@@ -89,10 +90,11 @@ def build_query_set(profile: DatasetProfile, n: int, seed: int, *, far_share: fl
     if n_topic:
         from ctxbench.datagen.embeddings import sample_near, topic_centroids
 
-        centroids = topic_centroids(int(dataset_seed))  # type: ignore[arg-type]
+        centroids = topic_centroids(int(dataset_seed), embedding_profile)  # type: ignore[arg-type]
         anchors = sample[rng.integers(0, len(sample), n_topic)]
         topics = np.argmax(anchors @ centroids.T, axis=1)
-        parts.append(sample_near(int(dataset_seed), topics, rng))  # type: ignore[arg-type]
+        parts.append(sample_near(int(dataset_seed), topics, rng,  # type: ignore[arg-type]
+                                 profile=embedding_profile))
         kinds += ["near_topic"] * n_topic
 
     parts.append(_unit(rng.normal(0.0, 1.0, (n_far, dims))))

@@ -96,7 +96,8 @@ def _crosscheck(ctx: ph.PhaseContext, queries: QuerySet, choices: list[FilterCho
 
 
 def _ground_truth_phase(ctx: ph.PhaseContext, study: Study, profile: DatasetProfile,
-                        checksum: str | None, dataset_seed: int | None
+                        checksum: str | None, dataset_seed: int | None,
+                        embedding_profile: str = "hard"
                         ) -> tuple[QuerySet, list[FilterChoice], list[Truth]]:
     spec = study.scenario.vector
     state: dict[str, Any] = {}
@@ -104,7 +105,8 @@ def _ground_truth_phase(ctx: ph.PhaseContext, study: Study, profile: DatasetProf
     def body(record: PhaseRecord) -> None:
         seed = spec.query_seed if spec.query_seed is not None else study.scenario.sampler_seed
         queries = build_query_set(profile, spec.queries, seed, far_share=spec.far_share,
-                                  dataset_seed=dataset_seed)
+                                  dataset_seed=dataset_seed,
+                                  embedding_profile=embedding_profile)
         choices = pick_filters(profile, spec.selectivities)
         cache_dir = Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
         ctx.progress.start("vector: ground truth", len(choices) * max(spec.crosscheck, 0))
@@ -125,6 +127,39 @@ def _ground_truth_phase(ctx: ph.PhaseContext, study: Study, profile: DatasetProf
 
     ph.run_guarded(ctx, "vector.ground_truth", body)
     return state["queries"], state["choices"], state["truths"]
+
+
+def _geometry_phase(ctx: ph.PhaseContext, study: Study, checksum: str | None,
+                    dataset_params: dict[str, Any]) -> None:
+    """The geometry of the searched embeddings (``analysis.geometry``), cached per dataset
+    checksum, so every recall figure of the study says what data it was measured on."""
+    from ctxbench.analysis import geometry as geo
+
+    spec = study.scenario.vector
+    cache_dir = Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
+
+    def body(record: PhaseRecord) -> None:
+        g = geo.cached(cache_dir, checksum) if checksum else None
+        source = "cache"
+        if g is None:
+            t0 = time.perf_counter()
+            with ctx.target.connect() as conn:
+                vectors = geo.read_vectors(conn)
+            g = geo.measure(vectors, sample=spec.geometry_sample, seed=0, log=ctx.progress.log)
+            g["seconds"] = round(time.perf_counter() - t0, 2)
+            del vectors
+            source = "measured"
+            if checksum:
+                geo.save_cached(cache_dir, checksum, g)
+        g["embedding_profile"] = dataset_params.get("embedding_profile")
+        g["reference"] = geo.reference_at(int(g["rows"]))
+        study.doc["geometry"] = g
+        study.save()
+        record.notes.append(f"geometry ({source}): {geo.summary_line(g)}")
+        record.events.append({"type": "geometry", "source": source,
+                              **{k: v for k, v in g.items() if k != "reference"}})
+
+    ph.run_guarded(ctx, "vector.geometry", body)
 
 
 def _truth_doc(queries: QuerySet, choices: list[FilterChoice], truths: list[Truth],
@@ -208,7 +243,8 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
         "vector": dataclasses.asdict(spec), "sampler_seed": scenario.sampler_seed,
         "prepare_threshold": scenario.database.prepare_threshold,
         "cache_reset": scenario.database.cache_reset,
-        "phases": ["vector.ground_truth", *spec.stats] + (["hnsw_warmup"] if spec.hnsw_warmup else [])})
+        "phases": ["vector.ground_truth", "vector.geometry", *spec.stats]
+        + (["hnsw_warmup"] if spec.hnsw_warmup else [])})
     study = Study(scenario, results)
     error: BaseException | None = None
     target: Target | None = None
@@ -227,8 +263,11 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
             progress=progress)
         params = dataset.get("params") or {}
         dataset_seed = params.get("seed") if dataset.get("checksum") else None
-        queries, choices, truths = _ground_truth_phase(ctx, study, profile, dataset.get("checksum"),
-                                                       dataset_seed)
+        queries, choices, truths = _ground_truth_phase(
+            ctx, study, profile, dataset.get("checksum"), dataset_seed,
+            params.get("embedding_profile", "hard"))
+        if spec.geometry_sample > 0:
+            _geometry_phase(ctx, study, dataset.get("checksum"), params)
         for state in spec.stats:
             t0 = time.perf_counter()
             _cells_phase(ctx, study, state, queries, choices, truths, hnsw)

@@ -1,0 +1,180 @@
+"""History across runs: one series per query × variant × phase (× labels), one point per run.
+
+Each results folder contributes its summary.json (computed from the measurements when the
+file is missing or from another schema), so history is a pure function of the folders given.
+A point is the estimate of the series' budgeted percentile (p95 unless a budget names another)
+with its 95 % interval, the budget, and the fingerprint of the plan captured for the group.
+Steps are found with ``changepoint.detect_steps``; a plan change is a fingerprint that differs
+from the previous run's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctxbench.analysis.changepoint import ALPHA, MIN_EFFECT, Step, detect_steps
+from ctxbench.analysis.lookup import plan_of
+from ctxbench.analysis.summary import SUMMARY_SCHEMA_VERSION, build_summary
+from ctxbench.errors import UsageError
+
+DEFAULT_METRIC = "p95"
+
+
+@dataclass
+class RunPoint:
+    run_id: str
+    folder: Path
+    started_at: str
+    git_sha: str
+    verdict: str
+    complete: bool
+
+    @property
+    def short_sha(self) -> str:
+        return (self.git_sha or "")[:7] or "?"
+
+
+@dataclass
+class Series:
+    query: str
+    variant: str
+    phase: str
+    labels: dict[str, str]
+    metric: str
+    values: list[float | None] = field(default_factory=list)  # one per run (None: not measured)
+    lo: list[float | None] = field(default_factory=list)
+    hi: list[float | None] = field(default_factory=list)
+    budget: list[float | None] = field(default_factory=list)
+    fingerprints: list[str | None] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    plan_changes: list[int] = field(default_factory=list)  # run indexes with a new plan
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "variant": self.variant, "phase": self.phase,
+                "labels": self.labels, "metric": self.metric, "values": self.values,
+                "lo": self.lo, "hi": self.hi, "budget": self.budget,
+                "fingerprints": self.fingerprints, "steps": [s.to_json() for s in self.steps],
+                "plan_changes": self.plan_changes}
+
+
+@dataclass
+class History:
+    runs: list[RunPoint]
+    series: list[Series]
+    alpha: float = ALPHA
+    min_effect: float = MIN_EFFECT
+
+    def change_points(self) -> list[tuple[Series, Step]]:
+        """Every step, newest run first."""
+        out = [(s, st) for s in self.series for st in s.steps]
+        return sorted(out, key=lambda x: (-x[1].index, -abs(x[1].ratio - 1)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runs": [{"run_id": r.run_id, "folder": str(r.folder), "started_at": r.started_at,
+                          "git_sha": r.git_sha, "verdict": r.verdict, "complete": r.complete}
+                         for r in self.runs],
+                "method": {"test": "binary segmentation, two-sample t-test on log estimates, "
+                                   "Bonferroni-corrected", "alpha": self.alpha,
+                           "min_effect": self.min_effect},
+                "series": [s.to_json() for s in self.series]}
+
+
+def is_results_folder(path: Path) -> bool:
+    return path.is_dir() and ((path / "meta.json").is_file() or (path / "summary.json").is_file())
+
+
+def find_folders(paths: list[Path]) -> list[Path]:
+    """Results folders among ``paths``; a folder that is not one itself contributes the results
+    folders directly inside it (e.g. the parent the runs were written to)."""
+    found: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such results folder")
+        if is_results_folder(p):
+            found.append(p)
+            continue
+        if not p.is_dir():
+            raise UsageError(f"{p}: not a results folder (no meta.json or summary.json)")
+        inner = sorted(c for c in p.iterdir() if is_results_folder(c))
+        if not inner:
+            raise UsageError(f"{p}: neither a results folder nor a folder of results folders")
+        found.extend(inner)
+    unique = list(dict.fromkeys(f.resolve() for f in found))
+    return unique
+
+
+def load_summary(folder: Path) -> dict[str, Any]:
+    path = folder / "summary.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("schema_version") == SUMMARY_SCHEMA_VERSION:
+                return data
+        except (OSError, json.JSONDecodeError):
+            pass
+    return build_summary(folder)
+
+
+def _metric_for(summary: dict[str, Any], group: dict[str, Any]) -> tuple[str, float | None]:
+    """The latency percentile a budget checks for this group, and its threshold."""
+    for v in summary.get("verdicts") or []:
+        if v.get("group") == group.get("key") and v.get("unit") == "ms" \
+                and v.get("metric") in (group.get("latency_ms") or {}):
+            return str(v["metric"]), v.get("threshold")
+    return DEFAULT_METRIC, None
+
+
+def _fingerprint(summary: dict[str, Any], g: dict[str, Any]) -> str | None:
+    p = plan_of(summary, {"phase": g.get("phase"), "query": g.get("query"),
+                          "variant": g.get("variant"), "labels": g.get("labels") or {}})
+    return p.get("fingerprint") if p else None
+
+
+def build_history(paths: list[Path | str], *, alpha: float = ALPHA,
+                  min_effect: float = MIN_EFFECT) -> History:
+    folders = find_folders([Path(p) for p in paths])
+    loaded = []
+    for folder in folders:
+        s = load_summary(folder)
+        run = s.get("run") or {}
+        point = RunPoint(str(run.get("run_id") or folder.name), folder,
+                         str(run.get("started_at") or ""), str(run.get("git_sha") or ""),
+                         str((s.get("verdict") or {}).get("overall") or "?"),
+                         bool(run.get("complete")))
+        loaded.append((point, s))
+    loaded.sort(key=lambda x: (x[0].started_at, x[0].run_id))
+    runs = [p for p, _ in loaded]
+    series: dict[tuple[str, str, str, str], Series] = {}
+    for i, (_, s) in enumerate(loaded):
+        for g in s.get("groups") or []:
+            labels = {str(k): str(v) for k, v in (g.get("labels") or {}).items()}
+            key = (str(g.get("query")), str(g.get("variant") or "default"), str(g.get("phase")),
+                   json.dumps(labels, sort_keys=True))
+            metric, threshold = _metric_for(s, g)
+            sr = series.get(key)
+            if sr is None:
+                sr = series[key] = Series(key[0], key[1], key[2], labels, metric)
+            est = (g.get("latency_ms") or {}).get(sr.metric) or {}
+            for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints):
+                lst.extend([None] * (i - len(lst)))
+            sr.values.append(est.get("value"))
+            sr.lo.append(est.get("lo"))
+            sr.hi.append(est.get("hi"))
+            sr.budget.append(threshold)
+            sr.fingerprints.append(_fingerprint(s, g))
+    for sr in series.values():
+        for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints):
+            lst.extend([None] * (len(runs) - len(lst)))
+        sr.steps = detect_steps(sr.values, lo=sr.lo, hi=sr.hi, alpha=alpha,
+                                min_effect=min_effect)
+        last = None
+        for i, fp in enumerate(sr.fingerprints):
+            if fp is None:
+                continue
+            if last is not None and fp != last:
+                sr.plan_changes.append(i)
+            last = fp
+    return History(runs, list(series.values()), alpha, min_effect)
