@@ -26,10 +26,9 @@ def p95(threshold: float = 500.0) -> Budget:
 
 def test_default_budgets_apply_everywhere() -> None:
     budgets = parse_budgets([])
-    p95_default, errors = resolve(budgets, "any_query", "warm")
+    (p95_default,) = resolve(budgets, "any_query", "warm")
     assert (p95_default.metric, p95_default.threshold, p95_default.op,
             p95_default.source) == ("p95", 500.0, "max", "default")
-    assert (errors.metric, errors.threshold, errors.source) == ("error_rate", 0.0, "default")
 
 
 def test_most_specific_budget_wins_per_metric() -> None:
@@ -56,9 +55,8 @@ def test_most_specific_budget_wins_per_metric() -> None:
 def test_later_budget_wins_a_tie_and_null_switches_off() -> None:
     budgets = parse_budgets([{"metric": "p95", "max": 200},
                              {"query": "trend", "metric": "p95", "max": None}])
-    assert [(b.metric, b.threshold) for b in resolve(budgets, "list", "warm")] == [
-        ("p95", 200), ("error_rate", 0.0)]
-    assert [b.metric for b in resolve(budgets, "trend", "warm")] == ["error_rate"]
+    assert [(b.metric, b.threshold) for b in resolve(budgets, "list", "warm")] == [("p95", 200)]
+    assert resolve(budgets, "trend", "warm") == []
 
 
 def test_parent_phase_covers_sub_phases_but_exact_wins() -> None:
@@ -76,13 +74,11 @@ def test_labels_and_variant_narrow_a_budget() -> None:
         {"phase": "hnsw_warmup", "labels": {"prewarm": "none"}, "metric": "p95", "max": None},
         {"variant": "tuned", "metric": "p50", "max": 10},
     ])
-    assert [b.metric for b in resolve(budgets, "s", "hnsw_warmup",
-                                      labels={"prewarm": "none"})] == ["error_rate"]
+    assert resolve(budgets, "s", "hnsw_warmup", labels={"prewarm": "none"}) == []
     assert [b.threshold for b in resolve(budgets, "s", "hnsw_warmup",
-                                         labels={"prewarm": "index"})] == [500, 0.0]
-    assert {b.metric for b in resolve(budgets, "s", "warm", "tuned")} == {"p95", "p50",
-                                                                          "error_rate"}
-    assert {b.metric for b in resolve(budgets, "s", "warm", "default")} == {"p95", "error_rate"}
+                                         labels={"prewarm": "index"})] == [500]
+    assert {b.metric for b in resolve(budgets, "s", "warm", "tuned")} == {"p95", "p50"}
+    assert {b.metric for b in resolve(budgets, "s", "warm", "default")} == {"p95"}
 
 
 def test_a_restated_default_is_not_duplicated() -> None:

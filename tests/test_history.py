@@ -113,9 +113,9 @@ include = ["list_incidents", "count_incidents"]
 run = ["after_analyze"]
 [phases.after_analyze]
 cold_samples = 0
-param_sets = 40
+param_sets = 80
 warmup_passes = 1
-repeats = 2
+repeats = 1
 """
 SLEEP_S = 0.2
 

@@ -14,9 +14,8 @@ matches ``after_analyze.cold`` and ``after_analyze.warm``).
 Resolution: for each (group, metric) the most specific matching budget wins. Specificity is
 compared field by field — query first, then phase, then variant, then the number of labels —
 with exact > parent phase > glob > ``*``; on a tie the later budget in the list wins, so a
-scenario's own ``*``/``*`` line overrides the built-in defaults (p95 ≤ 500 ms and
-error_rate ≤ 0 — no execution may fail —, which always come first). A winning budget
-with a ``null`` threshold means "no budget here".
+scenario's own ``*``/``*`` line overrides the built-in default (p95 ≤ 500 ms, which always
+comes first). A winning budget with a ``null`` threshold means "no budget here".
 """
 
 from __future__ import annotations
@@ -37,8 +36,6 @@ _KEYS = {"query", "phase", "variant", "labels", "metric", "max", "min", "unit", 
 
 DEFAULT_BUDGETS: tuple[dict[str, Any], ...] = (
     {"query": "*", "phase": "*", "metric": "p95", "max": 500.0, "source": "default"},
-    # a benchmark execution should not fail: 0 is read literally (one failure FAILs)
-    {"query": "*", "phase": "*", "metric": "error_rate", "max": 0.0, "source": "default"},
 )
 
 
