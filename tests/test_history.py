@@ -113,7 +113,7 @@ include = ["list_incidents", "count_incidents"]
 run = ["after_analyze"]
 [phases.after_analyze]
 cold_samples = 0
-param_sets = 80
+param_sets = 160
 warmup_passes = 1
 repeats = 1
 """
@@ -124,7 +124,8 @@ SLEEP_S = 0.2
 @pytest.mark.slow
 def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Six real runs of 80 samples per query (enough for a two-sided p95 interval); from the
+    """Six real runs of 160 distinct parameter sets per query (the exact p95 bounds then sit at
+    the 146th and 158th values, so a stray spike or two cannot hide a step); from the
     fifth on, count_incidents' shipped SQL waits 200 ms more
     (pg_sleep in the statement itself — as a slower query text in a new commit would).
     The other query is the control: no step."""
