@@ -1,18 +1,14 @@
-"""History across runs: step detection (synthetic), the page from synthetic folders, and
-≥ 5 real runs of a tiny scenario with a slowdown injected into the later ones."""
+"""History across runs: step detection (synthetic series) and the page from results folders."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_helpers import cli
 
-from ctxbench import scenario as scenarios
 from ctxbench.analysis.changepoint import detect_steps
 from ctxbench.analysis.history import build_history
 from ctxbench.analysis.synthetic import index_plan, lognormal_ms, seq_plan, write_run
@@ -93,71 +89,6 @@ def test_history_rejects_what_is_not_a_results_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="neither a results folder"):
         build_history([tmp_path / "empty"])
-
-
-TINY = """
-name = "history_tiny"
-[database]
-cache_reset = "evict"
-name = "history_tiny"
-[database.settings]
-shared_buffers = "256MB"
-maintenance_work_mem = "256MB"
-max_wal_size = "2GB"
-[dataset]
-scale = 1000
-seed = 11
-[queries]
-include = ["list_incidents", "count_incidents"]
-[phases]
-run = ["after_analyze"]
-[phases.after_analyze]
-cold_samples = 0
-param_sets = 160
-warmup_passes = 1
-repeats = 1
-"""
-SLEEP_S = 0.2
-
-
-@pytest.mark.db
-@pytest.mark.slow
-def test_history_of_real_runs_finds_the_injected_slowdown(pg_server, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Six real runs of 160 distinct parameter sets per query (the exact p95 bounds then sit at
-    the 146th and 158th values, so a stray spike or two cannot hide a step); from the
-    fifth on, count_incidents' shipped SQL waits 200 ms more
-    (pg_sleep in the statement itself — as a slower query text in a new commit would).
-    The other query is the control: no step."""
-    from ctxbench.measure.runner import run_scenario
-    from ctxbench.queries.catalog import catalog
-    from ctxbench.queries.model import Variant
-
-    sc = scenarios.load_text(TINY, "history_tiny.toml")
-    out = tmp_path / "runs"
-    shipped = catalog["count_incidents"]
-    v = shipped.variant("as_shipped")
-    slow = dataclasses.replace(shipped, variants={"as_shipped": Variant(
-        "as_shipped", f"SELECT c.* FROM (\n{v.sql}\n) c CROSS JOIN pg_sleep({SLEEP_S})",
-        v.doc)})
-    for i in range(6):
-        if i == 4:
-            monkeypatch.setitem(catalog, "count_incidents", slow)
-        outcome = run_scenario(sc, out_dir=out, home=pg_server.home)
-        assert outcome.status == "complete"
-    h = build_history([out])
-    assert len(h.runs) == 6
-    by_query = {s.query: s for s in h.series}
-    count, lists = by_query["count_incidents"], by_query["list_incidents"]
-    assert all(x is not None for x in count.values + lists.values)
-    assert [st.index for st in count.steps] == [4]
-    assert count.steps[0].after >= SLEEP_S * 1000
-    assert lists.steps == []  # untouched query: no step
-    assert count.plan_changes == [4] and lists.plan_changes == []  # the wrapped statement
-    page = build_history_page([out], tmp_path / "page")
-    md = re.sub(r"\\(.)", r"\1", page.md.read_text())  # undo Markdown escapes
-    assert "count_incidents[as_shipped] · after_analyze.warm: p95" in md
-    assert f"from run {h.runs[4].run_id}" in md
 
 
 def test_a_bundle_of_summaries_is_enough(tmp_path: Path) -> None:

@@ -21,13 +21,18 @@ from typing import Any
 
 from ctxbench.errors import UsageError
 
-PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
+PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup", "cache")
 # Names measurements carry: the analyze phases measure a cold and a warm part each.
 MEASURED_PHASES = ("cold", "warm", "before_analyze.cold", "before_analyze.warm", "after_analyze.cold",
                    "after_analyze.warm", "hnsw_warmup", "load",
                    # ctxbench vector: warm searches per statistics state (see VectorSpec)
-                   "vector", "before_analyze.vector", "after_analyze.vector")
-METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness")
+                   "vector", "before_analyze.vector", "after_analyze.vector",
+                   # the cache phase (see CacheSpec): the service's read path in front of the core
+                   "cache.hit", "cache.miss", "cache.mix", "cache.outage", "cache.stampede")
+METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness",
+           # cache: share of requests answered by L1/L2, share that reached the database, and
+           # database queries per request (means of per-request 0/1 or counts)
+           "hit_rate", "db_share", "db_queries")
 
 
 def _f(default: Any = dataclasses.MISSING, *, choices: tuple | None = None, lo: float | None = None,
@@ -59,6 +64,8 @@ class DatasetSpec:
     anchor: str | None = _f(None, doc="YYYY-MM-DD end of the time range; default today (UTC)")
     severities: str = _f("documented", choices=("documented", "tests"))
     default_partition: bool = _f(False)
+    snapshot: bool = _f(False, doc="keep a snapshot of the seeded database (same server) and "
+                        "restore it instead of seeding when the dataset matches")
     embedding_profile: str = _f("realistic", choices=("realistic", "hard"),
                                 doc="vector geometry: realistic (calibrated against a real "
                                 "sentence-embedding model) or hard (generator v1's isotropic balls)")
@@ -79,6 +86,9 @@ class QueriesSpec:
                       doc="validation limits: the SQL builder's (limit <= 1000) or HTTP's (limit <= 100)")
     mix: str = _f("service", choices=("service", "extended"),
                   doc="service: parameters the service sent; extended: also the builder-only filters")
+    windows: str = _f("data", choices=("data", "now"),
+                      doc="windows of the NOW()-relative queries: data = relative to the end of the "
+                      "dataset (NOW() - data end + the intended span); now = the spans as sent")
     weights: dict[str, float] = _f(factory=dict)
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
@@ -121,6 +131,30 @@ class HnswWarmupSpec:
 
 
 @dataclass
+class CacheSpec:
+    """The ``cache`` phase: the service's read path (Redis L1, L2 map, single-flight)."""
+
+    queries: list[str] = _f(factory=lambda: ["list_incidents", "get_incident", "semantic_search"],
+                            doc="cached queries measured (the service cached these three)")
+    variants: list[str] = _f(factory=lambda: ["as_shipped"],
+                             doc="cache variants: as_shipped, tuned, no_singleflight")
+    hit_samples: int = _f(100, lo=0, hi=100000, doc="distinct keys per query warmed then read (0 = skip)")
+    miss_samples: int = _f(50, lo=0, hi=100000, doc="distinct never-seen keys per query (0 = skip)")
+    mix: str = _f("zipf", choices=("zipf", "service_80_20"),
+                  doc="zipf: requests Zipf-distributed over sampled keys; service_80_20: 80 of every "
+                  "100 requests reuse 4 warmed keys (the service's hit-rate test)")
+    mix_requests: int = _f(1000, lo=0, hi=10_000_000, doc="requests per query in cache.mix (0 = skip)")
+    mix_keys: int = _f(500, lo=1, hi=1_000_000, doc="zipf: sampled parameter sets (keys) requested")
+    zipf_s: float = _f(1.1, lo=0.0, hi=5.0, doc="zipf exponent: P(rank r) ∝ 1/r^s")
+    outage_samples: int = _f(20, lo=0, hi=100000, doc="keys per query with Redis down (L2 only; 0 = skip)")
+    stampede_trials: int = _f(5, lo=0, hi=1000, doc="trials per case of the stampede check (0 = skip)")
+    stampede_concurrency: int = _f(10, lo=2, hi=200, doc="concurrent identical misses per trial")
+    stampede_queries: list[str] = _f(factory=lambda: ["list_incidents"])
+    lru_size: int = _f(1000, lo=1, hi=10_000_000, doc="L2 entries (the service: 1000)")
+    ttl_s: float = _f(300.0, lo=1, hi=86400, doc="cache TTL in seconds (the service: 5 min)")
+
+
+@dataclass
 class PhasesSpec:
     run: list[str] = _f(factory=lambda: ["before_analyze", "after_analyze", "hnsw_warmup"])
     cold: ColdSpec = _f(factory=ColdSpec)
@@ -128,6 +162,7 @@ class PhasesSpec:
     before_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
     after_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
     hnsw_warmup: HnswWarmupSpec = _f(factory=HnswWarmupSpec)
+    cache: CacheSpec = _f(factory=CacheSpec)
 
 
 @dataclass
@@ -155,6 +190,8 @@ class LoadSpec:
     arrival: str = _f("poisson", choices=("poisson", "constant"), doc="open/capacity arrival process")
     warmup_s: float = _f(0.0, lo=0, hi=3600, doc="seconds of load before measuring starts")
     capacity: CapacitySpec = _f(factory=CapacitySpec)
+    cache: bool = _f(False, doc="requests go through the service's read path (Redis + L2 + single-flight)")
+    cache_variant: str = _f("as_shipped", doc="with cache = true: as_shipped, tuned or no_singleflight")
 
 
 @dataclass
@@ -195,6 +232,17 @@ class VectorSpec:
 
 
 @dataclass
+class ScaleSpec:
+    """``ctxbench scale``: the same workload at several dataset sizes, then growth laws."""
+
+    points: list[int] = _f(factory=lambda: [20000, 100000, 300000, 1000000],
+                           doc="dataset sizes (traces), one database each")
+    horizon: int = _f(100_000_000, lo=1000, hi=10**12,
+                      doc="break-even scales beyond this are reported as 'not within'")
+    bootstrap: int = _f(1000, lo=100, hi=100000, doc="bootstrap replicates for the intervals")
+
+
+@dataclass
 class BudgetSpec:
     query: str = _f("*")
     phase: str = _f("*")
@@ -223,6 +271,7 @@ class Scenario:
     phases: PhasesSpec = _f(factory=PhasesSpec)
     load: LoadSpec = _f(factory=LoadSpec)
     vector: VectorSpec = _f(factory=VectorSpec)
+    scale: ScaleSpec = _f(factory=ScaleSpec)
     budgets: list[BudgetSpec] = _f(factory=list)
     output: OutputSpec = _f(factory=OutputSpec)
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -328,6 +377,8 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if mode not in ("none", "index", "index+heap"):
             ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
     _check_vector(s.vector, ld)
+    _check_cache(s, ld)
+    _check_scale(s.scale, ld)
     if s.dataset.anchor is not None:
         try:
             dt.date.fromisoformat(s.dataset.anchor)
@@ -344,6 +395,31 @@ def _check(s: Scenario, ld: _Loader) -> None:
         if not fnmatch.filter(MEASURED_PHASES, b.phase):
             ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
                     f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")
+
+
+def _check_cache(s: Scenario, ld: _Loader) -> None:
+    from ctxbench.cache.keys import CACHED_QUERIES
+    from ctxbench.cache.readpath import CACHE_VARIANTS
+
+    c = s.phases.cache
+    for field_name, values in (("queries", c.queries), ("stampede_queries", c.stampede_queries)):
+        for i, q in enumerate(values):
+            if q not in CACHED_QUERIES:
+                ld.fail(f"phases.cache.{field_name}[{i}]", q, "allowed: " + ", ".join(CACHED_QUERIES)
+                        + " (the service never cached the aggregations)")
+    for i, v in enumerate(c.variants):
+        if v not in CACHE_VARIANTS:
+            ld.fail(f"phases.cache.variants[{i}]", v, "allowed: " + ", ".join(CACHE_VARIANTS))
+    if "cache" in s.phases.run and not c.variants:
+        ld.fail("phases.cache.variants", c.variants, "at least one of " + ", ".join(CACHE_VARIANTS))
+    if s.load.cache_variant not in CACHE_VARIANTS:
+        ld.fail("load.cache_variant", s.load.cache_variant, "allowed: " + ", ".join(CACHE_VARIANTS))
+def _check_scale(sc: ScaleSpec, ld: _Loader) -> None:
+    for i, n in enumerate(sc.points):
+        if not 1000 <= n <= 10_000_000:
+            ld.fail(f"scale.points[{i}]", n, "allowed range: 1000 .. 10000000 traces")
+    if len(set(sc.points)) < 2:
+        ld.fail("scale.points", sc.points, "at least two different sizes (a growth law needs two)")
 
 
 def _check_vector(v: VectorSpec, ld: _Loader) -> None:

@@ -31,7 +31,7 @@ _state = {"debug": False}
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.
 COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load", "crosscheck",
                    "history", "export",
-                   "vector", "bench", "remedies", "geometry")
+                   "vector", "bench", "remedies", "geometry", "scale", "redis")
 
 
 def _version(value: bool) -> None:
@@ -56,11 +56,12 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     from ctxbench import signals
+    from ctxbench.cli.helpfix import polish
 
     try:
         with signals.orderly() as fired:
             try:
-                app(prog_name="ctxbench")
+                polish(typer.main.get_command(app))(prog_name="ctxbench")
             except SystemExit:
                 if fired:  # click turned the interrupt into "Aborted!" and exit 1
                     raise signals.Interrupted(fired[0]) from None

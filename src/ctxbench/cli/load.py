@@ -46,6 +46,13 @@ def load(
     dsn: Dsn = None,
     home: Home = None,
     strict: bool = typer.Option(False, "--strict", help="INCONCLUSIVE verdicts fail the run."),
+    cache: str | None = typer.Option(
+        None, "--cache", show_default=False,
+        help="off, or a cache variant (as_shipped, tuned, no_singleflight): requests go through the "
+        "service's read path (Redis + L2 + single-flight). Default: the scenario's [load] cache."),
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", envvar="CTXBENCH_REDIS_URL", show_default=False,
+        help="Redis for --cache (redis://HOST:PORT/DB; default: ctxbench starts its own)."),
 ) -> None:
     """Run Locust headless against the seeded database; write Locust's CSV/HTML, exact latencies
     (measurements.jsonl), meta.json and the report into one results folder.
@@ -63,16 +70,28 @@ def load(
     settings = LoadSettings.from_scenario(
         sc, users=users, spawn_rate=spawn_rate, rate=rate, duration_s=duration, mode=mode,
         arrival=arrival, workers=workers, pool_size=pool_size, warmup_s=warmup, max_rate=max_rate,
-        step_seconds=step_seconds, synthetic_ms=synthetic_ms)
+        step_seconds=step_seconds, synthetic_ms=synthetic_ms, cache=cache)
+    if settings.cache != "off":
+        import os
+
+        from ctxbench.cache.server import resolve_url
+
+        # Locust's processes read the Redis from the environment (never from a command line)
+        os.environ["CTXBENCH_REDIS_URL"] = resolve_url(redis_url, home)[0]
     out.print(f"[bold]ctxbench load[/] scenario [cyan]{sc.name}[/] ({sc.source}), mode "
               f"[cyan]{settings.mode}[/]")
+    from ctxbench.cli.progress import PlainProgress
     from ctxbench.cli.run import RichProgress
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} s"),
                TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=False) as progress:
+    if not out.is_terminal:  # logs: plain lines with an ETA instead of a redrawn bar
         outcome = run_load(sc, settings, out_dir=out_dir, dsn=dsn, home=home,
-                           strict=sc.output.strict, progress=RichProgress(progress))
+                           strict=sc.output.strict, progress=PlainProgress(out))
+    else:
+        with Progress(*columns, console=out, transient=False) as progress:
+            outcome = run_load(sc, settings, out_dir=out_dir, dsn=dsn, home=home,
+                               strict=sc.output.strict, progress=RichProgress(progress))
     total = (outcome.locust or {}).get("total") or {}
     if total:
         out.print(f"Locust: {total.get('requests', 0)} requests, {total.get('failures', 0)} failed, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from ctxbench import scenario as scenarios
 from ctxbench.cli.options import Dsn, Home, make_console
@@ -42,6 +42,9 @@ def run(
     dsn: Dsn = None,
     home: Home = None,
     strict: bool = typer.Option(False, "--strict", help="INCONCLUSIVE verdicts fail the run."),
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", envvar="CTXBENCH_REDIS_URL", show_default=False,
+        help="Redis for the cache phase (redis://HOST:PORT/DB; default: ctxbench starts its own)."),
 ) -> None:
     """Run a scenario: provision, seed (or reuse), measure every phase, write reports.
 
@@ -54,9 +57,11 @@ def run(
     if strict:
         sc.output.strict = True
     out.print(f"[bold]ctxbench run[/] scenario [cyan]{sc.name}[/] ({sc.source})")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=False) as progress:
-        outcome = run_scenario(sc, out_dir=out_dir, dsn=dsn, home=home, progress=RichProgress(progress))
+    from ctxbench.cli.progress import progress_for
+
+    with progress_for(out) as progress:
+        outcome = run_scenario(sc, out_dir=out_dir, dsn=dsn, home=home, progress=progress,
+                               redis_url=redis_url)
     print_verdicts(out, outcome.reports)
     out.print(f"report: {outcome.results_dir / 'report.md'}  (html: {outcome.results_dir / 'report.html'})")
     raise typer.Exit(outcome.exit_code)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ctxbench import scenario as scenarios
 from ctxbench.cli.options import Dsn, Home, make_console
@@ -39,7 +38,6 @@ def vector(
 
     Exit code: 0 all budgets pass, 1 a budget failed, 2 usage/config error, 3 infrastructure failure.
     """
-    from ctxbench.cli.run import RichProgress
     from ctxbench.report.console import print_verdicts
     from ctxbench.vector.run import run_vector
 
@@ -67,11 +65,10 @@ def vector(
         sc.vector.sweep_stats = [x for x in (sc.vector.sweep_stats or []) if x in states] or None
     out.print(f"[bold]ctxbench vector[/] scenario [cyan]{sc.name}[/] ({sc.source}), "
               f"{sc.dataset.scale:,} traces")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=False) as progress:
-        outcome = run_vector(sc, out_dir=out_dir, dsn=dsn, home=home,
-                             progress=RichProgress(progress))
+    from ctxbench.cli.progress import progress_for
+
+    with progress_for(out) as progress:
+        outcome = run_vector(sc, out_dir=out_dir, dsn=dsn, home=home, progress=progress)
     print_verdicts(out, outcome.reports)
     _print_headline(outcome.reports.summary_data, outcome.results_dir)
     out.print(f"report: {outcome.results_dir / 'report.md'}  "

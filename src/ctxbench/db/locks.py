@@ -53,7 +53,10 @@ def wait_seconds() -> float:
 
 
 def holder_info() -> dict[str, Any]:
-    return {"pid": os.getpid(), "command": " ".join(["ctxbench", *sys.argv[1:]])[:300],
+    from ctxbench.db.dsn import mask_password
+
+    command = mask_password(" ".join(["ctxbench", *sys.argv[1:]]))  # a --dsn may carry a password
+    return {"pid": os.getpid(), "command": command[:300],
             "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
@@ -85,15 +88,16 @@ class RunLock:
             self.conn = None
 
 
-def lock_home(home: Path) -> RunLock:
-    """The embedded server under ``home``, for one run."""
+def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
+    """The embedded server under ``home``, for one run (waiting up to ``wait_s``, default
+    ``CTXBENCH_LOCK_WAIT_S``)."""
     try:
         home.mkdir(parents=True, exist_ok=True)
         fh = (home / LOCK_FILE).open("a+", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--home {home}: cannot use it as the embedded server's folder "
                          f"({exc.strerror or exc})") from exc
-    deadline = time.monotonic() + wait_seconds()
+    deadline = time.monotonic() + (wait_seconds() if wait_s is None else wait_s)
     while True:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -172,10 +176,11 @@ def setup_lock(home: Path, timeout_s: float = 300.0) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def no_run_on(home: Path) -> Iterator[None]:
-    """For commands that stop, restart or reconfigure the embedded server: refuse while a run
-    measures on it, and keep a run from starting meanwhile."""
-    lock = lock_home(home)
+def no_run_on(home: Path, wait_s: float = 120.0) -> Iterator[None]:
+    """For commands that stop, restart or reconfigure the embedded server: wait (bounded) while
+    another command holds it, refuse while a run outlasts that, and keep a run from starting
+    meanwhile."""
+    lock = lock_home(home, max(wait_s, wait_seconds()))
     try:
         yield
     finally:

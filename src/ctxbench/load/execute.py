@@ -94,3 +94,30 @@ def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {mask_password(str(exc)).strip()[:300]}"
+
+
+def execute_cached(cached: Any, query: Any, variant: str, ps: ParamLike, *,
+                   intended_ns: int | None = None, labels: Mapping[str, str] | None = None,
+                   warmup: bool = False, clock: Callable[[], int] = time.perf_counter_ns) -> Executed:
+    """One request through the service's read path (``ctxbench.cache.CachedExecutor``).
+
+    latency = end - intended (open) or end - ready (closed), as for ``execute_one``; the
+    metrics say which tier answered, the database queries it cost (0 for a hit), and the
+    Redis / decode / database time inside it."""
+    ready = clock()
+    out = cached.request(query.name, ps.params)
+    end = clock()
+    start = ready if intended_ns is None else intended_ns
+    latency = end - start
+    metrics = {**out.metrics(), "service_ms": (end - ready) / 1e6}
+    if intended_ns is not None:
+        metrics["lag_ms"] = (ready - start) / 1e6
+    lab = {**dict(labels or {}), "cache": cached.variant.name}
+    if ps.kind:
+        lab.setdefault("param_kind", str(ps.kind))
+    error = out.problem
+    m = Measurement(run_id="", phase=PHASE, query=query.name, variant=variant, param_id=str(ps.id),
+                    seq=0, latency_ns=latency, rows=out.rows, ok=error is None, error=error, warmup=warmup,
+                    labels=lab, metrics=metrics)
+    return Executed(m, item_name(query.name, variant), latency / 1e6,
+                    None if error is None else RuntimeError(error))

@@ -33,7 +33,7 @@ from ctxbench import scenario as scenarios
 from ctxbench.errors import CtxbenchError, UsageError
 from ctxbench.load import finalize as fin
 from ctxbench.load.capacity import CapacitySearch, thresholds_for
-from ctxbench.load.execute import execute_one, open_pool
+from ctxbench.load.execute import execute_cached, execute_one, open_pool
 from ctxbench.load.schedule import NS, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.sink import MeasurementSink
@@ -67,6 +67,9 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("max-rate", float, "capacity: highest rate tried"),
     ("metric", str, "capacity: percentile that must stay within budget (p50 p90 p95 p99)"),
     ("budget-ms", float, "capacity: latency budget (default: the scenario's budgets)"),
+    ("cache", str, "off, or a cache variant (as_shipped, tuned, no_singleflight): requests go "
+     "through the service's read path (Redis + L2 + single-flight); Redis from CTXBENCH_REDIS_URL "
+     "or ctxbench's own"),
 )
 
 
@@ -133,6 +136,7 @@ class Process:
         self.settings: LoadSettings | None = None
         self.mix: Mix | None = None
         self.pool: Any = None
+        self.cached: Any = None  # ctxbench.cache.CachedExecutor when [load] cache = true
         self.sampler: Any = None
         self.error: str | None = None
         self.error_code = 3
@@ -194,6 +198,13 @@ class Process:
             assert plan is not None
             self.search = CapacitySearch(plan, metric=self.settings.metric, thresholds_ms=thresholds,
                                          max_error_rates=errors)
+        if self.settings.cache != "off":
+            from ctxbench.cache.runtime import reset_for_run
+
+            try:
+                reset_for_run()  # an empty cache at the start, in a Redis database ctxbench owns
+            except CtxbenchError as exc:
+                self.fail(str(exc), exc.exit_code)
         if getattr(opts, "ctxbench_results", None):
             self.open_results(Path(opts.ctxbench_results), managed=bool(opts.ctxbench_managed))
 
@@ -249,6 +260,10 @@ class Process:
             self.pool = open_pool(dsn, s.pool_size,
                                   prepare_threshold=self.scenario.database.prepare_threshold,
                                   statement_timeout_ms=self.scenario.database.statement_timeout_ms)
+            if s.cache != "off":
+                from ctxbench.cache.runtime import executor_for_load
+
+                self.cached = executor_for_load(self.pool, s.cache)
             if s.synthetic_ms:
                 self.sampler = SyntheticSampler()
             else:
@@ -346,8 +361,14 @@ class Process:
         worker = int(getattr(self.env.runner, "worker_index", 0) or 0)
         key = f"w{worker}.u{index}"
         rng = random.Random(f"{self.settings.seed}:load.mix.{key}")
+        params: Any = LaneParams(self.sampler, f"load.{key}")
+        if self.cached is not None and self.scenario is not None:
+            from ctxbench.cache.runtime import ZipfParams
+
+            c = self.scenario.phases.cache  # the key population and Zipf exponent of cache.mix
+            params = ZipfParams(self.sampler, key, self.settings.seed, keys=c.mix_keys, s=c.zipf_s)
         st = LaneState(key=key, index=index * max(1, self.workers_total) + worker,
-                       pick=self.mix.picker(rng), params=LaneParams(self.sampler, f"load.{key}"))
+                       pick=self.mix.picker(rng), params=params)
         self.lane_states.append(st)
         return st
 
@@ -401,8 +422,12 @@ class Process:
             labels["step_rate"] = f"{self.plan.rate_of(step):g}"
         start = intended if intended is not None else time.perf_counter_ns()
         warmup = start - reference < s.warmup_s * NS
-        done = execute_one(self.pool, query, variant, ps, intended_ns=intended, labels=labels,
-                           warmup=warmup)
+        if self.cached is not None:
+            done = execute_cached(self.cached, query, variant, ps, intended_ns=intended, labels=labels,
+                                  warmup=warmup)
+        else:
+            done = execute_one(self.pool, query, variant, ps, intended_ns=intended, labels=labels,
+                               warmup=warmup)
         self.env.events.request.fire(request_type="SQL", name=done.name,
                                      response_time=done.response_time_ms,
                                      response_length=done.measurement.rows, exception=done.exception,
@@ -551,6 +576,9 @@ class Process:
                 self.finish_standalone()
             elif self.results is not None:
                 self.env.process_exit_code = self.error_code if self.error else 0
+        if self.cached is not None:
+            self.cached.close()
+            self.cached = None
         if self.pool is not None:
             self.pool.close()
             self.pool = None

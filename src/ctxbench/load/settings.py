@@ -38,6 +38,7 @@ class LoadSettings:
     metric: str = "p95"
     budget_ms: float | None = None
     synthetic_ms: float | None = None  # replace the query mix by SELECT pg_sleep (harness check)
+    cache: str = "off"  # off, or a cache variant: requests through the service's read path
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, **overrides: Any) -> LoadSettings:
@@ -48,7 +49,8 @@ class LoadSettings:
                    pool_size=spec.pool_size, workers=spec.workers,
                    warmup_s=spec.warmup_s, seed=scenario.sampler_seed,
                    start_rate=cap.start_rate, step_rate=cap.step_rate, step_seconds=cap.step_seconds,
-                   max_rate=cap.max_rate, metric=cap.metric, budget_ms=cap.budget_ms)
+                   max_rate=cap.max_rate, metric=cap.metric, budget_ms=cap.budget_ms,
+                   cache=spec.cache_variant if spec.cache else "off")
         names = {f.name for f in fields(cls)}
         for key, value in overrides.items():
             if key not in names:
@@ -87,6 +89,12 @@ class LoadSettings:
             self.plan()  # raises on an impossible plan
         if self.synthetic_ms is not None and not self.synthetic_ms > 0:
             raise bad("synthetic_ms", self.synthetic_ms, "must be > 0")
+        from ctxbench.cache.readpath import CACHE_VARIANTS
+
+        if self.cache != "off" and self.cache not in CACHE_VARIANTS:
+            raise bad("cache", self.cache, f"allowed: off, {', '.join(CACHE_VARIANTS)}")
+        if self.cache != "off" and self.synthetic_ms is not None:
+            raise bad("cache", self.cache, "the synthetic mix (pg_sleep) has no cache keys; use off")
 
     def plan(self) -> RatePlan | None:
         """The arrival-rate plan of open modes (None for closed mode)."""

@@ -18,7 +18,7 @@ from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
 from ctxbench.measure import schema_stages, session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import ParamSampler, Query, catalog, schema_variants_needed
+from ctxbench.queries import Query, catalog, schema_variants_needed
 from ctxbench.scenario import Scenario
 
 
@@ -73,7 +73,8 @@ def _has_variant(q: Query, name: str) -> bool:
 
 
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
-                 home: Path | None = None, progress: ph.Progress | None = None) -> RunOutcome:
+                 home: Path | None = None, progress: ph.Progress | None = None,
+                 redis_url: str | None = None) -> RunOutcome:
     progress = progress or ph.SilentProgress()
     workload = select_workload(scenario)
     results, meta = session.start(scenario, "run", out_dir, extra={
@@ -83,6 +84,7 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
         "cache_reset": scenario.database.cache_reset, "surface": scenario.queries.surface})
     error: BaseException | None = None
     target: Target | None = None
+    sampler = None
     try:
         target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
         stages = schema_stages.split(workload, list(scenario.database.schema_variants))
@@ -99,8 +101,7 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
             recorder=Recorder(results, meta.run_id),
             connections=ConnectionSpec(target.dsn, scenario.database.prepare_threshold,
                                        scenario.database.statement_timeout_ms),
-            sampler=ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface,
-                                 mix=scenario.queries.mix),
+            sampler=(sampler := session.windowed_sampler(scenario, profile, meta, workload, results)),
             workload=workload,
             cache_reset=scenario.database.cache_reset, seed=scenario.sampler_seed, progress=progress)
         for n, stage in enumerate(stages):
@@ -111,9 +112,12 @@ def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | 
                 _restore_shipped_schema(ctx, stage)
             ctx.workload = stage.pairs
             ctx.remedy_stage = remedy_stage
-            _run_phases(ctx, scenario, fresh and n == 0, remedies_stage=remedy_stage)
+            _run_phases(ctx, scenario, fresh and n == 0, remedies_stage=remedy_stage,
+                        redis_url=redis_url, home=home)
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
+    if sampler is not None:
+        session.record_windows(sampler, meta)
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict)
     return RunOutcome(results.path, meta.status, reports.exit_code, reports.verdict, reports, meta.error)
 
@@ -142,7 +146,8 @@ def _restore_shipped_schema(ctx: ph.PhaseContext, stage: schema_stages.Stage) ->
 
 
 def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
-                remedies_stage: bool = False) -> None:
+                remedies_stage: bool = False, *, redis_url: str | None = None,
+                home: Path | None = None) -> None:
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
@@ -165,5 +170,11 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
                 raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
                                  f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
             ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
+        elif name == "cache" and remedies_stage:
+            continue  # the service's read path over the shipped schema: measured once
+        elif name == "cache":
+            from ctxbench.measure import cache_phase
+
+            cache_phase.run(ctx, spec.cache, redis_url=redis_url, home=home)
         stats_fresh = False
         ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")

@@ -24,7 +24,7 @@ from ctxbench.db.migrate import migrate
 from ctxbench.db.target import Target, make_server, open_target
 from ctxbench.errors import CtxbenchError, InfraError
 from ctxbench.measure.environment import git_revision, machine_facts
-from ctxbench.queries import DatasetProfile
+from ctxbench.queries import DatasetProfile, ParamSampler
 from ctxbench.results import ResultsDir, RunMeta
 from ctxbench.results.model import utc_now
 from ctxbench.scenario import Scenario
@@ -105,13 +105,38 @@ def release(target: Target | None) -> None:
 def record_dataset(meta: RunMeta, dataset: dict[str, Any], fresh: bool) -> None:
     meta.dataset = {**dataset.get("params", {}), "checksum": dataset.get("checksum"),
                     "freshly_loaded": fresh, "load": dataset.get("summary", {})}
+    if dataset.get("snapshot"):
+        meta.dataset["snapshot"] = dataset["snapshot"]
     anchor = dataset.get("params", {}).get("anchor")
     if anchor:
         age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(str(anchor))).days
         if age > ANCHOR_REUSE_DAYS:
             meta.extra.setdefault("warnings", []).append(
-                f"the dataset's time range ends {age} days ago ({anchor}): queries relative to NOW() "
-                "(trend, top failing actions, namespace health) return little or nothing")
+                f"the dataset's time range ends {age} days ago ({anchor}): the windows of the "
+                "queries relative to NOW() (trend, top failing actions, action comparison, namespace "
+                "health) are drawn relative to the data (extra.windows) unless queries.windows = "
+                "'now', where they return little or nothing")
+
+
+def windowed_sampler(scenario: Scenario, profile: DatasetProfile, meta: RunMeta,
+                     workload: list[tuple[Any, str]], results: ResultsDir) -> ParamSampler:
+    """The run's parameter sampler, its NOW()-relative windows checked against the data (a
+    UsageError naming the query and allowed range where no window can reach it) and the shift
+    recorded in meta.json (``extra.windows``)."""
+    sampler = ParamSampler(profile, scenario.sampler_seed, surface=scenario.queries.surface,
+                           mix=scenario.queries.mix, windows=scenario.queries.windows)
+    names = list(dict.fromkeys(q.name for q, _ in workload))
+    warnings = sampler.check_windows(names)
+    meta.extra["windows"] = sampler.window_info()
+    if warnings:
+        meta.extra.setdefault("warnings", []).extend(warnings)
+    results.write_meta(meta)
+    return sampler
+
+
+def record_windows(sampler: ParamSampler, meta: RunMeta) -> None:
+    """After sampling: how many windows the allowed range clipped, per query."""
+    meta.extra["windows"] = sampler.window_info()
 
 
 def dataset_options(scenario: Scenario) -> DatasetOptions:
@@ -140,11 +165,13 @@ def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool)
 
 def prepare_dataset(target: Target, scenario: Scenario, progress: Progress,
                     schema_variants: list[str] | None = None) -> tuple[dict, bool]:
-    """Reuse a matching dataset or (re)load one. Returns (dataset info, freshly loaded?).
+    """Reuse a matching dataset, restore it from a snapshot (``dataset.snapshot``) or (re)load
+    one. Returns (dataset info, freshly loaded?).
 
     The schema gets the scenario's variants plus ``schema_variants`` (what the measured query
     variants need)."""
     options = dataset_options(scenario)
+    snapshots = scenario.dataset.snapshot and target.kind != "dsn"
     with target.connect() as conn:
         wanted = list(scenario.database.schema_variants)
         wanted += [v for v in schema_variants or [] if v not in wanted]
@@ -153,11 +180,48 @@ def prepare_dataset(target: Target, scenario: Scenario, progress: Progress,
         if _reusable(existing, options, scenario.dataset.anchor is not None):
             progress.log(f"reusing dataset {existing['checksum'][:12]} ({existing['params']})")
             return existing, False
+    if snapshots:
+        restored = _restore_snapshot(target, scenario, options, wanted, progress)
+        if restored is not None:
+            return restored, False
+    with target.connect() as conn:
         progress.log(f"loading dataset: {scenario.dataset.scale} traces, seed {scenario.dataset.seed}")
         summary = seed_dataset(conn, options, replace=existing is not None, analyze=False)
         control.note_fresh_tables(conn)
         info = current_dataset(conn) or {"summary": summary.to_json()}
-        return info, True
+    if snapshots:
+        from ctxbench.datagen import snapshot
+
+        snap, made = snapshot.save(target)
+        info["snapshot"] = {"saved": made, **snap.to_json()}
+        progress.log(f"snapshot {snap.name} {'saved' if made else 'already there'} "
+                     f"({snap.save_seconds:.1f} s, {snap.size_bytes / 2**30:.2f} GiB)")
+    return info, True
+
+
+def _restore_snapshot(target: Target, scenario: Scenario, options: DatasetOptions,
+                      variants: list[str], progress: Progress) -> dict | None:
+    """Restore the newest snapshot whose dataset this scenario would reuse (same key; or, with
+    no fixed anchor, same parameters and an anchor at most ANCHOR_REUSE_DAYS old)."""
+    from ctxbench.datagen import snapshot
+
+    anchored = scenario.dataset.anchor is not None
+    candidates = [s for s in snapshot.list_snapshots(target)
+                  if s.key == snapshot.dataset_key(s.params, variants)
+                  and _reusable({"state": "loaded", "params": s.params}, options, anchored)]
+    if not candidates:
+        return None
+    snap = max(candidates, key=lambda s: s.params.get("anchor", ""))
+    progress.log(f"restoring dataset from snapshot {snap.name} ({snap.size_bytes / 2**30:.2f} GiB)")
+    timing = snapshot.restore(target, snap.key)
+    progress.log(f"restored in {timing['copy_seconds']:.1f} s, checksum verified in "
+                 f"{timing['verify_seconds']:.1f} s")
+    with target.connect() as conn:
+        info = current_dataset(conn)
+    if info is None:
+        raise InfraError(f"snapshot {snap.name} holds no dataset record")
+    info["snapshot"] = {"restored": True, **timing}
+    return info
 
 
 def prepare_data(target: Target, scenario: Scenario, results: ResultsDir, meta: RunMeta, progress: Progress,

@@ -31,12 +31,18 @@ from typing import Any
 import numpy as np
 
 from ctxbench.errors import UsageError
+from ctxbench.queries.aggregations import MAX_WINDOW_S
 from ctxbench.queries.catalog import catalog
 from ctxbench.queries.profile import DatasetProfile
 from ctxbench.queries.validation import EMBEDDING_DIMS, format_go_duration
 
 MIXES = ("service", "extended")
 MAX_REDRAWS = 200
+WINDOW_MODES = ("data", "now")
+# The queries whose answers are relative to NOW(), their parameter and the longest window it allows.
+NOW_RELATIVE = {"trend": ("days", 365 * 86400.0), "top_failing_actions": ("time_window", MAX_WINDOW_S),
+                "action_comparison": ("time_window", MAX_WINDOW_S),
+                "namespace_health": ("time_window", MAX_WINDOW_S)}
 
 
 # -- parameter sets ----------------------------------------------------------------------------
@@ -125,13 +131,85 @@ WINDOWS_H = [(1, 0.1), (24, 0.35), (168, 0.3), (720, 0.2), (2160, 0.05)]
 RANGE_WIDTHS_H = [(1, 0.15), (24, 0.35), (168, 0.25), (720, 0.2), (2160, 0.05)]
 
 
+# -- windows relative to the data ---------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowShift:
+    """How far NOW() is past the end of the data: the service's "last 7 days" on a live system
+    is the last 7 days of the dataset, i.e. a window of (NOW() − data end) + 7 days.
+
+    ``now`` is the server's ``now()`` when the profile was read (so every sampler built from one
+    profile draws the same windows); ``data_end`` the latest ``action_timestamp`` (windows on
+    ``action_timestamp``) and ``created_end`` the latest ``created_at`` (the trend filters it).
+    The shift is rounded up to a whole minute (windows) or day (``trend``'s whole days), so a
+    window always covers at least its intended span of data, unless the allowed range clips it.
+    """
+
+    mode: str
+    now: datetime | None
+    data_end: datetime
+    created_end: datetime
+
+    @classmethod
+    def of(cls, profile: DatasetProfile, mode: str = "data") -> WindowShift:
+        if mode not in WINDOW_MODES:
+            raise UsageError(f"window mode {mode!r} is not allowed; allowed: {', '.join(WINDOW_MODES)}")
+        return cls(mode, profile.captured_at, profile.ts_max, profile.created_max)
+
+    def _lag_s(self, end: datetime) -> float:
+        if self.mode == "now" or self.now is None:
+            return 0.0
+        return max((self.now - end).total_seconds(), 0.0)
+
+    @property
+    def window_shift_s(self) -> float:
+        """Added to every Go-duration window: NOW() − data end, rounded up to a minute."""
+        return math.ceil(self._lag_s(self.data_end) / 60.0) * 60.0
+
+    @property
+    def trend_shift_days(self) -> int:
+        """Added to trend's ``days``: NOW() − last created_at, rounded up to a day."""
+        return math.ceil(self._lag_s(self.created_end) / 86400.0)
+
+    def shift_s(self, query: str) -> float:
+        return self.trend_shift_days * 86400.0 if query == "trend" else self.window_shift_s
+
+    def reach(self, query: str) -> tuple[float, float]:
+        """(shift, longest window allowed) in seconds for a NOW()-relative query."""
+        return self.shift_s(query), NOW_RELATIVE[query][1]
+
+    def problem(self, query: str) -> str | None:
+        """Why the allowed range cannot reach the data for ``query`` (None if it can)."""
+        if query not in NOW_RELATIVE:
+            return None
+        shift, longest = self.reach(query)
+        if shift < longest:
+            return None
+        param = NOW_RELATIVE[query][0]
+        allowed = "1–365" if param == "days" else "1s–8760h0m0s"
+        return (f"{query}: the dataset ends {shift / 86400:.0f} days before NOW() (data end "
+                f"{self.data_end.isoformat()}, NOW() {self.now.isoformat() if self.now else '?'}), "
+                f"but {param} allows only {allowed} (up to {longest / 86400:.0f} days): no window "
+                "can reach the data, so every answer would be empty. Seed the dataset with a later "
+                "anchor (`--anchor`, or dataset.anchor in the scenario) or exclude the query")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "now": self.now.isoformat() if self.now else None,
+                "data_end": self.data_end.isoformat(), "created_end": self.created_end.isoformat(),
+                "window_shift_s": self.window_shift_s, "trend_shift_days": self.trend_shift_days}
+
+
 # -- the sampler -------------------------------------------------------------------------------
 class ParamSampler:
     """Draws parameter sets valid on ``surface``; ``mix='service'`` draws what the service
-    sent, ``'extended'`` adds the builder-only filters and the semantic-search filters."""
+    sent, ``'extended'`` adds the builder-only filters and the semantic-search filters.
+
+    ``windows='data'`` (default) draws the windows of the NOW()-relative queries (trend, top
+    failing actions, action comparison, namespace health) relative to the end of the data (see
+    :class:`WindowShift`), so a dataset anchored in the past is measured on the same share of its
+    rows as a live one; ``'now'`` sends the intended spans as they are (the service's values)."""
 
     def __init__(self, profile: DatasetProfile, seed: int, *, surface: str = "builder",
-                 mix: str = "service") -> None:
+                 mix: str = "service", windows: str = "data") -> None:
         if mix not in MIXES:
             raise UsageError(f"sampler mix {mix!r} is not allowed; allowed: {', '.join(MIXES)}")
         if surface not in ("builder", "http"):
@@ -140,6 +218,8 @@ class ParamSampler:
             raise UsageError("the dataset profile has no namespaces/severities/action types; "
                              "is the dataset loaded? (run `ctxbench seed` first)")
         self.profile, self.seed, self.surface, self.mix = profile, int(seed), surface, mix
+        self.shift = WindowShift.of(profile, windows)
+        self.clipped: dict[str, int] = {}  # windows cut short by the allowed range, per query
         self._draw: dict[str, Callable[[np.random.Generator], tuple[dict[str, Any], str]]] = {
             "list_incidents": self._list, "count_incidents": self._count,
             "get_incident": self._get, "semantic_search": self._semantic,
@@ -155,6 +235,9 @@ class ParamSampler:
             raise UsageError(f"no sampler for query {query!r}; allowed: {', '.join(self._draw)}")
         if n < 0:
             raise UsageError(f"sample size n={n} is not allowed; allowed >= 0")
+        problem = self.shift.problem(query)
+        if problem and n:
+            raise UsageError(problem)
         rng = _stream_rng(self.seed, query, stream)
         validate = catalog[query].validate
         out: list[ParamSet] = []
@@ -188,9 +271,39 @@ class ParamSampler:
             return _unknown(rng, "ns-miss"), True
         return _weighted(rng, self.profile.namespaces), False
 
-    def _window(self, rng: np.random.Generator) -> tuple[str, str]:
+    def check_windows(self, queries: list[str]) -> list[str]:
+        """Refuse (UsageError naming the query and the allowed range) when the allowed range
+        cannot reach the data; return warnings where the longest windows will be cut short."""
+        problems = [p for q in queries if (p := self.shift.problem(q))]
+        if problems:
+            raise UsageError("; ".join(problems))
+        warnings = []
+        for q in dict.fromkeys(queries):
+            if q not in NOW_RELATIVE:
+                continue
+            shift, longest = self.shift.reach(q)
+            widest = (90 if q == "trend" else max(h for h, _ in WINDOWS_H) / 24) * 86400.0
+            if shift + widest > longest:
+                warnings.append(f"{q}: windows are shifted by {shift / 86400:.1f} days to reach the "
+                                f"data, so those wider than {(longest - shift) / 86400:.0f} days are "
+                                f"cut to the allowed {longest / 86400:.0f} days")
+        return warnings
+
+    def window_info(self) -> dict[str, Any]:
+        """What the run records: the shift and how many drawn windows the allowed range clipped."""
+        return {**self.shift.to_json(), "clipped": dict(self.clipped)}
+
+    def _shifted_s(self, query: str, span_s: float) -> float:
+        shift, longest = (self.shift.reach(query) if query in NOW_RELATIVE
+                          else (0.0, MAX_WINDOW_S))
+        if shift + span_s > longest:
+            self.clipped[query] = self.clipped.get(query, 0) + 1
+            return longest
+        return shift + span_s
+
+    def _window(self, rng: np.random.Generator, query: str) -> tuple[str, str]:
         hours = _pick(rng, WINDOWS_H)
-        return format_go_duration(hours * 3600.0), f"window_{hours}h"
+        return format_go_duration(self._shifted_s(query, hours * 3600.0)), f"window_{hours}h"
 
     def _time_range(self, rng: np.random.Generator) -> tuple[datetime, datetime, int]:
         p = self.profile
@@ -309,10 +422,10 @@ class ParamSampler:
 
     def _trend(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
         days = _pick(rng, [(7, 0.3), (30, 0.35), (90, 0.2), (1, 0.05), (None, 0.1)])
+        label = f"days_{days}"
         if days is None:
-            days = int(rng.integers(1, 366))
-            return {"days": days}, "days_any"
-        return {"days": days}, f"days_{days}"
+            days, label = int(rng.integers(1, 366)), "days_any"
+        return {"days": round(self._shifted_s("trend", days * 86400.0) / 86400.0)}, label
 
     def _filtered(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
         p = self.profile
@@ -331,7 +444,7 @@ class ParamSampler:
         return params, "+".join(sorted(params)) or "none"
 
     def _top_failing(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
-        window, label = self._window(rng)
+        window, label = self._window(rng, "top_failing_actions")
         limit = _pick(rng, [(10, 0.5), (5, 0.2), (20, 0.2), (100, 0.1)])
         return {"time_window": window, "limit": limit}, label
 
@@ -346,11 +459,11 @@ class ParamSampler:
         if rng.random() < 0.1:
             picked[-1] = _unknown(rng, "action-miss")
             kind += "+unknown"
-        window, label = self._window(rng)
+        window, label = self._window(rng, "action_comparison")
         return {"action_types": picked, "time_window": window}, f"{kind}/{label}"
 
     def _health(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
         ns, miss = self._namespace(rng, 0.1)
-        window, label = self._window(rng)
+        window, label = self._window(rng, "namespace_health")
         return {"namespace": ns, "time_window": window}, ("unknown_ns" if miss else "ns") + \
             f"/{label}"

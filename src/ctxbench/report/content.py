@@ -152,7 +152,10 @@ def _run_status(summary: dict[str, Any]) -> list[Block]:
             ["Measurements", str(summary["verdict"]["measurements"])]]
     if run.get("error"):
         rows.append(["Error", str(run["error"])])
+    rows += _window_rows((run.get("extra") or {}).get("windows"))
     blocks: list[Block] = [Heading(2, "Run", "run"), Table(["", ""], rows)]
+    for warning in (run.get("extra") or {}).get("warnings") or []:
+        blocks.append(Para(f"{ICONS[INCONCLUSIVE]} {warning}", "warning"))
     if summary["phases"]:
         prow = []
         for p in summary["phases"]:
@@ -168,6 +171,21 @@ def _run_status(summary: dict[str, Any]) -> list[Block]:
                          row_kinds=["" if p["status"] in ("complete", "skipped") else "warn"
                                     for p in summary["phases"]])]
     return blocks
+
+
+def _window_rows(windows: dict[str, Any] | None) -> list[list[str]]:
+    """How the NOW()-relative windows were drawn (sampler's WindowShift, meta extra.windows)."""
+    if not windows:
+        return []
+    if windows.get("mode") == "now" or not windows.get("now"):
+        return [["NOW() windows", "as sent (not shifted to the data)"]]
+    text = (f"relative to the data: + {fmt_num(windows['window_shift_s'] / 3600)} h on time windows, "
+            f"+ {windows['trend_shift_days']} days on trend (data ends {windows['data_end'][:19]}, "
+            f"NOW() {windows['now'][:19]})")
+    clipped = windows.get("clipped") or {}
+    if clipped:
+        text += "; clipped to the allowed range: " + ", ".join(f"{q} {n}" for q, n in clipped.items())
+    return [["NOW() windows", text]]
 
 
 def _status_text(run: dict[str, Any]) -> str:

@@ -168,8 +168,29 @@ def fallback_cause(summary: dict[str, Any], v: dict[str, Any]) -> str:
     return "; ".join(bits) if bits else "no plan or row data to explain it"
 
 
+MAX_CAUSE = 150  # characters of a cause on the first screen (the full text is further down)
+
+
+def short_cause(text: str, limit: int = MAX_CAUSE) -> str:
+    """First clause of the cause and the first remedy: '99% of the time was I/O (…) — remedy:
+    iterative'. The whole diagnosis is in the Diagnosis section and summary.json."""
+    cause, _, remedy = text.partition(" Remedy: ")
+    cause = cause.rstrip(". ")
+    clauses = [c.strip() for c in cause.split("; ") if c.strip()]
+    out = clauses[0] if clauses else cause
+    if len(clauses) > 1 and len(out) + len(clauses[1]) < limit * 0.6:
+        out += "; " + clauses[1]
+    if remedy:
+        first = remedy.split("; ")[0].split(" (")[0].strip(" .")
+        out += f" — remedy: {first}"
+    if len(out) <= limit:
+        return out
+    cut = out[:limit - 2]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + " …"
+
+
 def cause_of(summary: dict[str, Any], v: dict[str, Any]) -> str:
-    return diagnosis_text(v) or fallback_cause(summary, v)
+    return short_cause(diagnosis_text(v) or fallback_cause(summary, v))
 
 
 # ---- findings -----------------------------------------------------------------------------
@@ -190,12 +211,12 @@ def findings(summary: dict[str, Any]) -> list[str]:
                    " — the figures cover only what was measured.")
     fails = [v for v in checks if v.get("verdict") == FAIL]
     fails.sort(key=lambda v: -(_share(v) or 0))
-    for v in fails[:5]:
+    for v in fails[:3]:
         out.append(f"{ICONS[FAIL]} {where(v)}: {estimate_vs_budget(v)} — {cause_of(summary, v)}.")
-    if len(fails) > 5:
-        out.append(f"{ICONS[FAIL]} … and {len(fails) - 5} more failed checks (see the matrix).")
+    if len(fails) > 3:
+        out.append(f"{ICONS[FAIL]} … and {len(fails) - 3} more failed checks (see the matrix).")
     near = sorted((v for v in checks if is_near_miss(v)), key=lambda v: -(_share(v) or 0))
-    for v in near[:3]:
+    for v in near[:2]:
         share = _share(v) or 0
         out.append(f"{ICONS[INCONCLUSIVE]} Near miss, {where(v)}: {estimate_vs_budget(v)} "
                    f"({share:.0%} of the budget, {v.get('verdict')}) — {cause_of(summary, v)}.")
@@ -262,9 +283,10 @@ def _effects(summary: dict[str, Any]) -> list[str]:
         out.append(text + ".")
     changes = summary.get("plan_changes") or []
     if changes:
-        shown = "; ".join(f"{check_name(c)} {c.get('kind', '')}: {c.get('change') or 'changed'}"
-                          for c in changes[:2])
-        more = f" (+{len(changes) - 2} more)" if len(changes) > 2 else ""
+        texts = list(dict.fromkeys(f"{check_name(c)} {c.get('kind', '')}: "
+                                   f"{c.get('change') or 'changed'}" for c in changes))
+        shown = "; ".join(texts[:2])
+        more = f" (+{len(changes) - 2} more)" if len(texts) > 2 else ""
         out.append(f"{len(changes)} plan change(s) between phases: {shown}{more}.")
     return out
 

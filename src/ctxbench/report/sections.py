@@ -17,7 +17,8 @@ from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
 PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report",
-                              "ctxbench.report.remedies")
+                              "ctxbench.report.remedies", "ctxbench.report.scale",
+                              "ctxbench.report.cache_section")
 
 
 def _available(name: str) -> bool:
