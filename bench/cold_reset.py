@@ -21,6 +21,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     scenario = find_scenario(args.scenario)
-    out = Path(sys.argv[0]).resolve().parent.parent / "results" / "cold-reset"
-    results = ResultsDir(out / time.strftime("%Y%m%dT%H%M%S")).create()
+    results = ResultsDir(Path(tempfile.mkdtemp(prefix="ctxbench-cold-reset-")) / "run").create()
     meta = RunMeta(run_id="cold-reset", kind="bench", scenario_name=scenario.name,
                    scenario_text=scenario.text, started_at="")
     target = session.open_scenario_target(scenario, meta, dsn=None, home=None)

@@ -24,10 +24,11 @@ def p95(threshold: float = 500.0) -> Budget:
 
 # -- resolution ---------------------------------------------------------------------------
 
-def test_default_budget_applies_everywhere() -> None:
+def test_default_budgets_apply_everywhere() -> None:
     budgets = parse_budgets([])
-    (b,) = resolve(budgets, "any_query", "warm")
-    assert (b.metric, b.threshold, b.op, b.source) == ("p95", 500.0, "max", "default")
+    (p95_default,) = resolve(budgets, "any_query", "warm")
+    assert (p95_default.metric, p95_default.threshold, p95_default.op,
+            p95_default.source) == ("p95", 500.0, "max", "default")
 
 
 def test_most_specific_budget_wins_per_metric() -> None:
@@ -54,7 +55,7 @@ def test_most_specific_budget_wins_per_metric() -> None:
 def test_later_budget_wins_a_tie_and_null_switches_off() -> None:
     budgets = parse_budgets([{"metric": "p95", "max": 200},
                              {"query": "trend", "metric": "p95", "max": None}])
-    assert [b.threshold for b in resolve(budgets, "list", "warm")] == [200]
+    assert [(b.metric, b.threshold) for b in resolve(budgets, "list", "warm")] == [("p95", 200)]
     assert resolve(budgets, "trend", "warm") == []
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+from ctxbench.analysis import compare, verdicts
 from ctxbench.analysis import stats as cstats
-from ctxbench.analysis import verdicts
 from ctxbench.analysis.budgets import parse_budget
+from ctxbench.analysis.data import GroupData, GroupKey
 from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE, PASS
 
 GROUPS = 1200
@@ -148,3 +149,133 @@ def test_order_ranks_match_scipy_quantile_test() -> None:
                                           else -math.inf,
                                           pytest.approx(float(ci.high))
                                           if np.isfinite(ci.high) else math.inf), (n, q)
+
+
+# -- compare -------------------------------------------------------------------------------
+
+def _group(key: str, values: np.ndarray, errors: int = 0) -> GroupData:
+    g = GroupData(GroupKey(key, "default", "warm"))
+    g.latency_ms = [float(v) for v in values]
+    g.param_ids = [f"{key}-{i}" for i in range(values.size)]
+    g.n_errors = errors
+    g.error_param_ids = [f"{key}-e{i}" for i in range(errors)]
+    return g
+
+
+def _compare_runs(rng: np.random.Generator, draw: Callable[[np.random.Generator, int],
+                                                           np.ndarray], *, groups: int,
+                  n: int, threshold: float, alpha: float, correct: bool = True) -> list[str]:
+    rows = []
+    for j in range(groups):
+        key = GroupKey(f"q{j}", "default", "warm")
+        a, b = _group(f"q{j}", draw(rng, n)), _group(f"q{j}", draw(rng, n))
+        rows.append(compare.compare_group(key, a, b, threshold=threshold, alpha=alpha,
+                                          n_resamples=200))
+    if correct:
+        rows = compare.decide_rows(rows, threshold=threshold, alpha=alpha)
+    else:  # each group on its own, as before
+        for r in rows:
+            r["p_value"] = r["p_raw"]
+        rows = [compare.decide_row(r, threshold=threshold, alpha=alpha) for r in rows]
+    return [r["verdict"] for r in rows]
+
+
+def test_compare_same_distribution_reports_no_change() -> None:
+    """Two runs of the same build (A and B drawn from one log-normal) over 12 groups: with
+    the Holm correction, the share of comparisons in which *any* group is called changed
+    stays at alpha (plus Monte-Carlo error), so ≥ 95 % of groups (in fact nearly all) say
+    "no significant change". threshold=0 isolates the test's own error rate; without the
+    correction the family-wise error is several times alpha."""
+    rng = np.random.default_rng(17)
+    alpha, runs, groups = 0.05, 60, 12
+
+    def draw(r: np.random.Generator, n: int) -> np.ndarray:
+        return r.lognormal(2.0, 0.6, n)
+
+    corrected = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha)
+                 for _ in range(runs)]
+    same = sum(v == compare.SAME for run in corrected for v in run) / (runs * groups)
+    fwer = sum(any(v != compare.SAME for v in run) for run in corrected) / runs
+    bound = alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+    print(f"\ncompare, same distribution: {same:.3f} of groups unchanged, FWER {fwer:.3f}")
+    assert same >= 0.95
+    assert fwer <= bound, fwer
+    raw = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha,
+                         correct=False) for _ in range(runs)]
+    fwer_raw = sum(any(v != compare.SAME for v in run) for run in raw) / runs
+    assert fwer_raw > bound, fwer_raw  # the correction is what keeps it there
+
+
+def test_compare_finds_a_real_slowdown_and_counts_failures() -> None:
+    rng = np.random.default_rng(4)
+    key = GroupKey("q", "default", "warm")
+    a = _group("q", rng.lognormal(2.0, 0.5, 80))
+    b = _group("q", rng.lognormal(2.0, 0.5, 80) * 1.5)
+    rows = compare.decide_rows([compare.compare_group(key, a, b, threshold=0.05, alpha=0.01)],
+                               threshold=0.05, alpha=0.01)
+    assert rows[0]["verdict"] == compare.SLOWER
+    # the same latencies, but B fails 40 % of its executions: failures are the slowest
+    # samples there are, so B is slower although its successes are not
+    x = rng.lognormal(2.0, 0.5, 80)
+    ok = _group("q", x)
+    failing = _group("q", x[:48], errors=32)
+    rows = compare.decide_rows([compare.compare_group(key, ok, failing, threshold=0.05,
+                                                      alpha=0.01)], threshold=0.05, alpha=0.01)
+    assert rows[0]["verdict"] == compare.SLOWER, rows[0]
+    assert rows[0]["errors_b"] == 32
+
+
+def test_holm_matches_the_textbook_example() -> None:
+    # p = (0.01, 0.04, 0.03, 0.005), m = 4: sorted 0.005·4, 0.01·3, 0.03·2, 0.04·1 → monotone
+    assert compare.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+# -- the unit of evidence ----------------------------------------------------------------------
+
+def test_repeats_of_one_parameter_set_are_one_sample() -> None:
+    g = GroupData(GroupKey("q", "default", "warm"))
+    g.latency_ms = [10.0, 12.0, 50.0, 70.0, 5.0]
+    g.param_ids = ["a", "a", "b", "b", "c"]
+    g.n_errors, g.error_param_ids = 2, ["c", "d"]
+    values, censored = g.evidence()
+    # a: median(10, 12) = 11; b: 60; c: median(5, inf) = inf (censored); d: failed only
+    assert sorted(values.tolist()) == [11.0, 60.0] and censored == 2
+    assert g.n_distinct == 4 and not g.per_execution
+    g.space_exhausted = True  # the sampler ran out of statements: executions are the unit
+    values, censored = g.evidence()
+    assert values.size == 5 and censored == 2
+
+
+# -- open-loop accounting ------------------------------------------------------------------
+
+def test_open_loop_backlog_is_counted_in_the_percentiles(tmp_path) -> None:
+    """200 arrivals fell due at 50 req/s over 4 s, 120 were served (fast), 80 were still
+    waiting when the test ended: the summary says offered 50 vs achieved 30 req/s and the 80
+    enter the p95 as latencies over every budget, so the p95 FAILs although every served
+    request was fast."""
+    import json
+
+    from ctxbench.analysis import synthetic
+    from ctxbench.analysis.summary import build_summary
+
+    key = ("load", "list_incidents", "as_shipped")
+    rd = synthetic.write_run(tmp_path / "run", groups={key: (synthetic.uniform_ms(1, 5), 120)},
+                             labels={key: {"mode": "open"}}, warmup=0,
+                             budgets=[{"phase": "load", "metric": "p95", "max": 200.0}])
+    (rd.path / "arrivals.json").write_text(json.dumps(
+        {"schema_version": 1, "mode": "open", "duration_s": 4,
+         "scheduled": {"list_incidents[as_shipped]": 200}}))
+    s = build_summary(rd.path)
+    assert s["open_loop"]["offered_rps"] == 50 and s["open_loop"]["achieved_rps"] == 30
+    assert s["open_loop"]["unserved_total"] == 80
+    (group,) = s["groups"]
+    assert group["n_unserved"] == 80 and group["n_censored"] == 80 and group["n"] == 120
+    (p95,) = [v for v in s["verdicts"] if v["metric"] == "p95"]
+    assert p95["verdict"] == FAIL, p95
+    # the same run with every arrival served passes
+    (rd.path / "arrivals.json").write_text(json.dumps(
+        {"schema_version": 1, "mode": "open", "duration_s": 4,
+         "scheduled": {"list_incidents[as_shipped]": 120}}))
+    s = build_summary(rd.path)
+    (p95,) = [v for v in s["verdicts"] if v["metric"] == "p95"]
+    assert p95["verdict"] == PASS and s["open_loop"]["unserved_total"] == 0

@@ -184,3 +184,28 @@ def test_bad_cli_options_are_usage_errors(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2 and "rate" in proc.stderr
     assert not list(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_overloaded_open_loop_reports_achieved_below_offered_and_counts_the_backlog(
+        tmp_path: Path, pg_server) -> None:
+    """One connection serving pg_sleep(40 ms) handles at most 25 req/s; 75 req/s are offered.
+    The run must say achieved < offered, and the arrivals still waiting at the end must enter
+    the percentiles as latencies over every budget (not vanish with the worst latencies)."""
+    sc = scenarios.load_text('name = "overload"\n[[budgets]]\nphase = "load"\nmetric = "p99"\n'
+                             'max = 60000.0\n', "<test>")
+    settings = LoadSettings.from_scenario(
+        sc, mode="open", synthetic_ms=40.0, pool_size=1, users=3, spawn_rate=3,
+        arrival="constant", rate=75.0, duration_s=4)
+    out = run_load(sc, settings, out_dir=tmp_path / "runs", dsn=pg_server.dsn("postgres"))
+    summary = json.loads((out.results_dir / "summary.json").read_text())
+    acc = summary["open_loop"]
+    assert acc["achieved_rps"] < 0.6 * acc["offered_rps"], acc
+    assert acc["unserved_total"] > 0 and acc["scheduled"] == acc["served"] + acc["unserved_total"]
+    (group,) = [g for g in summary["groups"] if g["phase"] == "load"]
+    assert group["n_unserved"] == acc["unserved_total"]
+    assert group["n_censored"] >= group["n_unserved"]
+    # more than 1 % of the arrivals never finished: the p99 is "slower than anything measured"
+    assert group["latency_ms"]["p99"]["value"] is None
+    (p99,) = [v for v in summary["verdicts"] if v["metric"] == "p99"]
+    assert p99["verdict"] == "FAIL", p99
+    assert "Offered" in (out.results_dir / "report.md").read_text()

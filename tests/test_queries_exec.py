@@ -200,3 +200,24 @@ def test_pool_connection(small):
                 assert catalog["semantic_search"].run(
                     conn, {"embedding": unit(np.random.default_rng(6)), "limit": 2},
                     "tuned") is not None
+
+
+def test_recorder_times_send_and_fetch_and_reports_settings_round_trips_apart(small, tmp_path):
+    """Binding (and building ``ef200`` on demand) happens before the timer; a variant with
+    settings reports its BEGIN / SET LOCAL / COMMIT round trips as a separate metric that is
+    a real, positive part of its latency; a variant without settings has no such part."""
+    from ctxbench.measure.executor import ConnectionSpec, Recorder
+    from ctxbench.queries import ParamSet
+    from ctxbench.results import ResultsDir
+
+    q = catalog["semantic_search"]
+    params = q.validate({"embedding": unit(np.random.default_rng(2)), "limit": 5})
+    ps = ParamSet.of(q.name, params)
+    recorder = Recorder(ResultsDir(tmp_path / "r").create(), "t")
+    with ConnectionSpec(small.dsn).open() as conn:
+        with_settings = recorder.measure(conn, "warm", q, "ef200", ps)
+        plain = recorder.measure(conn, "warm", q, "as_shipped", ps)
+    assert with_settings.ok and plain.ok
+    part = with_settings.metrics["settings_roundtrips_ms"]
+    assert 0 < part < with_settings.latency_ns / 1e6
+    assert "settings_roundtrips_ms" not in plain.metrics

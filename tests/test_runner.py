@@ -128,6 +128,13 @@ def test_plans_and_metadata_are_written(full_run) -> None:
     for q, v in select_workload(sc):
         ids = {p["param_id"] for p in plans if p["query"] == q.name and p["variant"] == v}
         assert len(ids) == 1, q.name
+    # a cold capture is the first execution after the reset: the workload's relations are
+    # read into shared buffers (not found there)
+    cold_reads = [n.get("Shared Read Blocks", 0) for p in plans
+                  if p["phase"] == "after_analyze.cold" and p["query"] == "success_rate"
+                  for n in _nodes(p["plan"][0]["Plan"])
+                  if str(n.get("Relation Name", "")).startswith("resource_action_traces")]
+    assert cold_reads and sum(cold_reads) > 0, cold_reads
     # ... and the tail's sets: the slowest sample of each group first, with kind and latency
     for q, v in select_workload(sc):
         mine = [t for t in tails if (t["query"], t["variant"], t["phase"])
@@ -145,6 +152,10 @@ def test_plans_and_metadata_are_written(full_run) -> None:
     assert meta.machine["cpu_count"]
 
 
+def _nodes(node: dict) -> list[dict]:
+    return [node] + [n for child in node.get("Plans", []) for n in _nodes(child)]
+
+
 def test_reports_are_built_and_rebuildable(full_run) -> None:
     _, outcome = full_run
     folder = outcome.results_dir
@@ -153,7 +164,9 @@ def test_reports_are_built_and_rebuildable(full_run) -> None:
     before = json.loads((folder / "summary.json").read_text())
     (folder / "report.md").unlink()
     result = CliRunner().invoke(app, ["report", str(folder)])
-    assert result.exit_code in (0, 1), result.output
+    # the rebuilt report exits as its verdict says: 1 for FAIL, else 0 (not strict)
+    expected = 1 if before["verdict"]["overall"] == "FAIL" else 0
+    assert result.exit_code == expected, result.output
     assert (folder / "report.md").exists()
     after = json.loads((folder / "summary.json").read_text())
     before.pop("generated_at", None)
@@ -208,6 +221,36 @@ def test_a_run_failing_halfway_keeps_measurements_and_reports_incomplete(
     assert len(list(results.iter_measurements())) >= 4
     assert any(r.status == "failed" for r in results.read_phases())
     assert "incomplete" in (folder / "report.md").read_text().lower()
+
+
+def test_exit_0_when_every_check_passes_even_strict(pg_server: EmbeddedServer,
+                                                    tmp_path: Path) -> None:
+    """A run whose every budget check is decided PASS exits 0, also with --strict; the
+    summary says so (not an INCONCLUSIVE that exits 0 by leniency)."""
+    budgets = ('\n[[budgets]]\nmetric = "p95"\noff = true\n'
+               '\n[[budgets]]\nquery = "success_rate"\nphase = "after_analyze.warm"\n'
+               'metric = "p50"\nmax = 60000.0\n')
+    text = tiny("pass", budgets, queries='["success_rate"]').replace(
+        'run = ["before_analyze", "after_analyze", "hnsw_warmup"]', 'run = ["after_analyze"]').replace(
+        "cold_samples = 2\nparam_sets = 3\nrepeats = 2", "cold_samples = 0\nparam_sets = 10\nrepeats = 1")
+    path = tmp_path / "pass.toml"
+    path.write_text(text)
+    result = ctxbench("run", "--scenario", str(path), "--out", str(tmp_path / "out"),
+                      "--home", str(pg_server.home), "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = list((tmp_path / "out").iterdir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["verdict"]["overall"] == "PASS"
+    assert summary["verdict"]["counts"] == {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0}  # the p50
+
+
+def test_exit_3_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    result = ctxbench("run", "--scenario", "smoke", "--out", str(tmp_path / "out"), "--dsn",
+                      "host=127.0.0.1 port=9 user=nobody dbname=nothing connect_timeout=3")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cannot connect" in result.stderr and "Traceback" not in result.stderr
+    (folder,) = list((tmp_path / "out").iterdir())  # the failed run still left its folder
+    assert json.loads((folder / "meta.json").read_text())["status"] == "incomplete"
 
 
 def test_remedies_run_in_their_own_schema_stage(pg_server: EmbeddedServer, tmp_path: Path) -> None:

@@ -154,3 +154,16 @@ def test_sampler_errors(profile):
     empty.namespaces = []
     with pytest.raises(UsageError, match="seed"):
         ParamSampler(empty, 1)
+
+
+def test_distinct_draws_are_distinct_statements_until_the_space_runs_out(profile):
+    s = ParamSampler(profile, 21)
+    for name in ("list_incidents", "count_incidents", "trend", "severity_distribution"):
+        sets = s.sample(name, 60, stream="distinct", distinct=True)
+        assert len({p.id for p in sets}) == 60, name
+        assert [p.id for p in s.sample(name, 30, stream="distinct", distinct=True)] == \
+            [p.id for p in sets[:30]]  # still a prefix
+    small = s.sample("top_failing_actions", 60, stream="distinct", distinct=True)
+    # 5 windows x 4 limits = 20 statements: all of them, then repeats
+    assert len({p.id for p in small}) == 20 and len(small) == 60
+    assert len({p.id for p in s.sample("success_rate", 5, distinct=True)}) == 1

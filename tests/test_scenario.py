@@ -69,3 +69,12 @@ def test_budget_glob_patterns_are_accepted() -> None:
     sc = scenario.load_text("[[budgets]]\nphase = 'after_analyze.*'\nmetric = 'p99'\nmax = 800")
     assert sc.resolved_budgets()[1] == {"query": "*", "phase": "after_analyze.*", "variant": "*",
                                         "metric": "p99", "max": 800.0}
+
+
+def test_a_budget_can_be_switched_off_and_off_excludes_a_threshold() -> None:
+    sc = scenario.load_text('[[budgets]]\nphase = "*.cold"\nmetric = "p95"\noff = true\n',
+                             "<test>")
+    assert {"query": "*", "phase": "*.cold", "variant": "*", "metric": "p95",
+            "max": None} in sc.resolved_budgets()
+    with pytest.raises(UsageError, match="off = true"):
+        scenario.load_text('[[budgets]]\nmetric = "p95"\noff = true\nmax = 3\n', "<test>")

@@ -251,6 +251,7 @@ class BudgetSpec:
     metric: str = _f("p95", choices=METRICS)
     max: float | None = _f(None, lo=0)
     min: float | None = _f(None, lo=0)
+    off: bool = _f(False, doc="switch the matching budget off (e.g. the default p95 in a phase)")
 
 
 @dataclass
@@ -293,6 +294,8 @@ class Scenario:
                                     "metric": b.metric}
             if b.labels:
                 item["labels"] = dict(b.labels)
+            if b.off:
+                item["max"] = None
             if b.max is not None:
                 item["max"] = float(b.max)
             if b.min is not None:
@@ -382,9 +385,13 @@ def _check(s: Scenario, ld: _Loader) -> None:
         except ValueError:
             ld.fail("dataset.anchor", s.dataset.anchor, "expected a date YYYY-MM-DD")
     for i, b in enumerate(s.budgets):
-        if (b.max is None) == (b.min is None):
+        if b.off and (b.max is not None or b.min is not None):
+            ld.fail(f"budgets[{i}]", {"off": True, "max": b.max, "min": b.min},
+                    "off = true switches the budget off: give no max or min with it")
+        if not b.off and (b.max is None) == (b.min is None):
             ld.fail(f"budgets[{i}]", {"max": b.max, "min": b.min},
-                    "give exactly one of max (latency in ms, error_rate) or min (recall, completeness)")
+                    "give exactly one of max (latency in ms, error_rate) or min (recall, completeness)"
+                    " (or off = true)")
         if not fnmatch.filter(MEASURED_PHASES, b.phase):
             ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
                     f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")

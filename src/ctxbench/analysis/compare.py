@@ -1,13 +1,18 @@
 """Compare two runs group by group: did B get faster or slower than A?
 
-Per group present in both runs — same (query, variant, phase, labels) — the test statistic is
-the **ratio of medians B/A** with a 95 % bootstrap interval (each run resampled on its own),
-and the **Mann–Whitney U** two-sided p-value (no normality assumption; latencies are skewed).
-A change is reported only when it is both significant and large enough, as asv does:
+Per group present in both runs — same (query, variant, phase, labels) — each side is the
+group's *evidence* (one value per distinct parameter set, failed executions censored at +∞:
+see ``GroupData.evidence``). The test statistic is the **ratio of medians B/A** with a 95 %
+bootstrap interval (each run resampled on its own), and the **Mann–Whitney U** two-sided
+p-value (no normality assumption; latencies are skewed; the censored failures rank last).
+Because one comparison tests many groups at once, the p-values are **Holm-adjusted** across
+the groups (family-wise error ≤ alpha: with two runs of the same build, the chance that *any*
+group is called changed is at most alpha). A change is reported only when it is both
+significant and large enough, as asv does:
 
-- *slower*: p < alpha and the whole ratio interval is above 1 + threshold,
-- *faster*: p < alpha and the whole ratio interval is below 1 / (1 + threshold) (the mirror
-  image, so swapping A and B swaps the verdicts),
+- *slower*: adjusted p < alpha and the whole ratio interval is above 1 + threshold,
+- *faster*: adjusted p < alpha and the whole ratio interval is below 1 / (1 + threshold) (the
+  mirror image, so swapping A and B swaps the verdicts),
 - otherwise *no significant change*; with fewer than ``MIN_SAMPLES`` per side,
   *insufficient data*.
 
@@ -18,6 +23,7 @@ is reported as warnings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +63,39 @@ def parse_threshold(text: str | float) -> float:
     return value
 
 
-def _side(g: GroupData, which: str, key: GroupKey, n_resamples: int) -> tuple[float, np.ndarray]:
-    x = g.latencies()
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return [float(v) for v in out]
+
+
+def _side(x: np.ndarray, which: str, key: GroupKey, n_resamples: int) -> tuple[float, np.ndarray]:
     boot = bootstrap_distribution(x, (0.5,), seed=seed_for("compare", which, key.text()),
                                   n_resamples=n_resamples, with_mean=False)
     return percentile(x, 0.5), boot[:, 0]
 
 
+def _evidence(g: GroupData) -> np.ndarray:
+    values, censored = g.evidence()
+    return np.concatenate([values, np.full(censored, np.inf)])
+
+
 def compare_group(key: GroupKey, a: GroupData, b: GroupData, *, threshold: float, alpha: float,
                   n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
-    xa, xb = a.latencies(), b.latencies()
+    """One group's statistics and raw p-value; ``decide_rows`` gives the verdicts once every
+    group's p-value is known (the correction needs them all)."""
+    xa, xb = _evidence(a), _evidence(b)
     row: dict[str, Any] = {
         "key": key.text(), "query": key.query, "variant": key.variant, "phase": key.phase,
         "labels": key.label_dict, "n_a": int(xa.size), "n_b": int(xb.size),
+        "errors_a": a.n_errors, "errors_b": b.n_errors,
         "median_a": percentile(xa, 0.5) if xa.size else None,
         "median_b": percentile(xb, 0.5) if xb.size else None,
         "p95_a": percentile(xa, 0.95) if xa.size else None,
@@ -79,21 +105,28 @@ def compare_group(key: GroupKey, a: GroupData, b: GroupData, *, threshold: float
     if xa.size < MIN_SAMPLES or xb.size < MIN_SAMPLES:
         row.update(verdict=UNKNOWN, reason=f"needs ≥ {MIN_SAMPLES} samples on each side")
         return row
-    ma, boot_a = _side(a, "a", key, n_resamples)
-    mb, boot_b = _side(b, "b", key, n_resamples)
+    ma, boot_a = _side(xa, "a", key, n_resamples)
+    mb, boot_b = _side(xb, "b", key, n_resamples)
     m = min(boot_a.size, boot_b.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = boot_b[:m] / boot_a[:m]
     ratios = ratios[np.isfinite(ratios)]
     lo, hi = (interval(ratios[:, None], CI_LEVEL) if ratios.size else (None, None))
-    row["ratio"] = mb / ma if ma > 0 else None
+    row["ratio"] = mb / ma if 0 < ma < np.inf and mb < np.inf else None
     row["ratio_lo"] = float(lo[0]) if lo is not None else None
     row["ratio_hi"] = float(hi[0]) if hi is not None else None
-    p = float(mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
-    row["p_value"] = p
+    row["p_raw"] = float(mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
+    return row
+
+
+def decide_row(row: dict[str, Any], *, threshold: float, alpha: float) -> dict[str, Any]:
+    """The verdict of one group from its (adjusted) ``p_value`` and ratio interval."""
+    if "verdict" in row:
+        return row
+    p = row["p_value"]
     up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
     if row["ratio_lo"] is None:
-        row.update(verdict=UNKNOWN, reason="median of A is 0")
+        row.update(verdict=UNKNOWN, reason="median of A is 0 or a median is a failure")
     elif p < alpha and row["ratio_lo"] > up:
         row.update(verdict=SLOWER, reason=f"p={p:.2g} < {alpha:g}, ratio CI above {up:.3g}")
     elif p < alpha and row["ratio_hi"] < down:
@@ -104,6 +137,15 @@ def compare_group(key: GroupKey, a: GroupData, b: GroupData, *, threshold: float
         row.update(verdict=SAME, reason=f"significant (p={p:.2g}) but the ratio CI reaches "
                                         f"within ±{threshold:.0%} of 1")
     return row
+
+
+def decide_rows(rows: list[dict[str, Any]], *, threshold: float, alpha: float
+                ) -> list[dict[str, Any]]:
+    """Holm-adjust the raw p-values of the groups that have one, then decide each group."""
+    tested = [r for r in rows if r.get("p_raw") is not None]
+    for r, adjusted in zip(tested, holm([r["p_raw"] for r in tested]), strict=True):
+        r["p_value"] = adjusted
+    return [decide_row(r, threshold=threshold, alpha=alpha) for r in rows]
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -194,9 +236,9 @@ def compare_runs(a_dir: Path | str, b_dir: Path | str, *, threshold: float = 0.0
     ra, rb = folders
     ga = group_measurements(ra.iter_measurements())
     gb = group_measurements(rb.iter_measurements())
-    rows = [compare_group(k, ga[k], gb[k], threshold=threshold, alpha=alpha,
-                          n_resamples=n_resamples)
-            for k in sorted(set(ga) & set(gb))]
+    rows = decide_rows([compare_group(k, ga[k], gb[k], threshold=threshold, alpha=alpha,
+                                      n_resamples=n_resamples)
+                        for k in sorted(set(ga) & set(gb))], threshold=threshold, alpha=alpha)
     ma, mb = ra.read_meta(), rb.read_meta()
     warnings, diffs = metadata_diff(ma, mb)
     counts = {v: sum(r["verdict"] == v for r in rows) for v in (SLOWER, FASTER, SAME, UNKNOWN)}
@@ -204,7 +246,9 @@ def compare_runs(a_dir: Path | str, b_dir: Path | str, *, threshold: float = 0.0
         "schema_version": COMPARE_SCHEMA_VERSION,
         "a": _run(ma, ra.path), "b": _run(mb, rb.path),
         "threshold": threshold, "alpha": alpha,
-        "method": "ratio of medians B/A with 95% bootstrap CI; Mann-Whitney U two-sided",
+        "method": "per distinct parameter set, failures censored at +inf: ratio of medians "
+                  "B/A with 95% bootstrap CI; Mann-Whitney U two-sided, Holm-adjusted across "
+                  "groups",
         "groups": rows,
         "only_in_a": [k.text() for k in sorted(set(ga) - set(gb))],
         "only_in_b": [k.text() for k in sorted(set(gb) - set(ga))],

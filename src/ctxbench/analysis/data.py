@@ -6,12 +6,23 @@ Two kinds of labels are pooled instead: those that only number repetitions of th
 experiment (``rep``, ``repeat``, ``repetition``), and ``param_kind``, which says what kind of
 parameters the sampler drew (e.g. existing vs missing id, near vs far vector). The parameter
 mix *is* the workload a budget is about, so verdicts use the pooled group; the kinds are kept
-per sample for a breakdown. Warm-up executions are counted but excluded; failed executions
-count towards the error rate only.
+per sample for a breakdown. Warm-up executions are counted but excluded.
+
+**The unit of evidence is a distinct parameter set.** Executions of one parameter set in one
+group (the warm phase's repeated passes, a sampler that drew a set twice) are not independent
+samples of the workload: ``GroupData.evidence`` summarises them into one value, their median,
+with failed executions counted as +∞ (a failure is slower than any budget). Percentile
+bounds, minimum counts and ``compare`` all use the evidence. Two exceptions, where executions
+*are* the unit: a group with a single distinct statement (a query without parameters: its
+only variation is the executions) or one whose parameter space the sampler exhausted (label
+``param_space=exhausted``: its further draws repeat sets at random, as the workload does),
+and the ``load`` phase (independent arrivals in time, where
+queueing, not the parameters, drives the latency).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +56,10 @@ class GroupKey:
 
 REPETITION_LABELS = frozenset({"rep", "repeat", "repetition"})
 KIND_LABEL = "param_kind"
-POOLED_LABELS = REPETITION_LABELS | {KIND_LABEL}
+# "param_space": "exhausted" — the sampler ran out of distinct statements for this query (so
+# its further draws repeat sets at random, as the workload would): executions are the unit
+SPACE_LABEL = "param_space"
+POOLED_LABELS = REPETITION_LABELS | {KIND_LABEL, SPACE_LABEL}
 
 
 def label_key(labels: Mapping[str, object] | None) -> LabelKey:
@@ -62,6 +76,8 @@ class GroupData:
     rows: list[int] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # param_kind per ok sample ("" if none)
+    param_ids: list[str] = field(default_factory=list)  # per ok sample
+    error_param_ids: list[str] = field(default_factory=list)  # per failed execution
     metrics: dict[str, list[float]] = field(default_factory=dict)
     n_errors: int = 0
     n_warmup: int = 0
@@ -70,6 +86,7 @@ class GroupData:
     metric_names: set[str] = field(default_factory=set)  # flat exports (warm-ups included)
     first_ts: str | None = None
     last_ts: str | None = None
+    space_exhausted: bool = False
 
     def add(self, m: Measurement) -> None:
         self.label_names.update(m.labels or {})
@@ -77,15 +94,19 @@ class GroupData:
         if m.warmup:
             self.n_warmup += 1
             return
+        if (m.labels or {}).get(SPACE_LABEL) == "exhausted":
+            self.space_exhausted = True
         self.first_ts = m.ts if self.first_ts is None else min(self.first_ts, m.ts)
         self.last_ts = m.ts if self.last_ts is None else max(self.last_ts, m.ts)
         if not m.ok:
             self.n_errors += 1
+            self.error_param_ids.append(m.param_id)
             self.errors[(m.error or "error").strip().splitlines()[0][:200]] += 1
             return
         self.latency_ms.append(m.latency_ns / 1e6)
         self.rows.append(int(m.rows))
         self.seq.append(int(m.seq))
+        self.param_ids.append(m.param_id)
         self.kinds.append(str((m.labels or {}).get(KIND_LABEL, "")))
         for name, value in (m.metrics or {}).items():
             if value is None:
@@ -101,6 +122,32 @@ class GroupData:
 
     def latencies(self) -> np.ndarray:
         return np.asarray(self.latency_ms, dtype=np.float64)
+
+    @property
+    def n_distinct(self) -> int:
+        """Distinct parameter sets among the measured (non-warm-up) executions."""
+        return len(set(self.param_ids) | set(self.error_param_ids))
+
+    @property
+    def per_execution(self) -> bool:
+        """Whether executions, not parameter sets, are the unit (see the module docstring)."""
+        return self.key.phase == "load" or self.n_distinct <= 1 or self.space_exhausted
+
+    def evidence(self) -> tuple[np.ndarray, int]:
+        """(latency per independent sample, number of samples censored as failures): one
+        value per distinct parameter set — the median of its executions, failures as +∞ —
+        or, where executions are the unit, the executions themselves."""
+        if self.per_execution:
+            return self.latencies(), self.n_errors
+        values: dict[str, list[float]] = {}
+        for pid, x in zip(self.param_ids, self.latency_ms, strict=True):
+            values.setdefault(pid, []).append(x)
+        for pid in self.error_param_ids:
+            values.setdefault(pid, []).append(float("inf"))
+        medians = np.array([v[0] if len(v) == 1 else statistics.median(v)
+                            for v in values.values()], dtype=np.float64)
+        finite = medians[np.isfinite(medians)]
+        return finite, int(medians.size - finite.size)
 
 
 def group_measurements(measurements: Iterable[Measurement]) -> dict[GroupKey, GroupData]:

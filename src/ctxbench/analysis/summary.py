@@ -7,6 +7,7 @@ Its shape is versioned with ``schema_version``; see ``build_summary`` for the ke
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -110,12 +111,16 @@ def _quantiles_for(budgets: list[Budget]) -> tuple[float, ...]:
     return tuple(sorted(qs))
 
 
-def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROOT_SEED
-                ) -> dict[str, Any]:
-    """n, errors, latency estimates with CIs, rows and extra metrics of one group."""
+def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROOT_SEED,
+                *, unserved: int = 0) -> dict[str, Any]:
+    """n, errors, latency estimates with CIs, rows and extra metrics of one group.
+    ``unserved``: open-loop arrivals of this group that fell due but were never served (the
+    backlog at the end), censored over every budget like failures."""
     key = g.key.text()
-    lat = latency_estimates(g.latencies(), seed=seed_for("latency", key, root=seed_root),
-                            quantiles=quantiles, censored=g.n_errors)
+    values, censored = g.evidence()
+    censored += unserved
+    lat = latency_estimates(values, seed=seed_for("latency", key, root=seed_root),
+                            quantiles=quantiles, censored=censored)
     attempts = g.n + g.n_errors
     rows = np.asarray(g.rows, dtype=np.float64)
     n_empty = int((rows == 0).sum()) if rows.size else 0
@@ -130,7 +135,12 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
         }
     return {
         "key": key, "query": g.key.query, "variant": g.key.variant, "phase": g.key.phase,
-        "labels": g.key.label_dict, "n": g.n, "n_errors": g.n_errors,
+        "labels": g.key.label_dict,
+        # n: independent successful samples (distinct parameter sets, or executions where
+        # they are the unit); n_censored: independent samples that failed
+        "n": int(values.size), "n_censored": censored, "n_executions": g.n,
+        "n_distinct": g.n_distinct, "unit": "execution" if g.per_execution else "parameter set",
+        "n_errors": g.n_errors, "n_unserved": unserved,
         "n_warmup": g.n_warmup, "error_rate": _est(wilson(g.n_errors, attempts)),
         "errors": dict(g.errors.most_common(3)),
         "latency_ms": {k: v.to_json() for k, v in lat.items()},
@@ -167,11 +177,12 @@ def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | Non
         e = stats["latency_ms"].get(budget.metric)
         n = stats["n"]
         if percentile_of(budget.metric) is not None or budget.metric == "max":
-            n += stats["n_errors"]  # failures are censored samples of these statistics
+            n += stats["n_censored"]  # failures are censored samples of these statistics
         return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), n
     if kind == "rate":
         e = stats[budget.metric]
-        n = stats["n"] + stats["n_errors"] if budget.metric == "error_rate" else stats["n"]
+        # rates are shares of executions (the error rate: of every attempt)
+        n = stats["n_executions"] + (stats["n_errors"] if budget.metric == "error_rate" else 0)
         return (Estimate(e["value"], e["lo"], e["hi"]) if e else None), n
     m = stats["metrics"].get(budget.metric)
     if not m or not m["mean"]:
@@ -192,8 +203,10 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
     out = []
     for b in budgets:
         estimate, n = _estimate_for(b, stats)
-        decision = verdicts.decide(b, estimate, n, errors=stats["n_errors"],
-                                   over=_over(b, latencies, stats["n_errors"]))
+        kind = metric_kind(b.metric)
+        errors = stats["n_censored"] if kind == "latency" else stats["n_errors"]
+        decision = verdicts.decide(b, estimate, n, errors=errors,
+                                   over=_over(b, latencies, stats["n_censored"]))
         out.append({
             "query": stats["query"], "variant": stats["variant"], "phase": stats["phase"],
             "labels": stats["labels"], "group": stats["key"], "metric": b.metric,
@@ -205,6 +218,42 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
             "n": n, "verdict": decision.verdict, "reason": decision.reason,
         })
     return out
+
+
+ARRIVALS_FILE = "arrivals.json"
+
+
+def read_arrivals(results: ResultsDir) -> dict[str, Any] | None:
+    path = results.path / ARRIVALS_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def open_loop_accounting(arrivals: dict[str, Any] | None, groups: dict[GroupKey, GroupData]
+                         ) -> dict[str, Any] | None:
+    """Offered vs achieved rate of an open-loop run, and per group the arrivals that fell due
+    but were never served (still queued or running when the drain began)."""
+    if not arrivals or arrivals.get("mode") != "open":
+        return None
+    scheduled = {str(k): int(v) for k, v in (arrivals.get("scheduled") or {}).items()}
+    duration = float(arrivals.get("duration_s") or 0) or None
+    unserved: dict[GroupKey, int] = {}
+    served = 0
+    for key, g in groups.items():
+        if key.phase != "load" or key.label_dict.get("mode") != "open":
+            continue
+        recorded = g.n + g.n_errors + g.n_warmup
+        served += recorded
+        missing = scheduled.get(f"{key.query}[{key.variant}]", 0) - recorded
+        if missing > 0:
+            unserved[key] = missing
+    offered = sum(scheduled.values())
+    return {"scheduled": offered, "served": served, "unserved_total": sum(unserved.values()),
+            "duration_s": duration,
+            "offered_rps": offered / duration if duration else None,
+            "achieved_rps": served / duration if duration else None,
+            "unserved": unserved}
 
 
 def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
@@ -367,11 +416,14 @@ def build_summary(results_dir: Path | str,
         groups.items(), key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
                                         kv[0].variant, kv[0].labels))
     group_json, verdict_json = [], []
+    arrivals = read_arrivals(results)
+    accounting = open_loop_accounting(arrivals, groups)
     for key, data in ordered:
         applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
-        stats = group_stats(data, _quantiles_for(applicable))
+        unserved = accounting["unserved"].get(key, 0) if accounting else 0
+        stats = group_stats(data, _quantiles_for(applicable), unserved=unserved)
         group_json.append(stats)
-        verdict_json.extend(verdict_rows(stats, applicable, data.latencies()))
+        verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
 
     plans = read_plans(results)
     plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],
@@ -419,6 +471,8 @@ def build_summary(results_dir: Path | str,
                             "budget (see ctxbench.analysis.verdicts)",
         },
         "budgets": [b.to_json() for b in budgets],
+        "open_loop": ({k: v for k, v in accounting.items() if k != "unserved"}
+                      if accounting else None),
         "groups": group_json,
         "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
         "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],

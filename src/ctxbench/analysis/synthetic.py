@@ -136,7 +136,7 @@ def write_run(path: Path | str, *, run_id: str = "synthetic", scenario: str = "s
                                               labels=dict(extra)))
         values = sampler(rng, n)
         for i, ms in enumerate(values):
-            rd.append_measurement(Measurement(run_id, phase, query, variant, f"p{i % 17}",
+            rd.append_measurement(Measurement(run_id, phase, query, variant, f"p{i}",
                                               i + 1, latency_ns=round(ms * 1e6),
                                               rows=rows, ts="2025-11-01T00:00:02+00:00",
                                               labels=dict(extra)))

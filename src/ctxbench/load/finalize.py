@@ -22,6 +22,7 @@ from ctxbench.results.model import utc_now
 from ctxbench.scenario import Scenario
 
 CAPACITY_FILE = "capacity.json"
+ARRIVALS_FILE = "arrivals.json"
 LOCUST_SUMMARY_FILE = "locust_summary.json"
 LOCUST_CSV_PREFIX = "locust"
 LOCUST_HTML = "locust.html"

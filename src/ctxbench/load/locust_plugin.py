@@ -148,6 +148,8 @@ class Process:
         self.lane_counter = 0
         self.outbox: list[tuple[int, dict[str, Any]]] = []
         self.draining = False
+        self.accounting_closed = False  # no arrival counts after the drain: none can be served
+        self.arrivals: Counter[str] = Counter()  # master/local: arrivals that fell due, by request
         self.started_ns = time.perf_counter_ns()
         self.flusher: Any = None
         self.sink: MeasurementSink | None = None
@@ -440,7 +442,7 @@ class Process:
         now = time.perf_counter_ns()
         scheduled: Counter[tuple[int, str]] = Counter()
         for st in self.lane_states:
-            if st.lane is not None:
+            if st.lane is not None and not self.accounting_closed:
                 st.lane.advance(now)
                 for (step, item), n in st.lane.drain_scheduled().items():
                     scheduled[(step, self.mix.names[item])] += n
@@ -460,8 +462,9 @@ class Process:
 
     def on_batch(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data
-        if self.search is not None:
-            for step, name, n in data.get("s", []):
+        for step, name, n in data.get("s", []):
+            self.arrivals[name] += int(n)
+            if self.search is not None:
                 self.search.add_scheduled(int(step), name, int(n))
         items = [(int(step), m) for step, m in data.get("m", [])]
         if self.sink is not None:
@@ -480,6 +483,7 @@ class Process:
     def on_drain(self, environment: Any, msg: Any, **_: Any) -> None:
         self.draining = True
         self.flush()
+        self.accounting_closed = True
         send_stats = getattr(self.env.runner, "_send_stats", None)
         if send_stats is not None:  # Locust's own counts, up to the same instant
             send_stats()
@@ -552,9 +556,19 @@ class Process:
                    "error": self.error}
         ResultsDir(self.results).write_json(fin.LOCUST_SUMMARY_FILE, summary)
 
+    def write_arrivals(self) -> None:
+        """Every arrival that fell due before the drain, by request (open loop and capacity):
+        the report counts those never served as latencies over every budget."""
+        if self.results is None or self.settings is None or self.settings.mode == "closed":
+            return
+        ResultsDir(self.results).write_json(fin.ARRIVALS_FILE, {
+            "schema_version": 1, "mode": self.settings.mode,
+            "duration_s": self.settings.duration_s, "scheduled": dict(sorted(self.arrivals.items()))})
+
     def quitting(self) -> None:
         if self.owns_results:
             self.write_capacity()
+            self.write_arrivals()
             self.write_locust_summary()
             if self.sink is not None:
                 self.sink.close()
@@ -603,6 +617,7 @@ def _on_init(environment: Any, **_: Any) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
     PROCESS.draining = False
+    PROCESS.accounting_closed = False
     PROCESS.started_ns = time.perf_counter_ns()
     if PROCESS.runs_users:
         PROCESS.prepare_users()
@@ -621,6 +636,7 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
         if PROCESS.runs_users:
             PROCESS.flush()
             PROCESS.draining = True
+            PROCESS.accounting_closed = True
         PROCESS.write_capacity()
 
 

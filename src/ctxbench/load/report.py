@@ -32,6 +32,14 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
     locust = extra.get("locust") or {}
     if locust.get("by_name") and mode != "capacity":
         blocks += _locust_vs_exact(locust, groups)
+    accounting = summary.get("open_loop")
+    if mode == "open" and accounting and accounting.get("offered_rps") is not None:
+        blocks.append(Para(
+            f"Offered {accounting['offered_rps']:.1f} req/s ({accounting['scheduled']} arrivals "
+            f"fell due), achieved {accounting['achieved_rps']:.1f} req/s "
+            f"({accounting['served']} served); {accounting['unserved_total']} arrivals were "
+            "still waiting or running when the test ended and count as latencies over every "
+            "budget.", "warning" if accounting["unserved_total"] else "text"))
     if mode == "open" and groups:
         blocks += _where_time_went(groups)
     capacity = extra.get("capacity")

@@ -1,9 +1,13 @@
 """Timing one execution of the query core, and the connections it runs on.
 
-The timed region is exactly ``Query.execute`` (send + fetch all rows): validation, result
-mapping and recording happen outside it. Every measured connection is configured the same
-way, and ``prepare_threshold`` is explicit because a prepared statement keeps its plan even
-when later settings would change it.
+The timed region is exactly ``Statement.execute`` (send + fetch all rows): validation,
+binding (SQL text and arguments, a variant built on demand such as ``ef200``), result mapping
+and recording happen outside it. A variant with settings runs inside BEGIN / SET LOCAL …
+/ COMMIT; those extra round trips are part of its timed call (the service would pay them)
+and are also reported on their own as the metric ``settings_roundtrips_ms``, so the query's
+own send + fetch (``latency − settings_roundtrips_ms``) compares with the shipped SQL's.
+Every measured connection is configured the same way, and ``prepare_threshold`` is explicit
+because a prepared statement keeps its plan even when later settings would change it.
 """
 
 from __future__ import annotations
@@ -67,15 +71,20 @@ class Recorder:
             self.counters[key] = seq
         error: str | None = None
         rows: list[Any] = []
+        stmt = query.bind(ps.params, variant)  # no I/O: before the timer
+        timings: dict[str, int] = {}
         t0 = time.perf_counter_ns()
         try:
-            rows = query.execute(conn, ps.params, variant)
+            rows = stmt.execute(conn, timings)
             t1 = time.perf_counter_ns()
         except psycopg.Error as exc:
             t1 = time.perf_counter_ns()
             error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
             _recover(conn)
         metrics = score(rows) if score is not None and error is None and not warmup else {}
+        if "query_ns" in timings and error is None:
+            metrics = {**metrics,
+                       "settings_roundtrips_ms": (t1 - t0 - timings["query_ns"]) / 1e6}
         m = Measurement(run_id=self.run_id, phase=phase, query=query.name, variant=variant,
                         param_id=ps.id, seq=seq, latency_ns=t1 - t0, rows=len(rows), ok=error is None,
                         error=error, warmup=warmup,

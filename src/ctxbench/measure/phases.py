@@ -66,6 +66,21 @@ class PhaseContext:
         return self.sampler.sample(query.name, 1, stream="plan")[0]
 
 
+def space_labels(sets: list[ParamSet]) -> dict[str, str]:
+    """``param_space=exhausted`` when the sampler could not draw as many distinct statements as
+    asked (see ``ctxbench.analysis.data``: executions are then the unit of evidence)."""
+    return {"param_space": "exhausted"} if len({ps.id for ps in sets}) < len(sets) else {}
+
+
+def distinct_note(sets: dict[tuple[str, str], list[ParamSet]]) -> str | None:
+    short = {f"{q}[{v}]" if v != "as_shipped" else q: len({ps.id for ps in s})
+             for (q, v), s in sets.items() if len({ps.id for ps in s}) < len(s)}
+    if not short:
+        return None
+    return ("fewer distinct statements than parameter sets drawn (the parameter space is "
+            "smaller): " + ", ".join(f"{k} {n}" for k, n in sorted(short.items())))
+
+
 def _record(ctx: PhaseContext, phase: str) -> PhaseRecord:
     return PhaseRecord(run_id=ctx.run_id, phase=phase, started_at=utc_now())
 
@@ -104,7 +119,8 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
 
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
-        sets = {(q.name, v): ctx.sampler.sample(q.name, samples, stream=phase) for q, v in ctx.workload}
+        sets = {(q.name, v): ctx.sampler.sample(q.name, samples, stream=phase, distinct=True)
+                for q, v in ctx.workload}
         order = [(i, q, v) for i in range(samples) for q, v in ctx.workload]
         ctx.rng(phase).shuffle(order)
         ctx.progress.start(f"{phase}: {len(order)} cold executions", len(order) + len(ctx.workload))
@@ -118,7 +134,8 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
             ps = sets[(q.name, v)][i]
             with ctx.connections.open() as conn:
                 m = ctx.recorder.measure(conn, phase, q, v, ps,
-                                         labels={"cache": "cold", "stats": record.stats_state})
+                                         labels={"cache": "cold", "stats": record.stats_state,
+                                                 **space_labels(sets[(q.name, v)])})
             measured.setdefault((q.name, v), []).append((ps, m))
             ctx.progress.advance()
         for q, v in ctx.workload:  # plan capture: its own reset, so it shows the cold buffers
@@ -134,6 +151,9 @@ def cold(ctx: PhaseContext, phase: str, spec: ColdSpec | AnalyzeSpec) -> PhaseRe
                                   extra=pick.extra(),
                                   note="tail: first execution after a cache reset")
             ctx.progress.advance()
+        note = distinct_note(sets)
+        if note:
+            record.notes.append(note)
         record.cache_reset = ", ".join(sorted(methods)) if methods else None
         record.events.append({"type": "cache_resets", "count": sum(methods.values()),
                               "methods": methods, "seconds": round(reset_seconds, 2)})
@@ -155,7 +175,7 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
     def body(record: PhaseRecord) -> None:
         record.stats_state = _stats_state(ctx)
         record.cache_reset = "none (warm)"
-        sets = {(q.name, v): ctx.sampler.sample(q.name, n_sets, stream=phase)
+        sets = {(q.name, v): ctx.sampler.sample(q.name, n_sets, stream=phase, distinct=True)
                 for q, v in ctx.workload}
         warmups = [(q, v, ps) for q, v in ctx.workload for ps in sets[(q.name, v)]]
         measured = [(q, v, ps) for _ in range(spec.repeats) for q, v, ps in warmups]
@@ -165,6 +185,7 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
         total = len(warmups) * spec.warmup_passes + len(measured) + len(ctx.workload)
         ctx.progress.start(f"{phase}: warm-up + {len(measured)} executions", total)
         labels = {"cache": "warm", "stats": record.stats_state or ""}
+        exhausted = {key: space_labels(s) for key, s in sets.items()}
         with ctx.connections.open() as conn:
             for n in range(spec.warmup_passes):
                 order = list(warmups)
@@ -175,7 +196,8 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
             before = statements.snapshot(conn)
             done: dict[tuple[str, str], list] = {}
             for q, v, ps in measured:
-                m = ctx.recorder.measure(conn, phase, q, v, ps, labels=labels)
+                m = ctx.recorder.measure(conn, phase, q, v, ps,
+                                         labels={**labels, **exhausted[(q.name, v)]})
                 done.setdefault((q.name, v), []).append((ps, m))
                 ctx.progress.advance()
             after = statements.snapshot(conn)
@@ -188,8 +210,13 @@ def warm(ctx: PhaseContext, phase: str, spec: WarmSpec | AnalyzeSpec) -> PhaseRe
                                   extra=pick.extra(), note="tail: warm, after the measured passes")
                 ctx.progress.advance()
         record.events.append({"type": "pg_stat_statements", "statements": statements.delta(before, after)})
-        record.notes.append(f"{n_sets} distinct parameter sets per query, warm-up passes "
-                            f"{spec.warmup_passes} over the same sets, {spec.repeats} measured passes")
+        record.notes.append(f"{n_sets} parameter sets drawn per query without "
+                            f"replacement, warm-up passes {spec.warmup_passes} over the same sets, "
+                            f"{spec.repeats} measured passes (repeats of a set are summarised "
+                            "by their median: one sample per set)")
+        note = distinct_note(sets)
+        if note:
+            record.notes.append(note)
 
     return run_guarded(ctx, phase, body)
 
@@ -253,7 +280,9 @@ def hnsw_warmup(ctx: PhaseContext, spec: HnswWarmupSpec, query: Query) -> PhaseR
                            total)
         methods: set[str] = set()
         for rep in range(spec.repeats):
-            sets: list[ParamSet] = ctx.sampler.sample(query.name, spec.searches, stream=f"{phase}.{rep}")
+            sets: list[ParamSet] = ctx.sampler.sample(query.name, spec.searches,
+                                                                stream=f"{phase}.{rep}",
+                                                                distinct=True)
             for mode in spec.modes:
                 outcome = control.reset_caches(ctx.target, ctx.cache_reset)
                 methods.add(outcome.method)

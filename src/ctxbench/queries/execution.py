@@ -13,6 +13,7 @@ Plain blocking psycopg calls only, so it also runs under gevent (Locust).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,9 +89,14 @@ class Statement:
     needs_vector: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def execute(self, conn: psycopg.Connection) -> list[tuple]:
-        """Send the statement(s) and fetch every row. The part a driver times."""
-        return self._run(conn, self.sql)
+    def execute(self, conn: psycopg.Connection, timings: dict[str, int] | None = None
+                ) -> list[tuple]:
+        """Send the statement(s) and fetch every row. The part a driver times.
+
+        With ``timings``, a variant with settings also reports the nanoseconds of the query's
+        own send + fetch (``"query_ns"``); the rest of the call is its BEGIN / SET LOCAL /
+        COMMIT round trips, which the recorder reports as a separate part."""
+        return self._run(conn, self.sql, timings)
 
     def explain(self, conn: psycopg.Connection, *, analyze: bool = True) -> list:
         """EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) of the same statement and settings."""
@@ -103,14 +109,19 @@ class Statement:
             plan = json.loads(plan)
         return plan
 
-    def _run(self, conn: psycopg.Connection, sql: str) -> list[tuple]:
+    def _run(self, conn: psycopg.Connection, sql: str,
+             timings: dict[str, int] | None = None) -> list[tuple]:
         if self.needs_vector:
             ensure_vector_adapter(conn)
         with outside_transaction(conn):
             if self.settings:
                 with conn.transaction():
                     conn.execute(set_local_sql(self.settings))
-                    return conn.execute(sql, self.args).fetchall()
+                    t0 = time.perf_counter_ns()
+                    rows = conn.execute(sql, self.args).fetchall()
+                    if timings is not None:
+                        timings["query_ns"] = time.perf_counter_ns() - t0
+                    return rows
             if self.noop_sets and conn.info.transaction_status == pq.TransactionStatus.IDLE:
                 # Outside a transaction these only raise a WARNING, as in the service. Inside
                 # a caller's open transaction they would really apply, so they are skipped.

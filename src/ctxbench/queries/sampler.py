@@ -7,6 +7,15 @@ report can split e.g. existing from missing ids, or near from far query vectors.
 Determinism: the draws depend only on (profile, seed, query, stream, n); each query and
 stream has its own generator, derived by name, so adding a query or a stream never changes
 the others, and ``sample(q, 10)`` is a prefix of ``sample(q, 20)``.
+
+Without replacement (``distinct=True``, what the measuring phases ask for): a draw whose
+statement (``ParamSet.id``) was already drawn in the same call is redrawn, so n sets are n
+distinct statements where the parameter space has them. After ``MAX_REDRAWS`` duplicates in
+a row the space counts as exhausted and the remaining draws may repeat (e.g. a query without
+parameters has one statement); reports count the distinct statements a group really had.
+Where one kind of draw has a small space (a few known ids), distinct draws shift the kind mix
+towards the larger kinds; ``distinct=False`` (the default) keeps the service's mix exactly
+(load runs, which replay arrivals).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from ctxbench.queries.profile import DatasetProfile
 from ctxbench.queries.validation import EMBEDDING_DIMS, format_go_duration
 
 MIXES = ("service", "extended")
+MAX_REDRAWS = 200
 WINDOW_MODES = ("data", "now")
 # The queries whose answers are relative to NOW(), their parameter and the longest window it allows.
 NOW_RELATIVE = {"trend": ("days", 365 * 86400.0), "top_failing_actions": ("time_window", MAX_WINDOW_S),
@@ -219,7 +229,8 @@ class ParamSampler:
             "action_comparison": self._comparison, "namespace_health": self._health,
         }
 
-    def sample(self, query: str, n: int, *, stream: str = "measure") -> list[ParamSet]:
+    def sample(self, query: str, n: int, *, stream: str = "measure",
+               distinct: bool = False) -> list[ParamSet]:
         if query not in self._draw:
             raise UsageError(f"no sampler for query {query!r}; allowed: {', '.join(self._draw)}")
         if n < 0:
@@ -229,11 +240,20 @@ class ParamSampler:
             raise UsageError(problem)
         rng = _stream_rng(self.seed, query, stream)
         validate = catalog[query].validate
-        out = []
-        for _ in range(n):
+        out: list[ParamSet] = []
+        seen: set[str] = set()
+        redraws, exhausted = 0, catalog[query].parameterless or not distinct
+        while len(out) < n:
             params, kind = self._draw[query](rng)
+            ps = ParamSet.of(query, params, kind)
+            if ps.id in seen and not exhausted:
+                redraws += 1
+                exhausted = redraws >= MAX_REDRAWS
+                continue
+            redraws = 0
             validate(params, surface=self.surface)  # a sampler bug must fail loudly, here
-            out.append(ParamSet.of(query, params, kind))
+            seen.add(ps.id)
+            out.append(ps)
         return out
 
     # -- shared pieces ---------------------------------------------------------------------
