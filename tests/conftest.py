@@ -9,23 +9,15 @@ get their own database.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from servers import own_embedded_server
 
-from ctxbench.db import settings as server_settings
 from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.target import Target, drop_database, open_target
 
-TEST_SETTINGS = {
-    "shared_buffers": "256MB",
-    "maintenance_work_mem": "256MB",
-    "max_wal_size": "2GB",
-}
 # The shared dataset: small enough for CI (<= 20k traces), big enough for distributions.
 DATASET_SCALE = int(os.environ.get("CTXBENCH_TEST_SCALE", "5000"))
 DATASET_SEED = 20251021
@@ -33,16 +25,8 @@ DATASET_SEED = 20251021
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[EmbeddedServer]:
-    base = "/var/tmp" if os.geteuid() == 0 else None
-    home = Path(tempfile.mkdtemp(prefix="ctxbench-test-", dir=base))
-    home.chmod(0o755)
-    server = EmbeddedServer(home, server_settings.merged(TEST_SETTINGS))
-    server.up()
-    try:
+    with own_embedded_server("ctxbench-test-") as server:
         yield server
-    finally:
-        server.down()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

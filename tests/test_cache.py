@@ -4,17 +4,15 @@ real Redis (started by ctxbench) in front of the real embedded PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
 from psycopg_pool import ConnectionPool
+from servers import throwaway_home
 
 from ctxbench.cache import CachedExecutor, L2Map, RedisL1, RedisServer, codec, keys, owner
 from ctxbench.cache.singleflight import Group
@@ -118,16 +116,13 @@ def test_singleflight_runs_one_call_for_concurrent_callers():
 # -- real Redis -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    base = "/var/tmp" if os.geteuid() == 0 else None
-    home = Path(tempfile.mkdtemp(prefix="ctxbench-redis-", dir=base))
-    server = RedisServer(home)
-    server.up()
-    try:
-        yield server
-    finally:
-        server.down()
-        import shutil
-        shutil.rmtree(home, ignore_errors=True)
+    with throwaway_home("ctxbench-redis-") as home:
+        server = RedisServer(home)
+        server.up()
+        try:
+            yield server
+        finally:
+            server.down()
 
 
 def test_ctxbench_redis_is_local_owned_and_never_flushes_foreign_data(redis_server):

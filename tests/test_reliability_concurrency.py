@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from servers import throwaway_home
 
 from ctxbench import scenario as scenarios
 from ctxbench.db.embedded import EmbeddedServer
@@ -100,18 +99,15 @@ def test_a_second_run_on_the_same_server_refuses_and_the_first_is_undisturbed(
 @pytest.mark.db
 @pytest.mark.slow
 def test_parallel_db_up_on_a_fresh_home() -> None:
-    base = "/var/tmp" if os.geteuid() == 0 else None
-    home = Path(tempfile.mkdtemp(prefix="ctxbench-conc-", dir=base))
-    home.chmod(0o755)
-    env = {**os.environ, "CTXBENCH_HOME": str(home)}
-    cmd = [sys.executable, "-m", "ctxbench", "db", "up", "--json"]
-    try:
-        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                 for _ in range(3)]
-        outs = [p.communicate(timeout=600) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], outs
-        assert {json.loads(o)["database"] for o, _ in outs} == {"ctxbench"}
-        assert json.loads((home / "server.json").read_text())["port"]
-    finally:
-        subprocess.run([sys.executable, "-m", "ctxbench", "db", "down"], env=env, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+    with throwaway_home("ctxbench-conc-") as home:
+        env = {**os.environ, "CTXBENCH_HOME": str(home)}
+        cmd = [sys.executable, "-m", "ctxbench", "db", "up", "--json"]
+        try:
+            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=env) for _ in range(3)]
+            outs = [p.communicate(timeout=600) for p in procs]
+            assert [p.returncode for p in procs] == [0, 0, 0], outs
+            assert {json.loads(o)["database"] for o, _ in outs} == {"ctxbench"}
+            assert json.loads((home / "server.json").read_text())["port"]
+        finally:
+            subprocess.run([sys.executable, "-m", "ctxbench", "db", "down"], env=env, capture_output=True)

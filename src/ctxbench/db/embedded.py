@@ -148,7 +148,20 @@ class EmbeddedServer:
     def is_running(self) -> bool:
         if not self.initialized:
             return False
-        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+        if self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode != 0:
+            return False
+        return not self.postmaster_is_zombie()
+
+    def postmaster_is_zombie(self) -> bool:
+        """True when the postmaster of ``postmaster.pid`` died but was never reaped (an init that
+        does not reap orphans, as on some VMs): ``pg_ctl status`` still sees its pid, yet nothing
+        listens, and PostgreSQL will not start over that lock file while the zombie exists."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return False
+        return state == "Z"
 
     def up(self) -> bool:
         """Initialise if needed, write settings, start or restart. Returns True if it (re)started.

@@ -88,15 +88,19 @@ class RunLock:
             self.conn = None
 
 
-def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
-    """The embedded server under ``home``, for one run (waiting up to ``wait_s``, default
-    ``CTXBENCH_LOCK_WAIT_S``)."""
+def _open_lock_file(home: Path, name: str) -> IO[str]:
     try:
         home.mkdir(parents=True, exist_ok=True)
-        fh = (home / LOCK_FILE).open("a+", encoding="utf-8")
+        return (home / name).open("a+", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--home {home}: cannot use it as the embedded server's folder "
                          f"({exc.strerror or exc})") from exc
+
+
+def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
+    """The embedded server under ``home``, for one run (waiting up to ``wait_s``, default
+    ``CTXBENCH_LOCK_WAIT_S``)."""
+    fh = _open_lock_file(home, LOCK_FILE)
     deadline = time.monotonic() + (wait_seconds() if wait_s is None else wait_s)
     while True:
         try:
@@ -152,12 +156,7 @@ def lock_database(dsn: str, where: str) -> RunLock:
 @contextlib.contextmanager
 def setup_lock(home: Path, timeout_s: float = 300.0) -> Iterator[None]:
     """Serialise bringing the embedded server up (initdb, settings file, start)."""
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        fh = (home / SETUP_LOCK_FILE).open("a+", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--home {home}: cannot use it as the embedded server's folder "
-                         f"({exc.strerror or exc})") from exc
+    fh = _open_lock_file(home, SETUP_LOCK_FILE)
     deadline = time.monotonic() + timeout_s
     with fh:
         while True:

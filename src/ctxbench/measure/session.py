@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -276,12 +277,25 @@ def finish(results: ResultsDir, meta: RunMeta, target: Target | None, error: Bas
                      f"(partial results and report in {results.path})") from error
 
 
+def _bring_back(server: EmbeddedServer, attempts: int = 6) -> None:
+    """Start a stopped embedded server again. After a crash its orphaned backends may still hold
+    the shared memory for a moment, so a failed start is retried a few times, then re-raised."""
+    for attempt in range(attempts):
+        try:
+            server.up()
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 def restore_server_state(target: Target) -> list[str] | str:
     """Put back what this run (or an earlier, crashed one) changed on ctxbench's own tables —
     each table's autovacuum setting as it was, statistics it cleared — and nothing else."""
     try:
         if target.kind == "embedded" and not target.server.is_running():
-            target.server.up()  # an interrupted cold-start restart left it stopped
+            _bring_back(target.server)  # killed, or an interrupted cold-start restart left it stopped
         with target.connect() as conn:
             return control.restore(conn)
     except Exception as exc:  # the server may be gone: say so, the run's own error comes first
