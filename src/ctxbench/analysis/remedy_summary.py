@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxbench.analysis.plans import explain_changes
+from ctxbench.errors import UsageError
 from ctxbench.queries import AS_SHIPPED, catalog, schema_variant_names
 from ctxbench.queries.remedies import remedy
 
@@ -124,7 +125,10 @@ def summarize_remedies(groups: list[dict[str, Any]], verdicts: list[dict[str, An
                    "warm": _side(groups, verdicts, query, AS_SHIPPED, warm_phase)}
         entries = []
         for variant in others:
-            v = catalog[query].variant(variant)
+            try:
+                v = catalog[query].variant(variant)
+            except UsageError:  # a folder recorded with a variant this catalog does not know
+                continue
             names = schema_variant_names(v.schema_variant)
             cold = _side(groups, verdicts, query, variant, cold_phase)
             warm = _side(groups, verdicts, query, variant, warm_phase)
