@@ -7,6 +7,7 @@ checked by the server here; what is tested is that ctxbench never repeats what i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ctxbench.analysis import verdicts
 from ctxbench.db.connect import connect
 from ctxbench.db.embedded import EmbeddedServer
 
@@ -108,10 +110,18 @@ cache_dir = "{tmp_path / 'cache'}"
     try:
         with PsWatcher() as ps:
             for cmd in commands:
+                before = set(out.glob("*/summary.json"))
                 proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), timeout=900,
                                       env=env)
-                assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # ran; verdicts aside
                 assert PASSWORD not in proc.stdout + proc.stderr
+                written = set(out.glob("*/summary.json")) - before
+                if cmd[3] == "crosscheck":  # no budgets: it either ran or it did not
+                    assert proc.returncode == 0 and not written, proc.stdout + proc.stderr
+                    continue
+                # the run finished and exited as its own report's verdict says (0 PASS/INCONCLUSIVE, 1 FAIL)
+                assert len(written) == 1, proc.stdout + proc.stderr
+                overall = json.loads(written.pop().read_text())["verdict"]["overall"]
+                assert proc.returncode == verdicts.exit_code(overall), (overall, proc.stdout + proc.stderr)
         assert ps.samples > 10 and ps.leaks == []
         kinds = {p.parent.name.split("-")[0] for p in out.glob("*/meta.json")}
         assert len(list(out.glob("*/meta.json"))) == 3, kinds
