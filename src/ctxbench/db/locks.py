@@ -97,28 +97,34 @@ def _open_lock_file(home: Path, name: str) -> IO[str]:
                          f"({exc.strerror or exc})") from exc
 
 
+def _flock_until(fh: IO[str], deadline: float, poll_s: float) -> bool:
+    """Take an exclusive flock on ``fh``, retrying until ``deadline`` (monotonic); False if not."""
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+
+
 def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
     """The embedded server under ``home``, for one run (waiting up to ``wait_s``, default
     ``CTXBENCH_LOCK_WAIT_S``)."""
     fh = _open_lock_file(home, LOCK_FILE)
     deadline = time.monotonic() + (wait_seconds() if wait_s is None else wait_s)
-    while True:
+    if not _flock_until(fh, deadline, poll_s=0.2):
+        fh.seek(0)
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                fh.seek(0)
-                try:
-                    info = json.loads(fh.read() or "null")
-                except json.JSONDecodeError:
-                    info = None
-                fh.close()
-                raise BusyError(
-                    f"the embedded server under {home} is in use by another run: {_describe(info)}; "
-                    "ctxbench measures one run at a time per server (wait for it, use another "
-                    "--home, or set CTXBENCH_LOCK_WAIT_S to wait)") from None
-            time.sleep(0.2)
+            info = json.loads(fh.read() or "null")
+        except json.JSONDecodeError:
+            info = None
+        fh.close()
+        raise BusyError(
+            f"the embedded server under {home} is in use by another run: {_describe(info)}; "
+            "ctxbench measures one run at a time per server (wait for it, use another "
+            "--home, or set CTXBENCH_LOCK_WAIT_S to wait)")
     fh.seek(0)
     fh.truncate()
     fh.write(json.dumps(holder_info()) + "\n")
@@ -159,15 +165,9 @@ def setup_lock(home: Path, timeout_s: float = 300.0) -> Iterator[None]:
     fh = _open_lock_file(home, SETUP_LOCK_FILE)
     deadline = time.monotonic() + timeout_s
     with fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BusyError(f"the embedded server under {home} is being set up by another "
-                                    f"process for more than {timeout_s:g} s") from None
-                time.sleep(0.1)
+        if not _flock_until(fh, deadline, poll_s=0.1):
+            raise BusyError(f"the embedded server under {home} is being set up by another "
+                            f"process for more than {timeout_s:g} s")
         try:
             yield
         finally:
