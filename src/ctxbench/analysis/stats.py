@@ -36,11 +36,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Final
 
 import numpy as np
 from scipy.stats import binom
 
-PERCENTILE_METHOD = "inverted_cdf"
+PERCENTILE_METHOD: Final = "inverted_cdf"
 CI_LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - CI_LEVEL) / 2  # each verdict direction errs at most 2.5 %
 MAX_PLANNED_SAMPLES = 1_000_000

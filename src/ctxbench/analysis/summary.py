@@ -59,9 +59,11 @@ def _est(e: Estimate | None) -> dict[str, float] | None:
 
 
 def _duration(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
     try:
         return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # not ISO timestamps, or one naive and one aware
         return None
 
 

@@ -30,7 +30,8 @@ def history(
     phase. Exit code: 0, or 2 when a folder is not a results folder."""
     from ctxbench.report.history import build_history_page, change_point_lines
 
-    paths = build_history_page(folders, out_dir, alpha=alpha, min_effect=min_effect)
+    inputs: list[Path | str] = list(folders)
+    paths = build_history_page(inputs, out_dir, alpha=alpha, min_effect=min_effect)
     h = paths.history
     out.print(f"{len(h.runs)} runs, {len(h.series)} series, "
               f"{len(h.change_points())} step change(s)", highlight=False)

@@ -294,7 +294,7 @@ def _effects(summary: dict[str, Any]) -> list[str]:
 # ---- matrix -------------------------------------------------------------------------------
 
 def _worst(checks: list[dict[str, Any]]) -> dict[str, Any]:
-    return min(checks, key=lambda v: (SEVERITY.get(v.get("verdict"), 1), -(_share(v) or 0)))
+    return min(checks, key=lambda v: (SEVERITY.get(str(v.get("verdict")), 1), -(_share(v) or 0)))
 
 
 def matrix(summary: dict[str, Any]) -> Table | None:
@@ -304,7 +304,7 @@ def matrix(summary: dict[str, Any]) -> Table | None:
     if not checks:
         return None
     phase_rank = {p.get("phase"): i for i, p in enumerate(summary.get("phases") or [])}
-    group_rank = {}
+    group_rank: dict[Any, int] = {}
     for i, g in enumerate(summary.get("groups") or []):
         group_rank.setdefault(g.get("phase"), i)
     phases = sorted({str(v.get("phase")) for v in checks},
@@ -330,14 +330,15 @@ def matrix(summary: dict[str, Any]) -> Table | None:
                 kind_row.append("none")
                 continue
             w = _worst(items)
-            text = f"{ICONS.get(w.get('verdict'), '')} {_fmt(w.get('estimate'))} / " \
+            verdict = str(w.get("verdict"))
+            text = f"{ICONS.get(verdict, '')} {_fmt(w.get('estimate'))} / " \
                    f"{OP_TEXT.get(str(w.get('op')), '')}{_fmt(w.get('threshold'))}"
             if w.get("metric") != "p95" or w.get("unit") != "ms":
                 text += f" {w.get('metric')}"
             if len(items) > 1:
                 text += f" +{len(items) - 1}"
             row.append(text)
-            kind_row.append(CELL_KIND.get(w.get("verdict"), "warn"))
+            kind_row.append(CELL_KIND.get(verdict, "warn"))
         rows.append(row)
         kinds.append(kind_row)
     headers = ["Query"] + [p if len(variants) == 1 else f"{p} · {var}" for p, var in columns]

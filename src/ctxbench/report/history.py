@@ -52,15 +52,19 @@ def _tick(h: History, i: int) -> str:
     return f"{date}\n{r.short_sha}"
 
 
+def _or(value: float | None, default: float) -> float:
+    return float(value) if value is not None else default
+
+
 def series_plot(h: History, s: Series) -> bytes | None:
     xs = [i for i, v in enumerate(s.values) if v is not None]
     if not xs:
         return None
     fig = MplFigure(figsize=(5.2, 2.5))
     ax = fig.add_subplot(1, 1, 1)
-    ys = [float(s.values[i]) for i in xs]  # type: ignore[arg-type]
-    lo = [ys[k] - float(s.lo[i] if s.lo[i] is not None else ys[k]) for k, i in enumerate(xs)]
-    hi = [float(s.hi[i] if s.hi[i] is not None else ys[k]) - ys[k] for k, i in enumerate(xs)]
+    ys = [float(v) for v in s.values if v is not None]  # the values at xs
+    lo = [ys[k] - _or(s.lo[i], ys[k]) for k, i in enumerate(xs)]
+    hi = [_or(s.hi[i], ys[k]) - ys[k] for k, i in enumerate(xs)]
     ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", ms=3.5, lw=1, capsize=2, color="#0969da",
                 label=f"{s.metric} [95% CI]")
     budgets = [(i, b) for i, b in enumerate(s.budget) if b is not None]
