@@ -115,7 +115,7 @@ def load_summary(folder: Path) -> dict[str, Any]:
                 return data
         except (OSError, json.JSONDecodeError):
             pass
-    return build_summary(folder)
+    return dict[str, Any](build_summary(folder))  # read as plain JSON, like the file
 
 
 def _metric_for(summary: dict[str, Any], group: dict[str, Any]) -> tuple[str, float | None]:

@@ -41,6 +41,8 @@ from typing import Final
 import numpy as np
 from scipy.stats import binom
 
+from ctxbench.results.summary_types import EstimateJson
+
 PERCENTILE_METHOD: Final = "inverted_cdf"
 CI_LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - CI_LEVEL) / 2  # each verdict direction errs at most 2.5 %
@@ -77,7 +79,7 @@ class Estimate:
     lo: float
     hi: float
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> EstimateJson:
         return {"value": self.value, "lo": self.lo, "hi": self.hi}
 
 
