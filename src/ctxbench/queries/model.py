@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
@@ -49,6 +49,27 @@ class Variant:
         return {"name": self.name, "doc": self.doc, "settings": dict(self.settings),
                 "shipped_noop_sets": list(self.shipped_noop_sets),
                 "schema_variant": self.schema_variant, "changes_answer": self.changes_answer}
+
+
+class Executable(Protocol):
+    """What a driver executes: a named query that runs on a connection and returns its rows.
+
+    The load driver (``load.execute.execute_one``) needs exactly this. :class:`Query` is one;
+    ``load.workload.SleepQuery`` (``SELECT pg_sleep``: a server of known speed, for checking
+    the harness itself) is another."""
+
+    @property
+    def name(self) -> str: ...
+
+    def execute(self, conn: psycopg.Connection, params: Mapping[str, Any],
+                variant: str = AS_SHIPPED) -> list[tuple]: ...
+
+
+class Bindable(Executable, Protocol):
+    """What the phase driver (``measure.executor.Recorder``) executes: an :class:`Executable`
+    that also binds its statement without I/O, so the timer covers only execute + fetch."""
+
+    def bind(self, params: Mapping[str, Any], variant: str = AS_SHIPPED) -> Statement: ...
 
 
 @dataclass(frozen=True)
@@ -148,3 +169,8 @@ def ordered(queries: Sequence[Query]) -> dict[str, Query]:
             raise ValueError(f"duplicate query {q.name}")
         out[q.name] = q
     return out
+
+
+if TYPE_CHECKING:
+    def _query_is_bindable(q: Query) -> Bindable:  # mypy: Query satisfies both protocols
+        return q
