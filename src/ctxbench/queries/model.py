@@ -79,9 +79,9 @@ class Query:
     tags: frozenset[str]
     variants: Mapping[str, Variant]
     params_doc: Mapping[str, str] = field(default_factory=dict)
-    _validate: Validator = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _render: Renderer = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _to_result: Mapper = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _validate: Validator = field(kw_only=True, repr=False, compare=False)
+    _render: Renderer = field(kw_only=True, repr=False, compare=False)
+    _to_result: Mapper = field(kw_only=True, repr=False, compare=False)
     variant_factory: Callable[[str], Variant | None] | None = field(
         default=None, repr=False, compare=False)
     needs_vector: bool = False
