@@ -253,4 +253,5 @@ class Summary(TypedDict):
     cold_warm: list[dict[str, Any]]
     before_after: list[dict[str, Any]]
     hnsw_warmup: list[dict[str, Any]]
+    vector: NotRequired[dict[str, Any] | None]  # the vector study's results (analysis/vector.py)
     verdict: OverallVerdict
