@@ -14,7 +14,7 @@ from ctxbench import scenario as scenarios
 from ctxbench.analysis.budgets import parse_budgets, resolve
 from ctxbench.errors import UsageError
 from ctxbench.load.capacity import CapacitySearch, thresholds_for
-from ctxbench.load.finalize import run_budgets
+from ctxbench.load.meta import run_budgets
 from ctxbench.load.schedule import NS, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import build_mix, item_name

@@ -16,7 +16,7 @@ from typing import Any
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
-PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report",
+PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.report.load",
                               "ctxbench.report.remedies", "ctxbench.report.scale",
                               "ctxbench.report.cache_section")
 

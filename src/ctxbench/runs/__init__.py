@@ -1,0 +1,1 @@
+"""composition: run lifecycles"""
