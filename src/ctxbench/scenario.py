@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxbench.errors import UsageError
+from ctxbench.queries import Query, catalog
 
 PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup", "cache")
 # Names measurements carry: the analyze phases measure a cold and a warm part each.
@@ -497,3 +498,34 @@ def find(name_or_path: str | None) -> Scenario:
             known = ", ".join(sorted(p.stem for p in scenarios_dir().glob("*.toml")))
             raise UsageError(f"scenario {name_or_path!r} not found; shipped scenarios: {known}")
     return load(path)
+
+
+def select_workload(scenario: Scenario) -> list[tuple[Query, str]]:
+    """(query, variant) pairs from include/exclude patterns, names and 'tag:' selectors."""
+    qs = scenario.queries
+
+    def matches(q: Query, pattern: str) -> bool:
+        if pattern.startswith("tag:"):
+            return pattern[4:] in q.tags
+        return fnmatch.fnmatchcase(q.name, pattern)
+
+    for pattern in [*qs.include, *qs.exclude, *qs.overrides]:
+        if not pattern.startswith("tag:") and not any(matches(q, pattern) for q in catalog.values()):
+            raise UsageError(f"{scenario.source}: query {pattern!r} matches no query; known: "
+                             f"{', '.join(catalog)}")
+    chosen = [q for q in catalog.values()
+              if any(matches(q, p) for p in qs.include) and not any(matches(q, p) for p in qs.exclude)]
+    if not chosen:
+        raise UsageError(f"{scenario.source}: queries.include selects no query")
+    workload = []
+    for q in chosen:
+        override = qs.overrides.get(q.name)
+        variants = override.variants if override and override.variants else qs.variants
+        for v in variants:
+            if not q.has_variant(v):
+                if override and override.variants:
+                    raise UsageError(f"{scenario.source}: queries.overrides.{q.name}.variants: {v!r} "
+                                     f"is not a variant of {q.name}; allowed: {', '.join(q.variants)}")
+                continue  # a global variant list applies where the variant exists
+            workload.append((q, v))
+    return workload

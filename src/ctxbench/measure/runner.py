@@ -7,7 +7,6 @@ incomplete. Reports are built only from the folder, exactly as ``ctxbench report
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
 from ctxbench.measure import schema_stages, session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import Query, catalog, schema_variants_needed
-from ctxbench.scenario import Scenario
+from ctxbench.queries import catalog, schema_variants_needed
+from ctxbench.scenario import Scenario, select_workload
 
 
 @dataclass
@@ -30,46 +29,6 @@ class RunOutcome:
     verdict: str
     reports: Any = None
     error: str | None = None
-
-
-def select_workload(scenario: Scenario) -> list[tuple[Query, str]]:
-    """(query, variant) pairs from include/exclude patterns, names and 'tag:' selectors."""
-    qs = scenario.queries
-
-    def matches(q: Query, pattern: str) -> bool:
-        if pattern.startswith("tag:"):
-            return pattern[4:] in q.tags
-        return fnmatch.fnmatchcase(q.name, pattern)
-
-    for pattern in [*qs.include, *qs.exclude, *qs.overrides]:
-        if not pattern.startswith("tag:") and not any(matches(q, pattern) for q in catalog.values()):
-            raise UsageError(f"{scenario.source}: query {pattern!r} matches no query; known: "
-                             f"{', '.join(catalog)}")
-    chosen = [q for q in catalog.values()
-              if any(matches(q, p) for p in qs.include) and not any(matches(q, p) for p in qs.exclude)]
-    if not chosen:
-        raise UsageError(f"{scenario.source}: queries.include selects no query")
-    workload = []
-    for q in chosen:
-        override = qs.overrides.get(q.name)
-        variants = override.variants if override and override.variants else qs.variants
-        for v in variants:
-            if not _has_variant(q, v):
-                if override and override.variants:
-                    raise UsageError(f"{scenario.source}: queries.overrides.{q.name}.variants: {v!r} "
-                                     f"is not a variant of {q.name}; allowed: {', '.join(q.variants)}")
-                continue  # a global variant list applies where the variant exists
-            workload.append((q, v))
-    return workload
-
-
-def _has_variant(q: Query, name: str) -> bool:
-    """Catalog variants, and those built on demand (e.g. semantic_search's ``ef200``)."""
-    try:
-        q.variant(name)
-    except (UsageError, KeyError, ValueError):
-        return False
-    return True
 
 
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
@@ -166,7 +125,7 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
             continue  # measured once, in the first stage
         elif name == "hnsw_warmup":
             query = catalog.get(spec.hnsw_warmup.query)
-            if query is None or not _has_variant(query, spec.hnsw_warmup.variant):
+            if query is None or not query.has_variant(spec.hnsw_warmup.variant):
                 raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
                                  f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
             ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)

@@ -76,6 +76,14 @@ class Query:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
 
     # -- variants -------------------------------------------------------------------------
+    def has_variant(self, name: str) -> bool:
+        """A catalog variant, or one built on demand (e.g. semantic_search's ``ef200``)."""
+        try:
+            self.variant(name)
+        except (UsageError, KeyError, ValueError):
+            return False
+        return True
+
     def variant(self, name: str | Variant = AS_SHIPPED) -> Variant:
         """A catalog variant by name, one built on demand (e.g. ``ef200``), or a Variant as is."""
         if isinstance(name, Variant):

@@ -1,1 +1,4 @@
-"""composition: run lifecycles"""
+"""Composition: the run lifecycles (phase run, vector study, load run, scale study).
+
+The only package that wires db → measure/load/vector → results → analysis → report together.
+"""
