@@ -255,6 +255,7 @@ class Clients:
         if not self.draining:
             self.post(step, done.measurement.to_json())
         if done.connection_lost:
-            self.fail(f"the connection to the server was lost during the load phase "
-                      f"({done.name}: {done.measurement.error}); the load phase ended early after "
-                      "recording it once; the measurements before it are kept", 3)
+            why = " ".join(str(done.measurement.error).split())  # one line
+            self.fail(f"the connection to the server was lost during the load phase ({done.name}: "
+                      f"{why}); the load phase ended early after recording it once; the "
+                      "measurements before it are kept", 3)

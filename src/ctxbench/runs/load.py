@@ -259,9 +259,7 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
         results.write_meta(meta)
         code = _run_locust(scenario, settings, results.path, target.dsn, progress, locustfile)
         if code != 0:
-            tail = _log_tail(results.path / "locust.log")
-            error = (f"Locust exited with code {code}; see {results.path / 'locust.log'}"
-                     + (f": {tail}" if tail else ""))
+            error = _locust_error(results.path, code)
     except CtxbenchError as exc:
         meta.error = str(exc)
         meta.status = "incomplete"
@@ -342,6 +340,17 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 10.0) 
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def _locust_error(results: Path, code: int) -> str:
+    """Why Locust exited with ``code``: the error ctxbench's Locust process recorded (e.g. a lost
+    connection, once), else the last error lines of its log."""
+    log_path = results / "locust.log"
+    recorded = (read_json(results / load_meta.LOCUST_SUMMARY_FILE) or {}).get("error")
+    if recorded:
+        return f"{recorded} (see {log_path})"
+    tail = _log_tail(log_path)
+    return f"Locust exited with code {code}; see {log_path}" + (f": {tail}" if tail else "")
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:
