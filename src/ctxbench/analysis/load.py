@@ -98,9 +98,10 @@ def locust_vs_exact(locust: dict[str, Any], groups: list[dict[str, Any]]) -> lis
         exact.setdefault(request_name(g), g)
     rows = []
     for name, row in locust["by_name"].items():
-        g = exact.get(name)
+        match = exact.get(name)
         rows.append(LocustVsExact(name, row.get("requests"), row.get("rps"), row.get("p95_ms"),
-                                  percentile_ms(g, "p95"), row.get("p99_ms"), percentile_ms(g, "p99")))
+                                  percentile_ms(match, "p95"), row.get("p99_ms"),
+                                  percentile_ms(match, "p99")))
     total = locust.get("total") or {}
     rows.append(LocustVsExact("all", total.get("requests"), total.get("rps"), total.get("p95_ms"),
                               None, total.get("p99_ms"), None))

@@ -53,7 +53,8 @@ def thresholds_for(mix_items: Iterable[tuple[Any, str]], budgets: list[dict[str,
         else:
             latency[name] = float(getattr(q, "budget_ms", 500.0))
         er = found.get("error_rate")
-        errors[name] = float(er.threshold) if er is not None and er.op == "max" else DEFAULT_MAX_ERROR_RATE
+        errors[name] = (float(er.threshold) if er is not None and er.op == "max" and er.threshold is not None
+                        else DEFAULT_MAX_ERROR_RATE)
     return latency, errors
 
 

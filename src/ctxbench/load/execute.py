@@ -106,8 +106,9 @@ def connection_lost(error: Exception, conn: psycopg.Connection | None, pool: Con
     if conn is not None:
         return bool(conn.closed or conn.broken)
     if isinstance(error, PoolTimeout):
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
         try:
-            with psycopg.connect(pool.conninfo, connect_timeout=5):
+            with psycopg.connect(conninfo, connect_timeout=5):
                 return False  # the server is there: the pool was only busy
         except psycopg.OperationalError:
             return True

@@ -44,7 +44,9 @@ class CtxbenchShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
-        opts = self.runner.environment.parsed_options
+        runner = self.runner
+        assert runner is not None
+        opts = runner.environment.parsed_options
         users = int(getattr(opts, "num_users", None) or 1)
         spawn = float(getattr(opts, "spawn_rate", None) or users)
         run_time = getattr(opts, "run_time", None)
@@ -53,7 +55,7 @@ class CtxbenchShape(LoadTestShape):
         if PROCESS.failure.message or clients is None:
             return None
         if s is not None and s.mode != "closed" and clients.t0_ns is None and (
-                self.runner.user_count >= users or self.get_run_time() > SPAWN_WAIT_S):
+                runner.user_count >= users or self.get_run_time() > SPAWN_WAIT_S):
             PROCESS.start_plan(users)  # every lane is up: the schedule starts now
             log.info("ctxbench: %s arrivals %s over %d users", s.mode,
                      clients.plan.to_json() if clients.plan else {}, users)

@@ -291,7 +291,7 @@ def _run_locust(scenario: Scenario, settings: LoadSettings, results: Path, dsn: 
     try:
         for i, cmd in enumerate(commands):
             name = "locust.log" if i == 0 else f"locust-worker-{i}.log"
-            fh = (results / name).open("wb")
+            fh: IO[bytes] = (results / name).open("wb")
             logs.append(fh)
             procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                           cwd=str(results)))
