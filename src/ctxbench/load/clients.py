@@ -18,10 +18,11 @@ from typing import Any
 
 import gevent
 
-from ctxbench.load.execute import execute_cached, execute_one, open_pool
+from ctxbench.load.execute import execute_cached, execute_one
 from ctxbench.load.schedule import NS, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import LaneParams, Mix, SyntheticSampler, build_mix, synthetic_mix
+from ctxbench.measure.executor import open_pool
 from ctxbench.scenario import Scenario
 
 log = logging.getLogger("ctxbench.load")

@@ -38,10 +38,10 @@ from ctxbench.load import meta as load_meta
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import Mix, build_mix, synthetic_mix
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
 from ctxbench.report.build import build_reports
 from ctxbench.results import PhaseRecord, ResultsDir
 from ctxbench.results.model import RunMeta, utc_now
+from ctxbench.runs import session
 from ctxbench.scenario import Scenario
 
 log = logging.getLogger("ctxbench.load")
@@ -219,7 +219,7 @@ def scenarios_keys(text: str) -> set[str]:
 def prepare_target(scenario: Scenario, settings: LoadSettings, meta: RunMeta, *, dsn: str | None,
                    home: Path | None, progress: ph.Progress) -> Target:
     """Server up, database there, dataset reused or loaded, statistics fresh."""
-    from ctxbench.measure.session import prepare_dataset
+    from ctxbench.runs.session import prepare_dataset
 
     target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
     if not settings.synthetic_ms:
@@ -242,7 +242,7 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
              dsn: str | None = None, home: Path | None = None, strict: bool = False,
              progress: ph.Progress | None = None, locustfile: Path | None = None) -> LoadOutcome:
     progress = progress or ph.SilentProgress()
-    from ctxbench.measure.validate import check_scenario
+    from ctxbench.runs.validate import check_scenario
 
     require_locust()
     if not settings.synthetic_ms:
