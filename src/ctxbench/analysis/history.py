@@ -6,6 +6,13 @@ A point is the estimate of the series' budgeted percentile (p95 unless a budget 
 with its 95 % interval, the budget, and the fingerprint of the plan captured for the group.
 Steps are found with ``changepoint.detect_steps``; a plan change is a fingerprint that differs
 from the previous run's.
+
+A series is named by what was measured (query, variant, phase and the labels that say which
+measurement it is, e.g. cache or prewarm mode), not by the database's state at the time: the
+labels that record a state (``stats``: whether the tables had statistics; ``param_space``:
+whether the sampler ran out of distinct parameter sets) can change from one night to the next —
+autovacuum analyzes partitions on its own schedule — and are kept per run as the series' state,
+with the runs where it changed, instead of splitting the series in two.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from ctxbench.analysis.summary import SUMMARY_SCHEMA_VERSION, build_summary
 from ctxbench.errors import UsageError
 
 DEFAULT_METRIC = "p95"
+STATE_LABELS = ("stats", "stats_state", "param_space")  # a state of the run, not a series name
 
 
 @dataclass
@@ -49,15 +57,18 @@ class Series:
     hi: list[float | None] = field(default_factory=list)
     budget: list[float | None] = field(default_factory=list)
     fingerprints: list[str | None] = field(default_factory=list)
+    states: list[str | None] = field(default_factory=list)  # e.g. "stats=partial" per run
     steps: list[Step] = field(default_factory=list)
     plan_changes: list[int] = field(default_factory=list)  # run indexes with a new plan
+    state_changes: list[int] = field(default_factory=list)  # run indexes with a new state
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "variant": self.variant, "phase": self.phase,
                 "labels": self.labels, "metric": self.metric, "values": self.values,
                 "lo": self.lo, "hi": self.hi, "budget": self.budget,
-                "fingerprints": self.fingerprints, "steps": [s.to_json() for s in self.steps],
-                "plan_changes": self.plan_changes}
+                "fingerprints": self.fingerprints, "states": self.states,
+                "steps": [s.to_json() for s in self.steps], "plan_changes": self.plan_changes,
+                "state_changes": self.state_changes}
 
 
 @dataclass
@@ -133,6 +144,18 @@ def _fingerprint(summary: dict[str, Any], g: dict[str, Any]) -> str | None:
     return p.get("fingerprint") if p else None
 
 
+def _changes(seq: list[str | None]) -> list[int]:
+    """Run indexes whose value differs from the previous run that has one."""
+    out, last = [], None
+    for i, v in enumerate(seq):
+        if v is None:
+            continue
+        if last is not None and v != last:
+            out.append(i)
+        last = v
+    return out
+
+
 def build_history(paths: list[Path | str], *, alpha: float = ALPHA,
                   min_effect: float = MIN_EFFECT) -> History:
     folders = find_folders([Path(p) for p in paths])
@@ -150,7 +173,10 @@ def build_history(paths: list[Path | str], *, alpha: float = ALPHA,
     series: dict[tuple[str, str, str, str], Series] = {}
     for i, (_, s) in enumerate(loaded):
         for g in s.get("groups") or []:
-            labels = {str(k): str(v) for k, v in (g.get("labels") or {}).items()}
+            all_labels = {str(k): str(v) for k, v in (g.get("labels") or {}).items()}
+            labels = {k: v for k, v in all_labels.items() if k not in STATE_LABELS}
+            state = ", ".join(f"{k}={v}" for k, v in sorted(all_labels.items())
+                              if k in STATE_LABELS and v)
             key = (str(g.get("query")), str(g.get("variant") or "default"), str(g.get("phase")),
                    json.dumps(labels, sort_keys=True))
             metric, threshold = _metric_for(s, g)
@@ -158,23 +184,21 @@ def build_history(paths: list[Path | str], *, alpha: float = ALPHA,
             if sr is None:
                 sr = series[key] = Series(key[0], key[1], key[2], labels, metric)
             est = (g.get("latency_ms") or {}).get(sr.metric) or {}
-            for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints):
+            if len(sr.values) > i:  # one group per series and run (a phase runs once)
+                continue
+            for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints, sr.states):
                 lst.extend([None] * (i - len(lst)))
             sr.values.append(est.get("value"))
             sr.lo.append(est.get("lo"))
             sr.hi.append(est.get("hi"))
             sr.budget.append(threshold)
             sr.fingerprints.append(_fingerprint(s, g))
+            sr.states.append(state or None)
     for sr in series.values():
-        for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints):
+        for lst in (sr.values, sr.lo, sr.hi, sr.budget, sr.fingerprints, sr.states):
             lst.extend([None] * (len(runs) - len(lst)))
         sr.steps = detect_steps(sr.values, lo=sr.lo, hi=sr.hi, alpha=alpha,
                                 min_effect=min_effect)
-        last = None
-        for i, fp in enumerate(sr.fingerprints):
-            if fp is None:
-                continue
-            if last is not None and fp != last:
-                sr.plan_changes.append(i)
-            last = fp
+        sr.plan_changes = _changes(sr.fingerprints)
+        sr.state_changes = _changes(sr.states)
     return History(runs, list(series.values()), alpha, min_effect)
