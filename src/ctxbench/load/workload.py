@@ -69,7 +69,7 @@ def item_name(query: str, variant: str) -> str:
 
 def build_mix(scenario: Scenario) -> Mix:
     """The scenario's load mix; unknown weight keys and an all-zero mix are usage errors."""
-    from ctxbench.measure.runner import select_workload
+    from ctxbench.scenario import select_workload
 
     workload = select_workload(scenario)
     qs = scenario.queries

@@ -57,7 +57,6 @@ class Query:
     description: str
     tags: frozenset[str]
     variants: Mapping[str, Variant]
-    budget_ms: float = 500.0
     params_doc: Mapping[str, str] = field(default_factory=dict)
     _validate: Validator = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _render: Renderer = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
@@ -76,6 +75,14 @@ class Query:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
 
     # -- variants -------------------------------------------------------------------------
+    def has_variant(self, name: str) -> bool:
+        """A catalog variant, or one built on demand (e.g. semantic_search's ``ef200``)."""
+        try:
+            self.variant(name)
+        except (UsageError, KeyError, ValueError):
+            return False
+        return True
+
     def variant(self, name: str | Variant = AS_SHIPPED) -> Variant:
         """A catalog variant by name, one built on demand (e.g. ``ef200``), or a Variant as is."""
         if isinstance(name, Variant):
@@ -129,7 +136,7 @@ class Query:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "tags": sorted(self.tags),
-                "budget_ms": self.budget_ms, "params": dict(self.params_doc),
+                "params": dict(self.params_doc),
                 "parameterless": self.parameterless,
                 "variants": [v.describe() for v in self.variants.values()]}
 

@@ -1,44 +1,53 @@
-"""Extra report sections contributed by other parts of ctxbench (vector search, load runs).
+"""The report's extra sections, registered in one list.
 
-A provider is a module listed in ``PROVIDERS`` that exposes
-``report_sections(summary: dict, results: ResultsDir) -> list[Block]`` (blocks from
+A section provider is a function ``(summary, results) -> list[Block]`` (blocks from
 ``ctxbench.report.document``; ``Figure`` blocks appear in report.html and are saved under
-plots/). Providers not installed are skipped; one that raises becomes a warning in the
-report instead of breaking it, because a report must always be written.
+plots/). It renders what the analysis stage put into ``summary.json`` (plus raw files of the
+results folder it must show); it never measures. To add a section: write its module in
+``ctxbench.report`` and add one line to ``SECTIONS``. A provider that raises becomes a warning
+in the report instead of breaking it, because a report must always be written.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Callable
 from typing import Any
 
+from ctxbench.report import cache_section, remedies, scale
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
-PROVIDERS: tuple[str, ...] = ("ctxbench.vector.report", "ctxbench.load.report",
-                              "ctxbench.report.remedies", "ctxbench.report.scale",
-                              "ctxbench.report.cache_section")
+SectionProvider = Callable[[dict[str, Any], ResultsDir], list[Block]]
 
 
-def _available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+def _vector(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
+    from ctxbench.vector import report  # moving to ctxbench.report (issue 12)
+
+    return report.report_sections(summary, results)
+
+
+def _load(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
+    from ctxbench.load import report  # moving to ctxbench.report (issue 12)
+
+    return report.report_sections(summary, results)
+
+
+# (name, provider), in the order the sections appear in the report
+SECTIONS: tuple[tuple[str, SectionProvider], ...] = (
+    ("vector", _vector),
+    ("load", _load),
+    ("remedies", remedies.report_sections),
+    ("scale", scale.report_sections),
+    ("cache", cache_section.report_sections),
+)
 
 
 def extra_sections(summary: dict[str, Any], results: ResultsDir,
-                   providers: tuple[str, ...] = PROVIDERS) -> list[Block]:
+                   sections: tuple[tuple[str, SectionProvider], ...] = SECTIONS) -> list[Block]:
     blocks: list[Block] = []
-    for name in providers:
-        if not _available(name):
-            continue
+    for name, provider in sections:
         try:
-            module = importlib.import_module(name)
-            fn = getattr(module, "report_sections", None)
-            if fn is not None:
-                blocks.extend(fn(summary, results))
+            blocks.extend(provider(summary, results))
         except Exception as exc:  # keep the report; say what went wrong
             blocks += [Heading(2, f"Section from {name}"),
                        Para(f"This section could not be built: {type(exc).__name__}: {exc}",

@@ -24,10 +24,11 @@ import numpy as np
 from ctxbench.db import control
 from ctxbench.db.target import Target
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
+from ctxbench.measure.phases import hnsw_warmup
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
 from ctxbench.results import PhaseRecord, ResultsDir
+from ctxbench.runs import session
 from ctxbench.scenario import Scenario
 from ctxbench.vector import VECTOR_JSON
 from ctxbench.vector import cells as cl
@@ -274,7 +275,7 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
             progress.log(f"{PHASE_OF_STATE[state]} done in {time.perf_counter() - t0:.1f} s")
         if spec.hnsw_warmup:
             warm = scenario.phases.hnsw_warmup
-            ph.hnsw_warmup(ctx, warm, catalog[warm.query])
+            hnsw_warmup.measure_hnsw_warmup(ctx, warm, catalog[warm.query])
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict,

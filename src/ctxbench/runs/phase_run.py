@@ -7,19 +7,18 @@ incomplete. Reports are built only from the folder, exactly as ``ctxbench report
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ctxbench.db.target import Target
-from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure import schema_stages, session
+from ctxbench.measure import schema_stages
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import Query, catalog, schema_variants_needed
-from ctxbench.scenario import Scenario
+from ctxbench.queries import schema_variants_needed
+from ctxbench.runs import session
+from ctxbench.scenario import Scenario, select_workload
 
 
 @dataclass
@@ -30,46 +29,6 @@ class RunOutcome:
     verdict: str
     reports: Any = None
     error: str | None = None
-
-
-def select_workload(scenario: Scenario) -> list[tuple[Query, str]]:
-    """(query, variant) pairs from include/exclude patterns, names and 'tag:' selectors."""
-    qs = scenario.queries
-
-    def matches(q: Query, pattern: str) -> bool:
-        if pattern.startswith("tag:"):
-            return pattern[4:] in q.tags
-        return fnmatch.fnmatchcase(q.name, pattern)
-
-    for pattern in [*qs.include, *qs.exclude, *qs.overrides]:
-        if not pattern.startswith("tag:") and not any(matches(q, pattern) for q in catalog.values()):
-            raise UsageError(f"{scenario.source}: query {pattern!r} matches no query; known: "
-                             f"{', '.join(catalog)}")
-    chosen = [q for q in catalog.values()
-              if any(matches(q, p) for p in qs.include) and not any(matches(q, p) for p in qs.exclude)]
-    if not chosen:
-        raise UsageError(f"{scenario.source}: queries.include selects no query")
-    workload = []
-    for q in chosen:
-        override = qs.overrides.get(q.name)
-        variants = override.variants if override and override.variants else qs.variants
-        for v in variants:
-            if not _has_variant(q, v):
-                if override and override.variants:
-                    raise UsageError(f"{scenario.source}: queries.overrides.{q.name}.variants: {v!r} "
-                                     f"is not a variant of {q.name}; allowed: {', '.join(q.variants)}")
-                continue  # a global variant list applies where the variant exists
-            workload.append((q, v))
-    return workload
-
-
-def _has_variant(q: Query, name: str) -> bool:
-    """Catalog variants, and those built on demand (e.g. semantic_search's ``ef200``)."""
-    try:
-        q.variant(name)
-    except (UsageError, KeyError, ValueError):
-        return False
-    return True
 
 
 def run_scenario(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | None = None,
@@ -151,30 +110,12 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
-    stats_fresh = fresh
+    state = ph.RunState(source=scenario.source, fresh_statistics=fresh, redis_url=redis_url, home=home)
     for name in spec.run:
+        phase = ph.get(name)
+        if phase.once and remedies_stage:
+            continue  # measured once: over the shipped schema, not in the remedy-schema stage
         t0 = time.perf_counter()
-        if name == "cold":
-            ph.cold(ctx, "cold", spec.cold)
-        elif name == "warm":
-            ph.warm(ctx, "warm", spec.warm)
-        elif name == "before_analyze":
-            ph.analyze_phase(ctx, "before_analyze", spec.before_analyze, fresh=stats_fresh)
-        elif name == "after_analyze":
-            ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
-        elif name == "hnsw_warmup" and remedies_stage:
-            continue  # measured once, in the first stage
-        elif name == "hnsw_warmup":
-            query = catalog.get(spec.hnsw_warmup.query)
-            if query is None or not _has_variant(query, spec.hnsw_warmup.variant):
-                raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
-                                 f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
-            ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
-        elif name == "cache" and remedies_stage:
-            continue  # the service's read path over the shipped schema: measured once
-        elif name == "cache":
-            from ctxbench.measure import cache_phase
-
-            cache_phase.run(ctx, spec.cache, redis_url=redis_url, home=home)
-        stats_fresh = False
+        phase.run(ctx, getattr(spec, name), state)
+        state.fresh_statistics = False
         ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")

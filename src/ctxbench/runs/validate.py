@@ -8,8 +8,8 @@ from __future__ import annotations
 import fnmatch
 
 from ctxbench.errors import UsageError
+from ctxbench.measure import phases
 from ctxbench.queries import catalog
-from ctxbench.queries.model import Query
 from ctxbench.scenario import Scenario
 
 # ``ctxbench load --synthetic`` measures this query (a pg_sleep of known length)
@@ -22,14 +22,6 @@ def _fail(sc: Scenario, key: str, value: object, allowed: str) -> UsageError:
     return UsageError(f"{sc.source}: key '{key}' = {value!r} is not allowed; {allowed}")
 
 
-def _has_variant(q: Query, name: str) -> bool:
-    try:
-        q.variant(name)
-    except (UsageError, KeyError, ValueError):
-        return False
-    return True
-
-
 def _glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
@@ -39,13 +31,13 @@ def check_scenario(sc: Scenario, kind: str) -> None:
 
     ``kind`` is the command: run, vector or load (phases only matter to run)."""
     from ctxbench.load.workload import build_mix
-    from ctxbench.measure.runner import select_workload
+    from ctxbench.scenario import select_workload
 
     workload = select_workload(sc)  # include/exclude/overrides patterns, override variants
     selected = {q.name: q for q, _ in workload}
     chosen = [q for q in catalog.values() if q.name in selected] or list(catalog.values())
     for i, v in enumerate(sc.queries.variants):
-        if not any(_has_variant(q, v) for q in chosen):
+        if not any(q.has_variant(v) for q in chosen):
             known = sorted({n for q in chosen for n in q.variants})
             raise _fail(sc, f"queries.variants[{i}]", v,
                         f"it is a variant of no selected query; allowed: {', '.join(known)}")
@@ -55,8 +47,8 @@ def check_scenario(sc: Scenario, kind: str) -> None:
     build_mix(sc)  # weights: known query or query[variant] names, >= 0, not all 0
     if kind == "run":
         if not sc.phases.run:
-            raise _fail(sc, "phases.run", sc.phases.run, "name at least one phase: cold, warm, "
-                        "before_analyze, after_analyze, hnsw_warmup (nothing would be measured)")
+            raise _fail(sc, "phases.run", sc.phases.run, "name at least one phase: "
+                        + ", ".join(phases.NAMES) + " (nothing would be measured)")
         for i, name in enumerate(sc.phases.run):
             if name in sc.phases.run[:i]:
                 raise _fail(sc, f"phases.run[{i}]", name, "each phase at most once")
@@ -65,7 +57,7 @@ def check_scenario(sc: Scenario, kind: str) -> None:
         query = catalog.get(hw.query)
         if query is None:
             raise _fail(sc, "phases.hnsw_warmup.query", hw.query, f"allowed: {', '.join(catalog)}")
-        if not _has_variant(query, hw.variant):
+        if not query.has_variant(hw.variant):
             raise _fail(sc, "phases.hnsw_warmup.variant", hw.variant,
                         f"allowed: {', '.join(query.variants)}")
     _check_schema_variants(sc)
@@ -96,7 +88,7 @@ def _check_budgets(sc: Scenario) -> None:
                 known.update(_EXAMPLES_ON_DEMAND)
             ok = any(fnmatch.fnmatchcase(n, b.variant) for n in known)
         else:
-            ok = any(_has_variant(q, b.variant) for q in matched)
+            ok = any(q.has_variant(b.variant) for q in matched)
         if not ok:
             allowed = sorted({n for q in matched for n in q.variants})
             extra = (" (or ef<N>, ef<N>_relaxed, ef<N>_strict)"
