@@ -39,7 +39,7 @@ schema_variants = {{variants}}
 [database.settings]
 {SETTINGS}
 [dataset]
-scale = 10000
+scale = 5000
 seed = 11
 [queries]
 include = ["list_incidents", "get_incident"]
@@ -47,7 +47,7 @@ include = ["list_incidents", "get_incident"]
 run = ["after_analyze"]
 [phases.after_analyze]
 cold_samples = 0
-param_sets = 60
+param_sets = 40
 warmup_passes = 1
 repeats = 3
 """
@@ -96,6 +96,11 @@ def test_history_of_real_runs_finds_a_dropped_index(tmp_path: Path,
 
     code, text = cli(monkeypatch, capsys, "history", str(out), "--out", str(tmp_path / "page"))
     assert code == 0 and "1 step change(s)" in text, text
+    assert "list_incidents[as_shipped] · after_analyze.warm: p95" in text  # no markup eaten
     assert f"from run {h.runs[FIRST_SLOW].run_id}" in text
+    # the step names its cause: the scenario line that dropped the schema variant
+    assert h.changes_at(FIRST_SLOW) == ['-schema_variants = ["list_order_index"]',
+                                        "+schema_variants = []"]
+    assert all(h.changes_at(i) == [] for i in range(1, RUNS) if i != FIRST_SLOW)
     changes = (tmp_path / "page" / "changes.md").read_text().replace("\\_", "_")
     assert "list_incidents" in changes and "get_incident" not in changes

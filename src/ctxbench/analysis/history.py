@@ -17,6 +17,7 @@ with the runs where it changed, instead of splitting the series in two.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,63 @@ class RunPoint:
     git_sha: str
     verdict: str
     complete: bool
+    setup: dict[str, str] = field(default_factory=dict)  # what the run ran on (see run_setup)
+    scenario_text: str | None = None  # meta.json's copy of the scenario, when kept
 
     @property
     def short_sha(self) -> str:
         return (self.git_sha or "")[:7] or "?"
+
+
+# Server settings that name where the server runs, not how it behaves.
+_PLACE_SETTINGS = {"port", "unix_socket_directories", "listen_addresses", "data_directory"}
+
+
+def run_setup(summary: dict[str, Any]) -> dict[str, str]:
+    """The conditions a step may come from, flattened: the code (git sha), the server version
+    and its non-default settings, and the dataset's parameters and checksum."""
+    run = summary.get("run") or {}
+    server = run.get("server") or {}
+    dataset = run.get("dataset") or {}
+    out = {"code": str(run.get("git_sha") or "")[:12]}
+    if server.get("server_version"):
+        out["server version"] = str(server["server_version"])
+    for k, v in sorted((server.get("settings") or {}).items()):
+        if k not in _PLACE_SETTINGS:
+            out[f"setting {k}"] = str(v)
+    for k in ("scale", "seed", "months", "generator_version", "checksum"):
+        if dataset.get(k) is not None:
+            out[f"dataset {k}"] = str(dataset[k])
+    return {k: v for k, v in out.items() if v}
+
+
+def _scenario_lines(text: str | None) -> list[str]:
+    lines = (ln.split("#", 1)[0].strip() for ln in (text or "").splitlines())
+    return [ln for ln in lines if ln]
+
+
+def setup_changes(before: RunPoint, after: RunPoint, limit: int = 6) -> list[str]:
+    """What differs between two runs' setups: changed settings/versions/data, and the scenario
+    lines removed (-) and added (+), e.g. ``-schema_variants = ["list_order_index"]``."""
+    out = []
+    for key in sorted(set(before.setup) | set(after.setup)):
+        a, b = before.setup.get(key), after.setup.get(key)
+        if a != b:
+            out.append(f"{key} {a or '(default)'} → {b or '(default)'}")
+    if before.scenario_text is not None and after.scenario_text is not None:
+        out += [ln[0] + ln[2:] for ln in difflib.ndiff(_scenario_lines(before.scenario_text),
+                                                        _scenario_lines(after.scenario_text))
+                if ln[:1] in "-+"]
+    return out[:limit] + ([f"… {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def _scenario_text(folder: Path) -> str | None:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    text = meta.get("scenario_text") if isinstance(meta, dict) else None
+    return text if isinstance(text, str) else None
 
 
 @dataclass
@@ -78,6 +132,10 @@ class History:
     alpha: float = ALPHA
     min_effect: float = MIN_EFFECT
 
+    def changes_at(self, i: int) -> list[str]:
+        """What changed in run ``i`` since the run before it (nothing for the first run)."""
+        return setup_changes(self.runs[i - 1], self.runs[i]) if 0 < i < len(self.runs) else []
+
     def change_points(self) -> list[tuple[Series, Step]]:
         """Every step, newest run first."""
         out = [(s, st) for s in self.series for st in s.steps]
@@ -85,8 +143,9 @@ class History:
 
     def to_json(self) -> dict[str, Any]:
         return {"runs": [{"run_id": r.run_id, "folder": str(r.folder), "started_at": r.started_at,
-                          "git_sha": r.git_sha, "verdict": r.verdict, "complete": r.complete}
-                         for r in self.runs],
+                          "git_sha": r.git_sha, "verdict": r.verdict, "complete": r.complete,
+                          "changes": self.changes_at(i)}
+                         for i, r in enumerate(self.runs)],
                 "method": {"test": "binary segmentation, two-sample t-test on log estimates, "
                                    "Bonferroni-corrected", "alpha": self.alpha,
                            "min_effect": self.min_effect},
@@ -166,7 +225,7 @@ def build_history(paths: list[Path | str], *, alpha: float = ALPHA,
         point = RunPoint(str(run.get("run_id") or folder.name), folder,
                          str(run.get("started_at") or ""), str(run.get("git_sha") or ""),
                          str((s.get("verdict") or {}).get("overall") or "?"),
-                         bool(run.get("complete")))
+                         bool(run.get("complete")), run_setup(s), _scenario_text(folder))
         loaded.append((point, s))
     loaded.sort(key=lambda x: (x[0].started_at, x[0].run_id))
     runs = [p for p, _ in loaded]
