@@ -7,7 +7,6 @@ Its shape is versioned with ``schema_version``; see ``build_summary`` for the ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,8 @@ import numpy as np
 
 from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
-from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
+from ctxbench.analysis.data import POOLED_QUERY, GroupData, GroupKey, group_measurements, pooled_groups
+from ctxbench.analysis.load import open_loop_accounting, read_arrivals
 from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
@@ -221,42 +221,6 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
     return out
 
 
-ARRIVALS_FILE = "arrivals.json"
-
-
-def read_arrivals(results: ResultsDir) -> dict[str, Any] | None:
-    path = results.path / ARRIVALS_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-def open_loop_accounting(arrivals: dict[str, Any] | None, groups: dict[GroupKey, GroupData]
-                         ) -> dict[str, Any] | None:
-    """Offered vs achieved rate of an open-loop run, and per group the arrivals that fell due
-    but were never served (still queued or running when the drain began)."""
-    if not arrivals or arrivals.get("mode") != "open":
-        return None
-    scheduled = {str(k): int(v) for k, v in (arrivals.get("scheduled") or {}).items()}
-    duration = float(arrivals.get("duration_s") or 0) or None
-    unserved: dict[GroupKey, int] = {}
-    served = 0
-    for key, g in groups.items():
-        if key.phase != "load" or key.label_dict.get("mode") != "open":
-            continue
-        recorded = g.n + g.n_errors + g.n_warmup
-        served += recorded
-        missing = scheduled.get(f"{key.query}[{key.variant}]", 0) - recorded
-        if missing > 0:
-            unserved[key] = missing
-    offered = sum(scheduled.values())
-    return {"scheduled": offered, "served": served, "unserved_total": sum(unserved.values()),
-            "duration_s": duration,
-            "offered_rps": offered / duration if duration else None,
-            "achieved_rps": served / duration if duration else None,
-            "unserved": unserved}
-
-
 def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "phase": payload.get("phase"), "query": payload.get("query"),
@@ -413,15 +377,22 @@ def build_summary(results_dir: Path | str,
     budgets = parse_budgets(meta.budgets if meta else [],
                             where=f"{results.path / 'meta.json'}: budgets")
 
+    pooled_budgets = [b for b in budgets if b.query == POOLED_QUERY and b.threshold is not None]
+    pooled = pooled_groups(groups, lambda phase, labels: any(
+        b.matches(POOLED_QUERY, phase, POOLED_QUERY, labels) for b in pooled_budgets))
     ordered: list[tuple[GroupKey, GroupData]] = sorted(
-        groups.items(), key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
+        [*groups.items(), *pooled.items()], key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
                                         kv[0].variant, kv[0].labels))
     group_json, verdict_json = [], []
     arrivals = read_arrivals(results)
     accounting = open_loop_accounting(arrivals, groups)
     for key, data in ordered:
         applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
-        unserved = accounting["unserved"].get(key, 0) if accounting else 0
+        unserved = 0
+        if accounting:
+            unserved = (sum(n for k, n in accounting["unserved"].items()
+                            if (k.phase, k.labels) == (key.phase, key.labels))
+                        if key in pooled else accounting["unserved"].get(key, 0))
         stats = group_stats(data, _quantiles_for(applicable), unserved=unserved)
         group_json.append(stats)
         verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
@@ -451,7 +422,7 @@ def build_summary(results_dir: Path | str,
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
-    problems = hollow.problems(budgets, groups)
+    problems = hollow.problems(budgets, {**groups, **pooled})
     if problems and overall == verdicts.PASS:
         overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
     return rounded({

@@ -22,7 +22,7 @@ from ctxbench.report.content import fmt_num
 from ctxbench.report.document import Block, Bullets, Details, Figure, Heading, Para, Table
 from ctxbench.report.html import render_html
 from ctxbench.report.markdown import render_markdown
-from ctxbench.report.plots import _plain_log
+from ctxbench.report.plots import plain_log_ticks
 
 HISTORY_HTML = "history.html"
 HISTORY_MD = "history.md"
@@ -78,7 +78,7 @@ def series_plot(h: History, s: Series) -> bytes | None:
         ax.plot([i], [top * 1.25], marker="^", color="#9a6700", ms=6, ls="none",
                 label="plan changed" if i == s.plan_changes[0] else None)
     ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    plain_log_ticks(ax.yaxis)
     ax.set_ylim(max(bottom * 0.6, 1e-3), top * 1.6)
     ax.legend(fontsize=6, loc="lower left", frameon=False)
     ax.set_xticks(range(len(h.runs)))

@@ -1,8 +1,16 @@
-"""PNG plots for report.html (matplotlib, Agg canvas, no pyplot global state).
+"""The plot toolkit of every report, and the main report's own plots.
 
-Latencies span orders of magnitude (a cold list at hundreds of ms, a warm one at a few), so
-every latency axis is logarithmic. PNGs are written without a timestamp, so rebuilding a
-report gives identical bytes.
+Conventions every plot of ctxbench follows (matplotlib, Agg canvas, no pyplot global state):
+
+- ``figure(w, h)`` gives a constrained-layout figure; ``to_png(fig)`` renders it without a
+  timestamp, so rebuilding a report gives identical bytes;
+- latencies span orders of magnitude (a cold list at hundreds of ms, a warm one at a few), so
+  every latency axis is logarithmic with plain tick labels: ``log_axis(ax, "y")``;
+- thresholds are drawn with ``budget_line`` (red dashed, as in every table's verdict colour);
+- series take their colours from ``COLORS`` in order (``color(i)``).
+
+Plots of a section live next to that section (``report/vector_plots.py``, ``report/scale.py``,
+...) and use only these public helpers.
 """
 
 from __future__ import annotations
@@ -22,18 +30,57 @@ MAX_GROUPS_PER_PLOT = 40
 DPI = 100
 
 
-def _png(fig: Figure) -> bytes:
+BUDGET_COLOR = "#cf222e"
+COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#e16f24")
+
+
+def color(i: int, palette: tuple[str, ...] = COLORS) -> str:
+    """The i-th series colour (cycling)."""
+    return palette[i % len(palette)]
+
+
+def figure(width: float, height: float) -> Figure:
+    """A figure with constrained layout, not attached to pyplot."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes, without a timestamp (same figure → same bytes)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
 
 
-def _plain_log(axis: Any) -> None:
-    """Log axis with plain tick labels (1, 2, 5, 10, 20, 50 ...) instead of 2×10²."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+def plain_log_ticks(axis: Any, subs: tuple[float, ...] | None = (1.0, 2.0, 5.0)) -> None:
+    """Plain tick labels on a log axis (1, 2, 5, 10, 20, 50 ...) instead of 2×10²; ``subs=None``
+    keeps matplotlib's decade ticks."""
+    if subs is not None:
+        axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def log_axis(ax: Any, which: str = "y", subs: tuple[float, ...] | None = (1.0, 2.0, 5.0)
+             ) -> None:
+    """Make ``ax``'s x or y axis logarithmic with plain tick labels."""
+    if which not in ("x", "y"):
+        raise ValueError(f"log_axis: which={which!r}; allowed: x, y")
+    if which == "x":
+        ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis, subs)
+    else:
+        ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis, subs)
+
+
+def budget_line(ax: Any, value: float, *, vertical: bool = False, label: str | None = None,
+                linestyle: str = "--", color: str = BUDGET_COLOR, linewidth: float = 1) -> None:
+    """A threshold (budget, target) across the plot: horizontal at y=value, or vertical."""
+    kw: dict[str, Any] = {"color": color, "linestyle": linestyle, "linewidth": linewidth}
+    if label is not None:
+        kw["label"] = label
+    (ax.axvline if vertical else ax.axhline)(value, **kw)
 
 
 def _label(g: GroupData) -> str:
@@ -49,7 +96,7 @@ def latency_distribution(groups: list[GroupData], phase: str,
     if not groups:
         return None
     height = 1.2 + 0.38 * len(groups)
-    fig = Figure(figsize=(10, height), layout="constrained")
+    fig = figure(10, height)
     ax = fig.add_subplot()
     data = [g.latencies() for g in groups][::-1]
     labels = [f"{_label(g)}  (n={g.n})" for g in groups][::-1]
@@ -60,16 +107,15 @@ def latency_distribution(groups: list[GroupData], phase: str,
                 markersize=10)
         ax.plot([x.max()], [i], marker=".", color="#57606a")
     ax.set_yticks(range(1, len(data) + 1), labels, fontsize=8)
-    ax.set_xscale("log")
-    _plain_log(ax.xaxis)
+    log_axis(ax, "x")
     ax.set_xlabel("latency (ms, log scale) — box p25–p75, whiskers p5–p95, | p99, · max")
     if budget_ms:
-        ax.axvline(budget_ms, color="#cf222e", linestyle="--", linewidth=1)
+        budget_line(ax, budget_ms, vertical=True)
         ax.text(budget_ms, 1.01, f"budget {budget_ms:g} ms", color="#cf222e", fontsize=8,
                 ha="center", va="bottom", transform=ax.get_xaxis_transform())
     ax.set_title(f"Latency distribution — phase {phase}", pad=14)
     ax.grid(axis="x", which="both", alpha=0.3)
-    return _png(fig)
+    return to_png(fig)
 
 
 def _floats(values: list[Any]) -> np.ndarray:
@@ -83,7 +129,7 @@ def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tupl
     pairs = pairs[:MAX_GROUPS_PER_PLOT]
     if not pairs:
         return None
-    fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(pairs)), 4.6), layout="constrained")
+    fig = figure(max(6.0, 1.0 + 0.9 * len(pairs)), 4.6)
     ax = fig.add_subplot()
     x = np.arange(len(pairs))
     width = 0.38
@@ -104,13 +150,12 @@ def _paired_bars(pairs: list[dict[str, Any]], left: str, right: str, names: tupl
         ctx = p.get("context") or ",".join(f"{k}={v}" for k, v in p.get("labels", {}).items())
         ticks.append(f"{tick}\n{ctx}" if ctx else tick)
     ax.set_xticks(x, ticks, fontsize=8, rotation=20, ha="right")
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    log_axis(ax, "y")
     ax.set_ylabel("p50 latency (ms, log scale), 95% CI")
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.3)
-    return _png(fig)
+    return to_png(fig)
 
 
 def cold_vs_warm(pairs: list[dict[str, Any]]) -> bytes | None:
@@ -126,7 +171,7 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
     """Latency of search 1..N after a cold start, one line per (query, prewarm mode)."""
     if not entries:
         return None
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    fig = figure(9, 4.5)
     ax = fig.add_subplot()
     for e in entries:
         pts = np.asarray(e["curve"], dtype=np.float64)
@@ -134,11 +179,10 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
         ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2,
                 label=f"{name} prewarm={e['prewarm']}")
         ax.axhline(e["steady_ms"], linewidth=0.6, linestyle=":", color="#57606a")
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    log_axis(ax, "y")
     ax.set_xlabel("search number after cold start")
     ax.set_ylabel("latency (ms, log scale; median over repetitions)")
     ax.set_title("HNSW warm-up")
     ax.legend(fontsize=8)
     ax.grid(which="both", alpha=0.3)
-    return _png(fig)
+    return to_png(fig)

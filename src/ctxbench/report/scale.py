@@ -12,7 +12,7 @@ from matplotlib.figure import Figure as MplFigure
 from ctxbench.analysis.scale import _n, study_summary
 from ctxbench.report.content import fmt_num
 from ctxbench.report.document import Block, Details, Figure, Heading, Para, Table
-from ctxbench.report.plots import _plain_log, _png
+from ctxbench.report.plots import plain_log_ticks, to_png
 from ctxbench.results.store import ResultsDir
 
 COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#e16f24")
@@ -125,13 +125,13 @@ def _plot(query: str, fits: list[dict[str, Any]], horizon: int) -> bytes | None:
                 va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    plain_log_ticks(ax.yaxis)
     ax.set_xlabel("traces (log scale)")
     ax.set_ylabel("latency (ms, log scale)")
     ax.set_title(f"{query}: latency vs dataset size, fit a·N^b")
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return to_png(fig)
 
 
 def scale_blocks(data: dict[str, Any]) -> list[Block]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ctxbench.report import cache_section, remedies, scale
+from ctxbench.report import cache_section, load, remedies, scale
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
@@ -26,16 +26,10 @@ def _vector(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
     return report.report_sections(summary, results)
 
 
-def _load(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
-    from ctxbench.load import report  # moving to ctxbench.report (issue 12)
-
-    return report.report_sections(summary, results)
-
-
 # (name, provider), in the order the sections appear in the report
 SECTIONS: tuple[tuple[str, SectionProvider], ...] = (
     ("vector", _vector),
-    ("load", _load),
+    ("load", load.report_sections),
     ("remedies", remedies.report_sections),
     ("scale", scale.report_sections),
     ("cache", cache_section.report_sections),

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ctxbench.report import vector_plots as plots
 from ctxbench.report.content import fmt_est, fmt_num, fmt_pct
 from ctxbench.report.document import Block, Bullets, Details, Figure, Heading, Para, Table
 from ctxbench.results.store import ResultsDir
-from ctxbench.vector import VECTOR_JSON, plots
+from ctxbench.vector import VECTOR_JSON
 from ctxbench.vector import analysis as an
 
 LOW_AGREEMENT = 0.999

@@ -1,18 +1,19 @@
 """Plots of the vector section: recall vs latency per selectivity, and warm-up curves with the
-detected steady point. Same conventions as ``ctxbench.report.plots`` (Agg canvas, no pyplot,
-log latency axes, no timestamp in the PNG so a rebuild gives the same bytes)."""
+detected steady point. Built with the toolkit of ``ctxbench.report.plots`` (Agg canvas, no
+pyplot, log latency axes, no timestamp in the PNG so a rebuild gives the same bytes)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from ctxbench.report.plots import _plain_log, _png
+from ctxbench.report.plots import COLORS as ALL_COLORS
+from ctxbench.report.plots import budget_line, figure, log_axis, to_png
+from ctxbench.report.plots import color as series_color
 from ctxbench.vector.analysis import Point, pareto
 
-COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700")
+COLORS = ALL_COLORS[:5]  # the vector plots cycle through five colours
 MARKERS = {"relaxed_order": "s", "strict_order": "D"}
 
 
@@ -34,13 +35,13 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
             phases.append(p.phase)
     cols = min(len(sels), 2)
     rows = (len(sels) + cols - 1) // cols
-    fig = Figure(figsize=(6.2 * cols, 4.4 * rows), layout="constrained")
+    fig = figure(6.2 * cols, 4.4 * rows)
     for n, sel in enumerate(sels):
         ax = fig.add_subplot(rows, cols, n + 1)
         mine = [p for p in items if p.selectivity == sel and p.recall_value is not None
                 and p.lat(metric)]
         for i, phase in enumerate(phases):
-            color = COLORS[i % len(COLORS)]
+            color = series_color(i, COLORS)
             tag = phase.split(".")[0] if "." in phase else phase
             front = pareto([p for p in mine if p.phase == phase and p.kind != "shipped"], metric)
             if len(front) > 1:  # recall r costs the latency of the first frontier point reaching r
@@ -63,13 +64,12 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
                 ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
                         marker="*", markersize=11, label=f"as shipped ({tag})")
         if target is not None:
-            ax.axvline(target, color="#1a7f37", linestyle="--", linewidth=1)
+            budget_line(ax, target, vertical=True, color="#1a7f37")
         if budget_ms:
-            ax.axhline(budget_ms, color="#cf222e", linestyle="--", linewidth=1)
+            budget_line(ax, budget_ms)
         lowest = min([p.recall_value for p in mine] + ([target] if target is not None else []))
         ax.set_xlim(max(0.0, lowest - 0.03), 1.005)
-        ax.set_yscale("log")
-        _plain_log(ax.yaxis)
+        log_axis(ax, "y")
         filt = next((p.filter for p in mine), "")
         ax.set_title(f"selectivity {sel}" + (f" ({filt})" if filt and filt != "none" else ""),
                      fontsize=10)
@@ -77,7 +77,7 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
         ax.set_ylabel(f"{metric} latency (ms, log)")
         ax.grid(which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    return _png(fig)
+    return to_png(fig)
 
 
 def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
@@ -86,10 +86,10 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
     entries = [e for e in entries if e.get("curve")]
     if not entries:
         return None
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    fig = figure(9, 4.5)
     ax = fig.add_subplot()
     for i, e in enumerate(entries):
-        color = COLORS[i % len(COLORS)]
+        color = series_color(i, COLORS)
         pts = np.asarray(e["curve"], dtype=np.float64)
         state = (f"steady from search {e['searches_to_steady']}" if e["steady"]
                  else "not steady")
@@ -99,11 +99,10 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
         if e["steady"] and e["steady_index"] is not None:
             x, y = pts[e["steady_index"]]
             ax.plot([x], [y], marker="o", markersize=10, markerfacecolor="none", color=color)
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    log_axis(ax, "y")
     ax.set_xlabel("search number after a cold start")
     ax.set_ylabel("latency (ms, log; median over repetitions)")
     ax.set_title("HNSW warm-up: time to steady state")
     ax.legend(fontsize=8)
     ax.grid(which="both", alpha=0.3)
-    return _png(fig)
+    return to_png(fig)
