@@ -20,7 +20,7 @@ from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_CLEANUP, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from ctxbench import scenario as scenarios
 from ctxbench.errors import CtxbenchError
@@ -156,14 +156,21 @@ class LocustProcess:
             self.courier.report_error(self.failure.message, code)
         else:
             self.env.process_exit_code = code
-            gevent.spawn_later(0.1, self.env.runner.quit)
+            gevent.spawn_later(0.1, self._quit)
 
     def _worker_failed(self, message: str, code: int, node: str) -> None:
         if not self.failure.message:
             self.failure.message, self.failure.code = message, code
             log.error("ctxbench: worker %s: %s", node, message)
             self.env.process_exit_code = code
-            gevent.spawn_later(0.1, self.env.runner.quit)
+            gevent.spawn_later(0.1, self._quit)
+
+    def _quit(self) -> None:
+        """Quit Locust, unless it is quitting already (the shape also ends a failed test: a
+        second quit would stop users that are already stopping)."""
+        runner = self.env.runner
+        if runner.state not in (STATE_STOPPING, STATE_CLEANUP):
+            runner.quit()
 
     # -- measurements ----------------------------------------------------------------------------------
     def _post(self, step: int, measurement: dict[str, Any]) -> None:
