@@ -303,3 +303,24 @@ def test_capacity_curve_puts_unfinished_steps_above_everything_measured() -> Non
     assert curve.worst_ms == [42.0, 120.0, 240.0]  # twice the worst measured
     assert curve.service == [(10, 40.0), (30, 41.0)] and curve.budget_ms == 90.0
     assert load_analysis.capacity_curve({"steps": []}) is None
+
+
+def test_warm_up_requests_do_not_feed_the_capacity_search() -> None:
+    """Warm-up requests leave their step entirely: neither samples nor unfinished arrivals."""
+    from ctxbench.load.owner import ResultsOwner
+    from ctxbench.results import Measurement
+
+    sc = _scenario("[queries]\ninclude = ['get_incident']\n[load]\nmode = 'capacity'\n")
+    owner = ResultsOwner(sc, LoadSettings.from_scenario(sc), build_mix(sc))
+    assert owner.search is not None
+    name = "get_incident[as_shipped]"
+    owner.search.add_scheduled(0, name, 200)  # 120 warm-up arrivals (slow: cold) + 80 measured
+    for i in range(200):
+        warm = i < 120
+        owner._feed_search(0, Measurement("r", "load", "get_incident", "as_shipped", f"p{i}", 0,
+                                          latency_ns=int((900 if warm else 5) * 1e6), rows=1,
+                                          warmup=warm, labels={"mode": "capacity"}))
+    data = owner.search.steps[0]
+    assert data.scheduled[name] == 80 and len(data.latencies_ms[name]) == 80
+    assert max(data.latencies_ms[name]) == 5.0
+    assert owner.search.judge(0).passed

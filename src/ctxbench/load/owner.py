@@ -87,6 +87,9 @@ class ResultsOwner:
         if self.search is None or m.labels.get("mode") != "capacity":
             return
         name = f"{m.query}[{m.variant}]"
+        if m.warmup:  # warm-up requests are not samples of their step: out of it altogether
+            self.search.add_scheduled(step, name, -1)
+            return
         self.search.add_result(step, name, m.latency_ns / 1e6, m.ok, m.metrics.get("lag_ms"),
                                m.metrics.get("service_ms"))
 
