@@ -166,9 +166,11 @@ class LocustProcess:
             gevent.spawn_later(0.1, self._quit)
 
     def _quit(self) -> None:
-        """Quit Locust, unless it is quitting already (the shape also ends a failed test: a
-        second quit would stop users that are already stopping)."""
+        """Quit Locust, unless the shape ends the test: it does within a tick once a failure is
+        set, and quitting under it makes Locust stop the users twice."""
         runner = self.env.runner
+        if getattr(runner, "shape_greenlet", None) is not None:
+            return
         if runner.state not in (STATE_STOPPING, STATE_CLEANUP):
             runner.quit()
 
