@@ -18,7 +18,7 @@ from ctxbench.db.target import Target
 from ctxbench.measure.executor import ConnectionSpec
 from ctxbench.queries import DatasetProfile, catalog
 from ctxbench.results import ResultsDir
-from ctxbench.vector import VECTOR_JSON
+from ctxbench.results.store import VECTOR_JSON
 from ctxbench.vector.cells import ID_COL, SIMILARITY_COL, applied_settings
 from ctxbench.vector.filters import pick_filters
 from ctxbench.vector.groundtruth import export_corpus, ground_truth

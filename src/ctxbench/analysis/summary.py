@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
+from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
 from ctxbench.analysis.plans import explain_changes, short_change, summary_of
@@ -401,8 +401,8 @@ def build_summary(results_dir: Path | str,
                   groups: dict[GroupKey, GroupData] | None = None) -> dict[str, Any]:
     """Compute summary.json's content from a results folder (raises UsageError if it isn't
     one). Keys: schema_version, run, phases, analysis, budgets, groups, verdicts, plans,
-    plan_changes, cold_warm, before_after, hnsw_warmup, verdict. ``groups`` may be passed in
-    when the caller already read the measurements."""
+    plan_changes, cold_warm, before_after, hnsw_warmup, vector, verdict. ``groups`` may be
+    passed in when the caller already read the measurements."""
     results = ResultsDir(results_dir).require()
     meta = results.read_meta()
     records = results.read_phases()
@@ -441,6 +441,8 @@ def build_summary(results_dir: Path | str,
              and c["from"]["phase"] == entry["before"]["phase"]
              and c["to"]["phase"] == entry["after"]["phase"]), None)
     warm_groups = [g for k, g in ordered if k.phase == warmup.WARMUP_PHASE]
+    hnsw = warmup.summarize(warm_groups, [e for r in records if r.phase == warmup.WARMUP_PHASE
+                                          for e in r.events])
 
     info = run_info(meta, results)
     incomplete_phases = [r.phase for r in records if r.status not in ("complete", "skipped")]
@@ -453,7 +455,7 @@ def build_summary(results_dir: Path | str,
     problems = hollow.problems(budgets, groups)
     if problems and overall == verdicts.PASS:
         overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
-    return rounded({
+    summary: dict[str, Any] = rounded({
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run": info,
         "phases": [_phase_json(r) for r in records],
@@ -481,9 +483,8 @@ def build_summary(results_dir: Path | str,
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
-        "hnsw_warmup": warmup.summarize(warm_groups, [e for r in records
-                                                      if r.phase == warmup.WARMUP_PHASE
-                                                      for e in r.events]),
+        "hnsw_warmup": hnsw,
+        "vector": None,  # below, not rounded: means of recall fractions sit on rounding edges
         "verdict": {
             "overall": overall,
             "counts": verdicts.counts(verdict_json),
@@ -493,3 +494,5 @@ def build_summary(results_dir: Path | str,
             "problems": problems,
         },
     })
+    summary["vector"] = vector.summarize(results, summary["groups"], summary["hnsw_warmup"])
+    return summary
