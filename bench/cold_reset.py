@@ -25,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from ctxbench.analysis.plans import summarize_plan
 from ctxbench.db import control
-from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec
 from ctxbench.measure.phases import SilentProgress
 from ctxbench.queries import ParamSampler, catalog
 from ctxbench.results import ResultsDir, RunMeta
+from ctxbench.results.explain import summarize_plan
+from ctxbench.runs import session
 from ctxbench.scenario import find as find_scenario
 
 METHODS = ("restart", "evict")

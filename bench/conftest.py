@@ -40,7 +40,7 @@ def _seeded_dsn() -> str:
     from ctxbench.db import control
     from ctxbench.db.target import make_server, open_target
     from ctxbench.measure.phases import SilentProgress
-    from ctxbench.measure.session import prepare_dataset
+    from ctxbench.runs.session import prepare_dataset
 
     sc = scenarios.load_text(f'name = "bench"\n[database]\nname = "{DATABASE}"\n'
                              f"[dataset]\nscale = {SCALE}\nseed = {SEED}\n", "<bench>")

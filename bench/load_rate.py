@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ctxbench.datagen import ddl, parents
 from ctxbench.datagen import pgbinary as pb
-from ctxbench.datagen.encode import COPY_COLUMNS, copy_statement
+from ctxbench.datagen.encode import COPY_COLUMNS, traces_copy_statement
 from ctxbench.datagen.generator import DatasetOptions, _ensure_catalog, _set_autovacuum
 from ctxbench.datagen.loader import DEFAULT_WORKERS, copy_rows, copy_traces, encoded_chunks
 from ctxbench.datagen.model import HistoryStats
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             world = prepare(conn, options, args.state, data_file)
             print(f"prepared {args.scale:,} rows ({data_file.stat().st_size / 2**20:.0f} MiB file) "
                   f"in {time.perf_counter() - t0:.1f} s", flush=True)
-            print(f"statement: {copy_statement()[:60]}...", flush=True)
+            print(f"statement: {traces_copy_statement()[:60]}...", flush=True)
             times: dict[str, list[float]] = {"ctxbench": [], "server": []}
             for r in range(args.rounds):
                 order = ("ctxbench", "server") if r % 2 == 0 else ("server", "ctxbench")

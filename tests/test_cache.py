@@ -306,7 +306,7 @@ min = 0.01
 
 def _cache_run(pg_server, redis_server, tmp_path, variant="as_shipped", name="cache_tiny"):
     from ctxbench import scenario as scenarios
-    from ctxbench.measure.runner import run_scenario
+    from ctxbench.runs.phase_run import run_scenario
 
     sc = scenarios.load_text(CACHE_RUN.format(name=name, variant=variant), f"{name}.toml")
     return run_scenario(sc, out_dir=tmp_path, home=pg_server.home, redis_url=redis_server.url(5))
@@ -339,7 +339,7 @@ def test_cache_phase_measures_every_tier_and_reports_the_split(pg_server, redis_
 def test_the_stampede_check_fails_when_the_count_is_not_the_services(pg_server, redis_server, tmp_path,
                                                                    monkeypatch):
     """Hold the no-single-flight read path to the service's promise: the check must fail."""
-    from ctxbench.measure import cache_phase
+    from ctxbench.measure.phases import cache as cache_phase
 
     monkeypatch.setattr(cache_phase, "expected_stampede",
                         lambda variant, query, n_keys: 2 * n_keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ctxbench.datagen.generator import DatasetOptions
-from ctxbench.measure.session import ANCHOR_REUSE_DAYS, _reusable
+from ctxbench.runs.session import ANCHOR_REUSE_DAYS, _reusable
 
 
 def _recorded(options: DatasetOptions, state: str = "loaded") -> dict:

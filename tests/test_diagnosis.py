@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ctxbench.analysis.diagnosis import analyse_plan, diagnose, pick_plan
-from ctxbench.analysis.plans import summarize_plan
 from ctxbench.measure.tails import tail_picks
 from ctxbench.queries import ParamSet
 from ctxbench.results import Measurement
+from ctxbench.results.explain import summarize_plan
 
 
 def _m(ps: ParamSet, ms: float, ok: bool = True, warmup: bool = False) -> Measurement:

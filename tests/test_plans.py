@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import cli
 from typer.testing import CliRunner
 
-from ctxbench.analysis.plans import diff_plans, misestimates, short_change, summarize_plan
+from ctxbench.analysis.plans import diff_plans, misestimates, short_change
 from ctxbench.analysis.synthetic import (
     explain,
     index_plan,
@@ -21,6 +21,7 @@ from ctxbench.analysis.synthetic import (
 )
 from ctxbench.cli import app
 from ctxbench.errors import UsageError
+from ctxbench.results.explain import summarize_plan
 
 
 def _scale_numbers(node: dict, factor: float) -> None:

@@ -29,7 +29,7 @@ def test_catalog_shape():
         "by_namespace", "severity_distribution", "trend", "filtered_aggregation",
         "top_failing_actions", "action_comparison", "namespace_health"]
     for q in catalog.values():
-        assert AS_SHIPPED in q.variants and q.budget_ms == 500.0
+        assert AS_SHIPPED in q.variants
         assert q.tags and q.tags <= {"list", "point", "vector", "aggregate"}
         for v in q.variants.values():
             assert v.doc, (q.name, v.name)

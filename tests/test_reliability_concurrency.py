@@ -17,8 +17,8 @@ from servers import throwaway_home
 from ctxbench import scenario as scenarios
 from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.locks import BusyError, lock_database, lock_home
-from ctxbench.measure.session import create_results, run_id_for
 from ctxbench.results import ResultsDir
+from ctxbench.runs.session import create_results, run_id_for
 
 SCENARIO = """
 name = "conc"

@@ -16,7 +16,7 @@ from ctxbench.db.connect import connect
 from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.target import Target, open_target
 from ctxbench.errors import NotOwnedError
-from ctxbench.measure.runner import run_scenario
+from ctxbench.runs.phase_run import run_scenario
 
 FOREIGN_DDL = """
 CREATE TABLE resource_references (id serial PRIMARY KEY, name text, kind text)

@@ -12,8 +12,8 @@ from cli_helpers import cli
 from ctxbench import scenario as scenarios
 from ctxbench.analysis.synthetic import lognormal_ms, write_run
 from ctxbench.errors import UsageError
-from ctxbench.measure.validate import check_scenario
 from ctxbench.report.build import build_reports
+from ctxbench.runs.validate import check_scenario
 
 KEY = ("warm", "list_incidents", "as_shipped")
 

@@ -15,8 +15,8 @@ from ctxbench import scenario as scenarios
 from ctxbench.cli import app
 from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.errors import InfraError
-from ctxbench.measure.runner import run_scenario
 from ctxbench.results import ResultsDir
+from ctxbench.runs.phase_run import run_scenario
 from ctxbench.scenario import select_workload
 
 

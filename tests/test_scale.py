@@ -19,10 +19,10 @@ from ctxbench.db.embedded import EmbeddedServer
 from ctxbench.db.target import drop_database, open_target
 from ctxbench.errors import InfraError, NotOwnedError, UsageError
 from ctxbench.measure.phases import SilentProgress
-from ctxbench.measure.scale import point_scenario, run_scale_study
-from ctxbench.measure.session import prepare_dataset
 from ctxbench.results import ResultsDir
 from ctxbench.results.model import Measurement
+from ctxbench.runs.scale import point_scenario, run_scale_study
+from ctxbench.runs.session import prepare_dataset
 
 SIZES = (20_000, 100_000, 300_000, 1_000_000)
 

@@ -17,31 +17,26 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ctxbench.config import DEFAULT_BUDGET, spec_field
 from ctxbench.errors import UsageError
+from ctxbench.measure import phases
 from ctxbench.queries import Query, catalog
 
-PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup", "cache")
-# Names measurements carry: the analyze phases measure a cold and a warm part each.
-MEASURED_PHASES = ("cold", "warm", "before_analyze.cold", "before_analyze.warm", "after_analyze.cold",
-                   "after_analyze.warm", "hnsw_warmup", "load",
-                   # ctxbench vector: warm searches per statistics state (see VectorSpec)
-                   "vector", "before_analyze.vector", "after_analyze.vector",
-                   # the cache phase (see CacheSpec): the service's read path in front of the core
-                   "cache.hit", "cache.miss", "cache.mix", "cache.outage", "cache.stampede")
+PHASES = phases.NAMES
+# Names measurements carry: the registered phases' (the analyze phases measure a cold and a warm
+# part each), then those of the other drivers: `ctxbench load` and `ctxbench vector` (warm
+# searches per statistics state, see VectorSpec).
+DRIVER_PHASES = ("load", "vector", "before_analyze.vector", "after_analyze.vector")
+MEASURED_PHASES = phases.MEASURED + DRIVER_PHASES
 METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness",
            # cache: share of requests answered by L1/L2, share that reached the database, and
            # database queries per request (means of per-request 0/1 or counts)
            "hit_rate", "db_share", "db_queries")
 
 
-def _f(default: Any = dataclasses.MISSING, *, choices: tuple | None = None, lo: float | None = None,
-       hi: float | None = None, doc: str = "", factory: Any = None) -> Any:
-    meta = {"choices": choices, "lo": lo, "hi": hi, "doc": doc}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+_f = spec_field
 
 
 @dataclass
@@ -94,76 +89,20 @@ class QueriesSpec:
     overrides: dict[str, QueryOverride] = _f(factory=dict)
 
 
-_REMEDY_COLD_DOC = ("cold samples per remedy pair in the remedy-schema stage (a PASS of p95 "
-                    "needs many; the as-shipped stage only needs enough to FAIL); default: the same")
+if TYPE_CHECKING:
+    class PhasesSpec:
+        """[phases]: ``run`` (the phases to run, in order) and one table per registered phase."""
 
+        run: list[str]
 
-@dataclass
-class ColdSpec:
-    samples: int = _f(20, lo=1, hi=10000)
-    remedy_samples: int | None = _f(None, lo=1, hi=10000, doc=_REMEDY_COLD_DOC)
-
-
-@dataclass
-class WarmSpec:
-    param_sets: int = _f(50, lo=1, hi=100000, doc="distinct parameter sets per query")
-    warmup_passes: int = _f(1, lo=0, hi=100, doc="untimed passes over the same sets first")
-    repeats: int = _f(2, lo=1, hi=1000, doc="measured passes over the sets (shuffled)")
-
-
-@dataclass
-class AnalyzeSpec:
-    cold_samples: int = _f(20, lo=0, hi=10000)
-    remedy_cold_samples: int | None = _f(None, lo=0, hi=10000, doc=_REMEDY_COLD_DOC)
-    param_sets: int = _f(50, lo=0, hi=100000)
-    remedy_param_sets: int | None = _f(None, lo=0, hi=100000,
-                                       doc="warm parameter sets in the remedy-schema stage")
-    warmup_passes: int = _f(1, lo=0, hi=100)
-    repeats: int = _f(2, lo=1, hi=1000)
-
-
-@dataclass
-class HnswWarmupSpec:
-    searches: int = _f(50, lo=1, hi=100000, doc="searches 1..N after each cold start")
-    repeats: int = _f(3, lo=1, hi=1000, doc="cold starts per prewarm mode")
-    modes: list[str] = _f(factory=lambda: ["none", "index", "index+heap"])
-    query: str = _f("semantic_search")
-    variant: str = _f("as_shipped")
-
-
-@dataclass
-class CacheSpec:
-    """The ``cache`` phase: the service's read path (Redis L1, L2 map, single-flight)."""
-
-    queries: list[str] = _f(factory=lambda: ["list_incidents", "get_incident", "semantic_search"],
-                            doc="cached queries measured (the service cached these three)")
-    variants: list[str] = _f(factory=lambda: ["as_shipped"],
-                             doc="cache variants: as_shipped, tuned, no_singleflight")
-    hit_samples: int = _f(100, lo=0, hi=100000, doc="distinct keys per query warmed then read (0 = skip)")
-    miss_samples: int = _f(50, lo=0, hi=100000, doc="distinct never-seen keys per query (0 = skip)")
-    mix: str = _f("zipf", choices=("zipf", "service_80_20"),
-                  doc="zipf: requests Zipf-distributed over sampled keys; service_80_20: 80 of every "
-                  "100 requests reuse 4 warmed keys (the service's hit-rate test)")
-    mix_requests: int = _f(1000, lo=0, hi=10_000_000, doc="requests per query in cache.mix (0 = skip)")
-    mix_keys: int = _f(500, lo=1, hi=1_000_000, doc="zipf: sampled parameter sets (keys) requested")
-    zipf_s: float = _f(1.1, lo=0.0, hi=5.0, doc="zipf exponent: P(rank r) ∝ 1/r^s")
-    outage_samples: int = _f(20, lo=0, hi=100000, doc="keys per query with Redis down (L2 only; 0 = skip)")
-    stampede_trials: int = _f(5, lo=0, hi=1000, doc="trials per case of the stampede check (0 = skip)")
-    stampede_concurrency: int = _f(10, lo=2, hi=200, doc="concurrent identical misses per trial")
-    stampede_queries: list[str] = _f(factory=lambda: ["list_incidents"])
-    lru_size: int = _f(1000, lo=1, hi=10_000_000, doc="L2 entries (the service: 1000)")
-    ttl_s: float = _f(300.0, lo=1, hi=86400, doc="cache TTL in seconds (the service: 5 min)")
-
-
-@dataclass
-class PhasesSpec:
-    run: list[str] = _f(factory=lambda: ["before_analyze", "after_analyze", "hnsw_warmup"])
-    cold: ColdSpec = _f(factory=ColdSpec)
-    warm: WarmSpec = _f(factory=WarmSpec)
-    before_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
-    after_analyze: AnalyzeSpec = _f(factory=AnalyzeSpec)
-    hnsw_warmup: HnswWarmupSpec = _f(factory=HnswWarmupSpec)
-    cache: CacheSpec = _f(factory=CacheSpec)
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    PhasesSpec = dataclasses.make_dataclass(
+        "PhasesSpec",
+        [("run", list[str], _f(factory=lambda: list(phases.DEFAULT_RUN))),
+         *((p.name, p.spec, _f(factory=p.spec)) for p in phases.REGISTRY)],
+        namespace={"__doc__": "[phases]: run (the phases to run, in order) and one table per "
+                              "registered phase (ctxbench.measure.phases.REGISTRY)."})
 
 
 @dataclass
@@ -288,8 +227,7 @@ class Scenario:
 
     def resolved_budgets(self) -> list[dict[str, Any]]:
         """Budgets as the analysis reads them; the default p95 <= 500 ms always comes first."""
-        out: list[dict[str, Any]] = [{"query": "*", "phase": "*", "variant": "*", "metric": "p95",
-                                      "max": 500.0}]
+        out: list[dict[str, Any]] = [{**DEFAULT_BUDGET, "variant": "*"}]
         for b in self.budgets:
             item: dict[str, Any] = {"query": b.query, "phase": b.phase, "variant": b.variant,
                                     "metric": b.metric}
@@ -374,9 +312,9 @@ def _check(s: Scenario, ld: _Loader) -> None:
     for i, name in enumerate(s.phases.run):
         if name not in PHASES:
             ld.fail(f"phases.run[{i}]", name, f"allowed phases: {', '.join(PHASES)}")
-    for i, mode in enumerate(s.phases.hnsw_warmup.modes):
-        if mode not in ("none", "index", "index+heap"):
-            ld.fail(f"phases.hnsw_warmup.modes[{i}]", mode, "allowed: none, index, index+heap")
+    for phase in phases.REGISTRY:
+        if phase.check is not None:
+            phase.check(getattr(s.phases, phase.name), ld.fail, phase.name in s.phases.run)
     _check_vector(s.vector, ld)
     _check_cache(s, ld)
     _check_scale(s.scale, ld)
@@ -399,22 +337,12 @@ def _check(s: Scenario, ld: _Loader) -> None:
 
 
 def _check_cache(s: Scenario, ld: _Loader) -> None:
-    from ctxbench.cache.keys import CACHED_QUERIES
     from ctxbench.cache.readpath import CACHE_VARIANTS
 
-    c = s.phases.cache
-    for field_name, values in (("queries", c.queries), ("stampede_queries", c.stampede_queries)):
-        for i, q in enumerate(values):
-            if q not in CACHED_QUERIES:
-                ld.fail(f"phases.cache.{field_name}[{i}]", q, "allowed: " + ", ".join(CACHED_QUERIES)
-                        + " (the service never cached the aggregations)")
-    for i, v in enumerate(c.variants):
-        if v not in CACHE_VARIANTS:
-            ld.fail(f"phases.cache.variants[{i}]", v, "allowed: " + ", ".join(CACHE_VARIANTS))
-    if "cache" in s.phases.run and not c.variants:
-        ld.fail("phases.cache.variants", c.variants, "at least one of " + ", ".join(CACHE_VARIANTS))
     if s.load.cache_variant not in CACHE_VARIANTS:
         ld.fail("load.cache_variant", s.load.cache_variant, "allowed: " + ", ".join(CACHE_VARIANTS))
+
+
 def _check_scale(sc: ScaleSpec, ld: _Loader) -> None:
     for i, n in enumerate(sc.points):
         if not 1000 <= n <= 10_000_000:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctxbench.config import DEFAULT_BUDGET
 from ctxbench.errors import UsageError
 
 LATENCY_METRICS = ("mean", "min", "max")  # plus any percentile pNN / pNN.N
@@ -34,9 +35,7 @@ RATE_METRICS = ("error_rate", "empty_rate")
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
 _KEYS = {"query", "phase", "variant", "labels", "metric", "max", "min", "unit", "source"}
 
-DEFAULT_BUDGETS: tuple[dict[str, Any], ...] = (
-    {"query": "*", "phase": "*", "metric": "p95", "max": 500.0, "source": "default"},
-)
+DEFAULT_BUDGETS: tuple[dict[str, Any], ...] = ({**DEFAULT_BUDGET, "source": "default"},)
 
 
 def percentile_of(metric: str) -> float | None:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ctxbench.analysis import geometry
+from ctxbench.datagen.pgbinary import copy_statement
 
 ANCHOR = date(2026, 1, 1)  # descriptions and vectors do not depend on the anchor
 QUERIES = 200
@@ -114,7 +115,7 @@ def hnsw_recall(conn, base: np.ndarray, queries: np.ndarray, efs: Sequence[int] 
     dims = base.shape[1]
     kth = exact_kth(base, queries, k)
     conn.execute(f"CREATE TEMP TABLE calib (id int PRIMARY KEY, v vector({dims}))")
-    with conn.cursor().copy("COPY calib (id, v) FROM STDIN WITH (FORMAT BINARY)") as cp:
+    with conn.cursor().copy(copy_statement("calib", ("id", "v"))) as cp:
         cp.set_types(["int4", "vector"])
         for i, row in enumerate(base):
             cp.write_row((i, row))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctxbench.analysis.plans import summarize_plan, summary_of
 from ctxbench.errors import UsageError
+from ctxbench.results.explain import summarize_plan, summary_of
 
 
 @dataclass

@@ -277,7 +277,7 @@ def study_plans(study_path: Any, runs: list[dict[str, Any]]) -> dict[tuple[str, 
     """Captured plan summaries per (query, variant, phase) and scale, from each point's run."""
     from pathlib import Path
 
-    from ctxbench.analysis.plans import summary_of
+    from ctxbench.results.explain import summary_of
     from ctxbench.results.store import ResultsDir
 
     out: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)

@@ -18,7 +18,7 @@ import numpy as np
 from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
-from ctxbench.analysis.plans import explain_changes, short_change, summary_of
+from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
     CI_LEVEL,
@@ -34,11 +34,12 @@ from ctxbench.analysis.stats import (
     seed_for,
     wilson,
 )
+from ctxbench.measure import phases
+from ctxbench.results.explain import summary_of
 from ctxbench.results.model import PhaseRecord, RunMeta
 from ctxbench.results.store import ResultsDir
 
 SUMMARY_SCHEMA_VERSION = 1
-CANONICAL_PHASES = ("cold", "warm", "before_analyze", "after_analyze", "hnsw_warmup")
 
 
 def rounded(value: Any, digits: int = 6) -> Any:
@@ -87,9 +88,9 @@ def run_info(meta: RunMeta | None, results: ResultsDir) -> dict[str, Any]:
 
 
 def phase_order(records: list[PhaseRecord], seen: Iterable[str]) -> dict[str, int]:
-    """Phases in the order the run did them, then the canonical order, then by name."""
+    """Phases in the order the run did them, then the registry's order, then by name."""
     order: list[str] = []
-    for name in [r.phase for r in records] + list(CANONICAL_PHASES) + sorted(set(seen)):
+    for name in [r.phase for r in records] + list(phases.NAMES) + sorted(set(seen)):
         if name not in order:
             order.append(name)
     return {name: i for i, name in enumerate(order)}

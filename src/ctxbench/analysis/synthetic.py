@@ -155,7 +155,7 @@ def write_run(path: Path | str, *, run_id: str = "synthetic", scenario: str = "s
                                     stats_state="no_stats" if phase == "before_analyze"
                                     else "analyzed"))
     for (phase, query, variant), raw in (plans or {}).items():
-        from ctxbench.analysis.plans import summarize_plan
+        from ctxbench.results.explain import summarize_plan
 
         rd.write_plan(phase, query, variant, {"param_id": "p0", "params": {"limit": 10},
                                               "plan": raw, "summary": summarize_plan(raw)})

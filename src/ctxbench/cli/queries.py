@@ -13,7 +13,7 @@ from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_consol
 from ctxbench.db.target import Target, database_exists, make_server, open_target
 from ctxbench.errors import UsageError
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
-from ctxbench.queries.plantext import plan_numbers, plan_outline
+from ctxbench.results.explain import numbered_outline, plan_numbers
 
 out = make_console()
 queries_app = typer.Typer(help="The query catalog: list queries, explain their plans.",
@@ -22,17 +22,17 @@ queries_app = typer.Typer(help="The query catalog: list queries, explain their p
 
 @queries_app.command("list")
 def list_queries(as_json: Json = False) -> None:
-    """Every query with its tags, budget and variants."""
+    """Every query with its tags and variants (budgets come from the scenario: by default
+    p95 <= 500 ms for every query and phase)."""
     if as_json:
         out.print_json(json.dumps([q.describe() for q in catalog.values()]))
         return
-    table = Table("query", "tags", "budget ms", "variants", "description")
+    table = Table("query", "tags", "variants", "description")
     table.columns[0].no_wrap = True
     for q in catalog.values():
         variants = ", ".join(v.name + (f" [{v.schema_variant}]" if v.schema_variant else "")
                              for v in q.variants.values())
-        table.add_row(q.name, ",".join(sorted(q.tags)), f"{q.budget_ms:g}", variants,
-                      q.description)
+        table.add_row(q.name, ",".join(sorted(q.tags)), variants, q.description)
     out.print(table)
 
 
@@ -90,7 +90,7 @@ def explain(
         raise UsageError(f"unknown query {name!r}; allowed: {', '.join(catalog)}")
     query.variant(variant)  # fail on a bad variant before touching the database
     from ctxbench import bounds
-    from ctxbench.scenario import WarmSpec
+    from ctxbench.measure.phases.warm import WarmSpec
 
     bounds.check(WarmSpec, "param_sets", index + 1, "--index + 1 (parameter sets drawn)",
                  "phases.warm.param_sets")
@@ -117,7 +117,7 @@ def explain(
     if v.shipped_noop_sets:
         out.print("shipped no-op statements (outside a transaction): "
                   + "; ".join(v.shipped_noop_sets))
-    for line in plan_outline(plan):
+    for line in numbered_outline(plan):
         out.print(line, highlight=False, markup=False)
     parts = []
     if numbers["planning_ms"] is not None:

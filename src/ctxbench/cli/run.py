@@ -50,8 +50,8 @@ def run(
 
     Exit code: 0 all budgets pass, 1 a budget failed, 2 usage/config error, 3 infrastructure failure.
     """
-    from ctxbench.measure.runner import run_scenario
     from ctxbench.report.console import print_verdicts
+    from ctxbench.runs.phase_run import run_scenario
 
     sc = scenarios.find(scenario)
     if strict:

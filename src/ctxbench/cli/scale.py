@@ -43,8 +43,8 @@ def scale(
     Exit code: 0 all budgets pass at every size, 1 a budget failed, 2 usage, 3 infrastructure.
     """
     from ctxbench.cli.run import RichProgress
-    from ctxbench.measure.scale import run_scale_study
     from ctxbench.report.console import print_verdicts
+    from ctxbench.runs.scale import run_scale_study
 
     sc = scenarios.find(scenario)
     if strict:
@@ -147,8 +147,8 @@ def snapshot_key(
     """The dataset key a scenario's run would use, without touching a server. ``identity`` leaves
     the anchor out (for cache keys whose newest entry may be restored, e.g. the nightly job)."""
     from ctxbench.datagen import snapshot
-    from ctxbench.measure.session import dataset_options
     from ctxbench.queries import schema_variants_needed
+    from ctxbench.runs.session import dataset_options
     from ctxbench.scenario import select_workload
 
     sc = scenarios.find(scenario)

@@ -70,8 +70,8 @@ PACKED_WIDTH = 4 * len(PACKED_COLUMNS) + CORRELATION_LEN + 8 + 8 + 4 + 8 + 8
 _FF = np.full(4, 0xFF, dtype=np.uint8)
 
 
-def copy_statement(table: str = "resource_action_traces") -> str:
-    return f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+def traces_copy_statement(table: str = "resource_action_traces") -> str:
+    return pb.copy_statement(table, COPY_COLUMNS)
 
 
 def _cat(*fields: bytes) -> bytes:

@@ -25,10 +25,11 @@ from ctxbench.datagen.embeddings import DEFAULT_PROFILE, check_profile
 from ctxbench.datagen.loader import DEFAULT_WORKERS, copy_rows, copy_traces
 from ctxbench.datagen.model import HistoryStats, World
 from ctxbench.datagen.parallel import run_tasks
+from ctxbench.datagen.pgbinary import copy_statement
 from ctxbench.datagen.progress import NoProgress, ProgressSink
 from ctxbench.datagen.rng import MAX_SEED
 from ctxbench.datagen.vocab import SEVERITY_MIXES
-from ctxbench.db import partitions
+from ctxbench.db import control, partitions
 from ctxbench.db.connect import check_server
 from ctxbench.db.migrate import WORKLOAD_TABLES, migrate
 from ctxbench.errors import UsageError
@@ -186,46 +187,6 @@ def _refuse_dependents(conn: psycopg.Connection) -> None:
                          "into another database (--database NAME)")
 
 
-def _set_autovacuum(conn: psycopg.Connection, tables: list[str], enabled: bool) -> None:
-    for t in tables:
-        if enabled:
-            q = "ALTER TABLE {} RESET (autovacuum_enabled, toast.autovacuum_enabled)"
-        else:
-            q = "ALTER TABLE {} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"
-        conn.execute(sql.SQL(q).format(sql.Identifier(t)))
-
-
-def _clear_statistics(conn: psycopg.Connection, tables: list[str]) -> str:
-    """Leave no planner statistics behind; returns what was done.
-
-    Fresh partitions have none, but a replaced dataset's resource/history tables and the
-    parent keep theirs through TRUNCATE, and index builds set reltuples. PostgreSQL 18 has
-    pg_clear_*_stats (table owner suffices); older servers need a superuser to delete them.
-    """
-    schema = conn.execute("SELECT current_schema()").fetchone()[0]
-    names = [*tables, TRACES]
-    if conn.execute("SELECT to_regproc('pg_clear_relation_stats')").fetchone()[0] is not None:
-        for t in names:
-            conn.execute("SELECT pg_clear_relation_stats(%s, %s)", (schema, t))
-        rows = conn.execute("SELECT tablename, attname, inherited FROM pg_stats "
-                            "WHERE schemaname = %s AND tablename = ANY(%s)", (schema, names)
-                            ).fetchall()
-        for t, att, inherited in rows:
-            conn.execute("SELECT pg_clear_attribute_stats(%s, %s, %s, %s)",
-                         (schema, t, att, inherited))
-        return "none (cleared)"
-    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
-        oids = "(SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace " \
-               "AND relname = ANY(%s))"
-        conn.execute(f"DELETE FROM pg_statistic WHERE starelid IN {oids}", (names,))
-        conn.execute(f"UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 "
-                     f"WHERE oid IN {oids}", (names,))
-        return "none (cleared)"
-    stale = conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = "
-                         "ANY(%s)", (schema, names)).fetchone()[0]
-    return "none" if stale == 0 else f"stale: {stale} column statistics could not be cleared"
-
-
 def _sizes(conn: psycopg.Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """Bytes per table (heap + TOAST, summed over partitions) and per index (over partitions)."""
     tree = ("(SELECT relid FROM pg_partition_tree({0}) UNION SELECT {0})")
@@ -299,7 +260,7 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
                               default_partition=options.default_partition)
     summary.partitions = partitions.list_partitions(conn)
     plain_tables = ["resource_references", "action_histories", *summary.partitions]
-    _set_autovacuum(conn, plain_tables, enabled=False)
+    control.switch_autovacuum(conn, plain_tables, enabled=False)
 
     stats = HistoryStats(world.n_resources)
     step = f"COPY {TRACES}"
@@ -319,7 +280,7 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
         progress.begin(step, world.n_resources)
         t0 = time.perf_counter()
         data = encode(world, stats)
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        statement = copy_statement(table, columns)
         summary.rows[table] = copy_rows(conn, statement, [(world.n_resources, data)],
                                         lambda n, s=step: progress.advance(s, n))
         summary.load_seconds[table] = round(time.perf_counter() - t0, 3)
@@ -344,10 +305,10 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
         _vacuum_analyze(conn, plain_tables, workers)
         summary.analyze_seconds = round(time.perf_counter() - t0, 3)
         summary.statistics = "analyzed"
-        _set_autovacuum(conn, plain_tables, enabled=True)
+        control.switch_autovacuum(conn, plain_tables, enabled=True)
         progress.end("VACUUM ANALYZE")
     else:
-        summary.statistics = _clear_statistics(conn, plain_tables)
+        summary.statistics = control.drop_planner_statistics(conn, [*plain_tables, TRACES])[0]
 
     progress.begin("checksum", None)
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 
 from ctxbench.datagen import pgbinary as pb
-from ctxbench.datagen.encode import copy_statement, encode_chunk
+from ctxbench.datagen.encode import encode_chunk, traces_copy_statement
 from ctxbench.datagen.model import HistoryStats, World
 from ctxbench.datagen.parallel import connect_like
 
@@ -112,7 +112,7 @@ def copy_traces(conn: psycopg.Connection, world: World, stats: HistoryStats | No
     while each partition is still written in id order by a single connection.
     """
     t0 = time.perf_counter()
-    statement = copy_statement(table)
+    statement = traces_copy_statement(table)
     ranges = world.month_split(workers) if workers > 1 else []
     if len(ranges) <= 1:
         source = encoded_chunks(world, range(world.n_chunks), stats)

@@ -132,3 +132,11 @@ def assemble(pieces: Sequence[Sequence[bytes]]) -> bytes:
 
 def vector_header(dim: int) -> bytes:
     return struct.pack(">ihh", 4 + 4 * dim, dim, 0)
+
+
+def copy_statement(table: str, columns: Sequence[str], *, binary: bool = True) -> str:
+    """The one COPY ... FROM STDIN statement ctxbench sends: the table, its columns in the order
+    the rows carry them, and the format (binary for the encoded streams, text for psycopg's
+    ``write_row``)."""
+    fmt = " (FORMAT BINARY)" if binary else ""
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN{fmt}"

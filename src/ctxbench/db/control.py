@@ -137,6 +137,50 @@ def _save(conn: psycopg.Connection, item: str, value: Any) -> None:
                  "ON CONFLICT (item) DO NOTHING", (item, Jsonb(value)))
 
 
+def switch_autovacuum(conn: psycopg.Connection, tables: list[str], enabled: bool) -> None:
+    """The one way ctxbench switches autovacuum on plain tables (heap and TOAST): off, or back to
+    the server's default. Callers that change tables they found (not just loaded) remember the
+    previous setting first (``set_autovacuum``)."""
+    for t in tables:
+        if enabled:
+            q = "ALTER TABLE {} RESET (autovacuum_enabled, toast.autovacuum_enabled)"
+        else:
+            q = "ALTER TABLE {} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+        conn.execute(sql.SQL(q).format(sql.Identifier(t)))
+
+
+def drop_planner_statistics(conn: psycopg.Connection, relations: list[str]) -> tuple[str, int]:
+    """The one way ctxbench removes planner statistics: ``relations`` (tables of the current
+    schema, the partitioned parent included) end with no pg_statistic rows and reltuples -1, as
+    before their first VACUUM/ANALYZE. As superuser (the embedded server) the rows are deleted;
+    otherwise PostgreSQL 18's pg_clear_*_stats (the table owner suffices). Indexes among
+    ``relations`` lose their expression statistics only. Returns the state ("none (cleared)", or
+    how many column statistics could not be cleared) and the pg_statistic rows removed."""
+    schema = conn.execute("SELECT current_schema()").fetchone()[0]
+    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+        oids = "(SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace " \
+               "AND relname = ANY(%s))"
+        with conn.transaction():
+            deleted = conn.execute(f"DELETE FROM pg_statistic WHERE starelid IN {oids}",
+                                   (relations,)).rowcount
+            conn.execute(f"UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 "
+                         f"WHERE oid IN {oids} AND relkind IN ('r', 'p')", (relations,))
+        return "none (cleared)", deleted
+    if conn.execute("SELECT to_regproc('pg_clear_relation_stats')").fetchone()[0] is not None:
+        for t in relations:
+            conn.execute("SELECT pg_clear_relation_stats(%s, %s)", (schema, t))
+        rows = conn.execute("SELECT tablename, attname, inherited FROM pg_stats "
+                            "WHERE schemaname = %s AND tablename = ANY(%s)", (schema, relations)
+                            ).fetchall()
+        for t, att, inherited in rows:
+            conn.execute("SELECT pg_clear_attribute_stats(%s, %s, %s, %s)",
+                         (schema, t, att, inherited))
+        return "none (cleared)", len(rows)
+    stale = conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = "
+                         "ANY(%s)", (schema, relations)).fetchone()[0]
+    return ("none" if stale == 0 else f"stale: {stale} column statistics could not be cleared"), 0
+
+
 def set_autovacuum(conn: psycopg.Connection, enabled: bool) -> None:
     """Per-table autovacuum switch (partitioned parents take no storage parameters), on
     ctxbench's own tables only; switching it off remembers each table's previous setting so
@@ -205,24 +249,16 @@ def restore(conn: psycopg.Connection) -> list[str]:
 def clear_statistics(conn: psycopg.Connection) -> dict[str, Any]:
     """Return the workload's tables to "freshly loaded, never analyzed", without reloading.
 
-    Deletes their pg_statistic rows and resets pg_class.reltuples to -1 (the value before the
-    first VACUUM/ANALYZE), with autovacuum switched off so it stays that way. Needs superuser
-    (true on the embedded server); elsewhere the caller reloads the dataset instead.
+    Autovacuum switched off (remembered, so ``restore`` puts it back), then
+    ``drop_planner_statistics`` over the tables, partitions and indexes.
     """
     set_autovacuum(conn, False)
-    rels = workload_relations(conn)
-    tables = table_relations(conn)
     if statistics_state(conn)["pg_statistic_rows"]:
         _save(conn, "statistics", "present")
-    try:
-        with conn.transaction():
-            deleted = conn.execute("DELETE FROM pg_statistic WHERE starelid = ANY (%s::regclass[])",
-                                   (rels,)).rowcount
-            conn.execute("UPDATE pg_class SET reltuples = -1, relallvisible = 0 "
-                         "WHERE oid = ANY (%s::regclass[])", (tables,))
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise InfraError("clearing statistics needs superuser; reload the dataset with "
-                         "`ctxbench seed --replace --no-analyze` instead") from exc
+    state, deleted = drop_planner_statistics(conn, workload_relations(conn))
+    if state.startswith("stale"):
+        raise InfraError(f"clearing statistics needs superuser or PostgreSQL 18 ({state}); reload "
+                         "the dataset with `ctxbench seed --replace --no-analyze` instead")
     return {"pg_statistic_rows_deleted": deleted, **statistics_state(conn)}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ctxbench.analysis.budgets import parse_budgets, percentile_of, resolve
 from ctxbench.analysis.stats import percentile
+from ctxbench.config import DEFAULT_BUDGET
 from ctxbench.load.schedule import RatePlan
 
 DEFAULT_MAX_ERROR_RATE = 0.01
@@ -51,7 +52,7 @@ def thresholds_for(mix_items: Iterable[tuple[Any, str]], budgets: list[dict[str,
         elif metric in found and found[metric].op == "max":
             latency[name] = float(found[metric].threshold)  # type: ignore[arg-type]
         else:
-            latency[name] = float(getattr(q, "budget_ms", 500.0))
+            latency[name] = float(getattr(q, "budget_ms", DEFAULT_BUDGET["max"]))
         er = found.get("error_rate")
         errors[name] = float(er.threshold) if er is not None and er.op == "max" else DEFAULT_MAX_ERROR_RATE
     return latency, errors

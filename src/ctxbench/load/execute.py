@@ -22,11 +22,9 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from ctxbench.db.connect import connect
 from ctxbench.db.dsn import mask_password
-from ctxbench.errors import InfraError
 from ctxbench.load.workload import ParamLike, item_name
-from ctxbench.measure.executor import configure
+from ctxbench.measure.executor import open_pool  # noqa: F401  (re-exported: load opens its pools here)
 from ctxbench.results import Measurement
 
 PHASE = "load"
@@ -40,25 +38,6 @@ class Executed:
     name: str
     response_time_ms: float
     exception: Exception | None
-
-
-def open_pool(dsn: str, size: int, *, prepare_threshold: int | None, statement_timeout_ms: int,
-              timeout_s: float = 30.0) -> ConnectionPool:
-    """A fixed-size pool of autocommit connections configured like the phase runner's."""
-    with connect(dsn, connect_timeout=int(timeout_s)):
-        pass  # fail now, with the server's own message, instead of a pool retrying for a while
-    pool = ConnectionPool(
-        dsn, min_size=size, max_size=size, open=False, name="ctxbench-load", timeout=timeout_s,
-        kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
-                "application_name": "ctxbench-load", "connect_timeout": 10},
-        configure=lambda conn: configure(conn, statement_timeout_ms))
-    try:
-        pool.open(wait=True, timeout=timeout_s)
-    except Exception as exc:
-        pool.close()
-        raise InfraError(f"cannot open {size} connection(s) to {mask_password(dsn)}: "
-                         f"{mask_password(str(exc)).strip()}") from exc
-    return pool
 
 
 def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *,

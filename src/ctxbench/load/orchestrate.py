@@ -31,9 +31,9 @@ from ctxbench.load import finalize as fin
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import Mix, build_mix, synthetic_mix
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
 from ctxbench.results import ResultsDir
 from ctxbench.results.model import RunMeta
+from ctxbench.runs import session
 from ctxbench.scenario import Scenario
 
 STARTUP_ALLOWANCE_S = 90.0  # locust start-up, worker connection, report building
@@ -117,7 +117,7 @@ def scenarios_keys(text: str) -> set[str]:
 def prepare_target(scenario: Scenario, settings: LoadSettings, meta: RunMeta, *, dsn: str | None,
                    home: Path | None, progress: ph.Progress) -> Target:
     """Server up, database there, dataset reused or loaded, statistics fresh."""
-    from ctxbench.measure.session import prepare_dataset
+    from ctxbench.runs.session import prepare_dataset
 
     target = session.open_scenario_target(scenario, meta, dsn=dsn, home=home)
     if not settings.synthetic_ms:
@@ -140,7 +140,7 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
              dsn: str | None = None, home: Path | None = None, strict: bool = False,
              progress: ph.Progress | None = None, locustfile: Path | None = None) -> LoadOutcome:
     progress = progress or ph.SilentProgress()
-    from ctxbench.measure.validate import check_scenario
+    from ctxbench.runs.validate import check_scenario
 
     require_locust()
     if not settings.synthetic_ms:

@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 
-from ctxbench.analysis.plans import summarize_plan
 from ctxbench.queries import ParamSet, Query
 from ctxbench.results import ResultsDir
+from ctxbench.results.explain import summarize_plan
 
 
 def capture(results: ResultsDir, conn: psycopg.Connection, phase: str, query: Query, variant: str,

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from ctxbench.datagen.pgbinary import copy_statement
 from ctxbench.db import migrate as mig
 from ctxbench.db.target import Target
 from ctxbench.errors import UsageError
@@ -89,7 +90,7 @@ def _copy_rate(target: Target, cols: list[str], rows: list[tuple], batches: int,
             data = _tagged(rows[:batch_rows], action_at, f"{tag}c{b}")
             t0 = time.perf_counter()
             with conn.transaction(), conn.cursor().copy(
-                    f"COPY resource_action_traces ({', '.join(cols)}) FROM STDIN") as cp:
+                    copy_statement("resource_action_traces", cols, binary=False)) as cp:
                 for row in data:
                     cp.write_row(row)
             rates.append(len(data) / (time.perf_counter() - t0))

@@ -57,7 +57,6 @@ class Query:
     description: str
     tags: frozenset[str]
     variants: Mapping[str, Variant]
-    budget_ms: float = 500.0
     params_doc: Mapping[str, str] = field(default_factory=dict)
     _validate: Validator = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _render: Renderer = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
@@ -137,7 +136,7 @@ class Query:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "tags": sorted(self.tags),
-                "budget_ms": self.budget_ms, "params": dict(self.params_doc),
+                "params": dict(self.params_doc),
                 "parameterless": self.parameterless,
                 "variants": [v.describe() for v in self.variants.values()]}
 

@@ -30,11 +30,12 @@ from ctxbench.analysis.vector import PHASE_OF_STATE
 from ctxbench.db import control
 from ctxbench.db.target import Target
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
 from ctxbench.measure.executor import ConnectionSpec, Recorder
+from ctxbench.measure.phases import hnsw_warmup
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
 from ctxbench.results import PhaseRecord, ResultsDir
 from ctxbench.results.store import VECTOR_JSON
+from ctxbench.runs import session
 from ctxbench.scenario import Scenario
 from ctxbench.vector import cells as cl
 from ctxbench.vector.filters import FilterChoice, pick_filters
@@ -276,7 +277,7 @@ def run_vector(scenario: Scenario, *, out_dir: Path | None = None, dsn: str | No
             progress.log(f"{PHASE_OF_STATE[state]} done in {time.perf_counter() - t0:.1f} s")
         if spec.hnsw_warmup:
             warm = scenario.phases.hnsw_warmup
-            ph.hnsw_warmup(ctx, warm, catalog[warm.query])
+            hnsw_warmup.measure_hnsw_warmup(ctx, warm, catalog[warm.query])
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     reports = session.finish(results, meta, target, error, strict=scenario.output.strict,

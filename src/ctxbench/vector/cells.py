@@ -18,13 +18,13 @@ from typing import Any
 
 import psycopg
 
-from ctxbench.analysis.plans import summarize_plan
 from ctxbench.analysis.vector import QUERY
 from ctxbench.measure.executor import Recorder
 from ctxbench.queries import ParamSet, Statement, catalog
 from ctxbench.queries.execution import outside_transaction, settings_tuple
 from ctxbench.queries.incidents import INCIDENT_FIELDS
 from ctxbench.results import ResultsDir
+from ctxbench.results.explain import summarize_plan
 from ctxbench.results.model import SCHEMA_VERSION
 from ctxbench.scenario import VectorSpec
 from ctxbench.vector.filters import FilterChoice

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ctxbench.analysis.plans import summarize_plan
+from ctxbench.results.explain import summarize_plan
 
 HNSW, EXACT, MIXED, UNKNOWN = "hnsw", "exact", "mixed", "unknown"
 

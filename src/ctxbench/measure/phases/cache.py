@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,39 @@ from psycopg_pool import ConnectionPool
 
 from ctxbench.cache import CachedExecutor, Outcome, RedisL1, cache_variant, keys, owner, single_connection
 from ctxbench.cache.server import resolve_url
+from ctxbench.config import spec_field as _f
 from ctxbench.db import control
-from ctxbench.load.execute import open_pool
-from ctxbench.measure.phases import PhaseContext, run_guarded
+from ctxbench.measure.executor import open_pool
+from ctxbench.measure.phases.base import Fail, Phase, PhaseContext, RunState, run_guarded
 from ctxbench.queries import AS_SHIPPED, ParamSet
 from ctxbench.results import Measurement, PhaseRecord
-from ctxbench.scenario import CacheSpec
 
-PHASE = "cache"
+NAME = "cache"
 SUB_PHASES = ("cache.hit", "cache.miss", "cache.mix", "cache.outage", "cache.stampede")
+
+
+@dataclass
+class CacheSpec:
+    """The ``cache`` phase: the service's read path (Redis L1, L2 map, single-flight)."""
+
+    queries: list[str] = _f(factory=lambda: ["list_incidents", "get_incident", "semantic_search"],
+                            doc="cached queries measured (the service cached these three)")
+    variants: list[str] = _f(factory=lambda: ["as_shipped"],
+                             doc="cache variants: as_shipped, tuned, no_singleflight")
+    hit_samples: int = _f(100, lo=0, hi=100000, doc="distinct keys per query warmed then read (0 = skip)")
+    miss_samples: int = _f(50, lo=0, hi=100000, doc="distinct never-seen keys per query (0 = skip)")
+    mix: str = _f("zipf", choices=("zipf", "service_80_20"),
+                  doc="zipf: requests Zipf-distributed over sampled keys; service_80_20: 80 of every "
+                  "100 requests reuse 4 warmed keys (the service's hit-rate test)")
+    mix_requests: int = _f(1000, lo=0, hi=10_000_000, doc="requests per query in cache.mix (0 = skip)")
+    mix_keys: int = _f(500, lo=1, hi=1_000_000, doc="zipf: sampled parameter sets (keys) requested")
+    zipf_s: float = _f(1.1, lo=0.0, hi=5.0, doc="zipf exponent: P(rank r) ∝ 1/r^s")
+    outage_samples: int = _f(20, lo=0, hi=100000, doc="keys per query with Redis down (L2 only; 0 = skip)")
+    stampede_trials: int = _f(5, lo=0, hi=1000, doc="trials per case of the stampede check (0 = skip)")
+    stampede_concurrency: int = _f(10, lo=2, hi=200, doc="concurrent identical misses per trial")
+    stampede_queries: list[str] = _f(factory=lambda: ["list_incidents"])
+    lru_size: int = _f(1000, lo=1, hi=10_000_000, doc="L2 entries (the service: 1000)")
+    ttl_s: float = _f(300.0, lo=1, hi=86400, doc="cache TTL in seconds (the service: 5 min)")
 
 
 class CacheSession:
@@ -142,7 +167,7 @@ def run(ctx: PhaseContext, spec: CacheSpec, *, redis_url: str | None = None,
         for v in spec.variants:
             record.events.append({"type": "cache_variant", **cache_variant(v).describe()})
 
-    records = [run_guarded(ctx, PHASE, setup)]
+    records = [run_guarded(ctx, NAME, setup)]
     session = session_box[0]
     try:
         with ctx.connections.open() as conn:
@@ -329,3 +354,31 @@ def _stats(ex: CachedExecutor) -> dict[str, Any]:
                     "redis_set_errors": s.set_errors})
     return out
 
+
+
+def _run(ctx: PhaseContext, spec: CacheSpec, state: RunState) -> None:
+    run(ctx, spec, redis_url=state.redis_url, home=state.home)
+
+
+def _check(spec: CacheSpec, fail: Fail, selected: bool) -> None:
+    from ctxbench.cache.keys import CACHED_QUERIES
+    from ctxbench.cache.readpath import CACHE_VARIANTS
+
+    for field_name, values in (("queries", spec.queries), ("stampede_queries", spec.stampede_queries)):
+        for i, q in enumerate(values):
+            if q not in CACHED_QUERIES:
+                fail(f"phases.cache.{field_name}[{i}]", q, "allowed: " + ", ".join(CACHED_QUERIES)
+                     + " (the service never cached the aggregations)")
+    for i, v in enumerate(spec.variants):
+        if v not in CACHE_VARIANTS:
+            fail(f"phases.cache.variants[{i}]", v, "allowed: " + ", ".join(CACHE_VARIANTS))
+    if selected and not spec.variants:
+        fail("phases.cache.variants", spec.variants, "at least one of " + ", ".join(CACHE_VARIANTS))
+
+
+PHASE = Phase(
+    name=NAME, spec=CacheSpec, measured=SUB_PHASES, run=_run, check=_check, once=True,
+    effect="ANALYZE if the tables have no statistics; a Redis (ctxbench's own or --redis-url) and "
+           "an empty cache before every sub-phase",
+    summary="latency per tier (hit, miss, mix, outage, stampede), hit rate, database share, "
+            "database queries per request")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ctxbench.db.target import Target
-from ctxbench.errors import UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure import schema_stages, session
+from ctxbench.measure import schema_stages
 from ctxbench.measure.executor import ConnectionSpec, Recorder
-from ctxbench.queries import catalog, schema_variants_needed
+from ctxbench.queries import schema_variants_needed
+from ctxbench.runs import session
 from ctxbench.scenario import Scenario, select_workload
 
 
@@ -110,30 +110,12 @@ def _run_phases(ctx: ph.PhaseContext, scenario: Scenario, fresh: bool,
     spec = scenario.phases
     if "before_analyze" in spec.run and spec.run.index("before_analyze") != 0:
         ctx.progress.log("note: before_analyze does not run first; statistics are cleared for it")
-    stats_fresh = fresh
+    state = ph.RunState(source=scenario.source, fresh_statistics=fresh, redis_url=redis_url, home=home)
     for name in spec.run:
+        phase = ph.get(name)
+        if phase.once and remedies_stage:
+            continue  # measured once: over the shipped schema, not in the remedy-schema stage
         t0 = time.perf_counter()
-        if name == "cold":
-            ph.cold(ctx, "cold", spec.cold)
-        elif name == "warm":
-            ph.warm(ctx, "warm", spec.warm)
-        elif name == "before_analyze":
-            ph.analyze_phase(ctx, "before_analyze", spec.before_analyze, fresh=stats_fresh)
-        elif name == "after_analyze":
-            ph.analyze_phase(ctx, "after_analyze", spec.after_analyze, fresh=False)
-        elif name == "hnsw_warmup" and remedies_stage:
-            continue  # measured once, in the first stage
-        elif name == "hnsw_warmup":
-            query = catalog.get(spec.hnsw_warmup.query)
-            if query is None or not query.has_variant(spec.hnsw_warmup.variant):
-                raise UsageError(f"{scenario.source}: phases.hnsw_warmup names an unknown query/variant "
-                                 f"{spec.hnsw_warmup.query}[{spec.hnsw_warmup.variant}]")
-            ph.hnsw_warmup(ctx, spec.hnsw_warmup, query)
-        elif name == "cache" and remedies_stage:
-            continue  # the service's read path over the shipped schema: measured once
-        elif name == "cache":
-            from ctxbench.measure import cache_phase
-
-            cache_phase.run(ctx, spec.cache, redis_url=redis_url, home=home)
-        stats_fresh = False
+        phase.run(ctx, getattr(spec, name), state)
+        state.fresh_statistics = False
         ctx.progress.log(f"phase {name} done in {time.perf_counter() - t0:.1f} s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 
 from ctxbench.errors import UsageError
+from ctxbench.measure import phases
 from ctxbench.queries import catalog
 from ctxbench.scenario import Scenario
 
@@ -46,8 +47,8 @@ def check_scenario(sc: Scenario, kind: str) -> None:
     build_mix(sc)  # weights: known query or query[variant] names, >= 0, not all 0
     if kind == "run":
         if not sc.phases.run:
-            raise _fail(sc, "phases.run", sc.phases.run, "name at least one phase: cold, warm, "
-                        "before_analyze, after_analyze, hnsw_warmup (nothing would be measured)")
+            raise _fail(sc, "phases.run", sc.phases.run, "name at least one phase: "
+                        + ", ".join(phases.NAMES) + " (nothing would be measured)")
         for i, name in enumerate(sc.phases.run):
             if name in sc.phases.run[:i]:
                 raise _fail(sc, f"phases.run[{i}]", name, "each phase at most once")

@@ -59,7 +59,7 @@ def start(scenario: Scenario, kind: str, out_dir: Path | None,
           extra: dict[str, Any]) -> tuple[ResultsDir, RunMeta]:
     """Check every name in the scenario, then create the results folder and write meta.json
     before anything can fail."""
-    from ctxbench.measure.validate import check_scenario
+    from ctxbench.runs.validate import check_scenario
 
     check_scenario(scenario, kind)
     run_id, results = create_results(scenario, out_dir)

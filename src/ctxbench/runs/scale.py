@@ -17,9 +17,9 @@ from typing import Any
 
 from ctxbench.errors import CtxbenchError, UsageError
 from ctxbench.measure import phases as ph
-from ctxbench.measure import session
-from ctxbench.measure.runner import RunOutcome, run_scenario
 from ctxbench.results import ResultsDir
+from ctxbench.runs import session
+from ctxbench.runs.phase_run import RunOutcome, run_scenario
 from ctxbench.scenario import Scenario, select_workload
 
 POINTS_DIR = "points"
