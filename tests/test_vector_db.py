@@ -226,6 +226,13 @@ def test_report_has_the_vector_section(vector_run) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     completeness = [v for v in summary["verdicts"] if v["metric"] == "completeness"]
     assert completeness and completeness[0]["n"] == 24
+    # the recommendation the report and the terminal show is in summary.json
+    result, _ = vector_run
+    recs = summary["vector"]["recommendations"]
+    assert "after_analyze.vector" in recs
+    for phase, rec in recs.items():
+        assert rec["text"] in md
+        assert rec["text"] in " ".join(result.stdout.split())  # rich may wrap the line
 
 
 def test_ground_truth_is_reused_from_the_cache(vector_run, pg_server: EmbeddedServer) -> None:

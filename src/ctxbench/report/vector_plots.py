@@ -17,6 +17,17 @@ COLORS = ALL_COLORS[:5]  # the vector plots cycle through five colours
 MARKERS = {"relaxed_order": "s", "strict_order": "D"}
 
 
+def _recall(p: Point) -> float:
+    """Recall of a point the plot shows (only points with a recall are shown)."""
+    return p.recall_value if p.recall_value is not None else float("nan")
+
+
+def _lat(p: Point, metric: str) -> float:
+    """Latency of a point the plot shows (only points with that latency are shown)."""
+    value = p.lat(metric)
+    return value if value is not None else float("nan")
+
+
 def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float | None = None,
                       budget_ms: float | None = None, k: int = 10,
                       basis: str = "all queries") -> bytes | None:
@@ -45,32 +56,31 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
             color = series_color(i, COLORS)
             tag = phase.split(".")[0] if "." in phase else phase
             front = sorted((p for p in mine if p.phase == phase and p.kind != "shipped"
-                            and p.frontier),
-                           key=lambda p: (p.lat(metric) or 0.0, -(p.recall_value or 0)))
+                            and p.frontier), key=lambda p: (_lat(p, metric), -_recall(p)))
             if len(front) > 1:  # recall r costs the latency of the first frontier point reaching r
-                ax.step([p.recall_value for p in front], [p.lat(metric) for p in front],
+                ax.step([_recall(p) for p in front], [_lat(p, metric) for p in front],
                         where="pre", color=color, linewidth=5, alpha=0.18,
                         label=f"Pareto frontier ({tag})")
             sweep = sorted((p for p in mine if p.phase == phase and p.kind == "sweep"),
                            key=lambda p: p.ef_search)
             if sweep:
-                ax.plot([p.recall_value for p in sweep], [p.lat(metric) for p in sweep],
+                ax.plot([_recall(p) for p in sweep], [_lat(p, metric) for p in sweep],
                         marker="o", color=color, linewidth=1.2, label=f"ef sweep ({tag})")
                 for p in sweep:
-                    ax.annotate(str(p.ef_search), (p.recall_value, p.lat(metric)), fontsize=7,
+                    ax.annotate(str(p.ef_search), (_recall(p), _lat(p, metric)), fontsize=7,
                                 xytext=(3, 3), textcoords="offset points", color=color)
             for p in (p for p in mine if p.phase == phase and p.kind == "iterative"):
-                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                ax.plot([_recall(p)], [_lat(p, metric)], linestyle="none", color=color,
                         marker=MARKERS.get(p.iterative_scan, "^"), markerfacecolor="none",
                         label=f"{p.variant} ({tag})")
             for p in (p for p in mine if p.phase == phase and p.kind == "shipped"):
-                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                ax.plot([_recall(p)], [_lat(p, metric)], linestyle="none", color=color,
                         marker="*", markersize=11, label=f"as shipped ({tag})")
         if target is not None:
             budget_line(ax, target, vertical=True, color="#1a7f37")
         if budget_ms:
             budget_line(ax, budget_ms)
-        lowest = min([p.recall_value for p in mine] + ([target] if target is not None else []))
+        lowest = min([_recall(p) for p in mine] + ([target] if target is not None else []))
         ax.set_xlim(max(0.0, lowest - 0.03), 1.005)
         log_axis(ax, "y")
         filt = next((p.filter for p in mine), "")
