@@ -182,3 +182,54 @@ def test_overall_verdict_and_exit_codes() -> None:
     assert verdicts.exit_code(FAIL) == 1
     assert verdicts.exit_code(INCONCLUSIVE) == 0
     assert verdicts.exit_code(INCONCLUSIVE, strict=True) == 1
+
+
+def test_a_budget_on_query_all_is_judged_on_every_querys_executions_pooled(tmp_path) -> None:
+    """The service's SLOs are about all its traffic: 'all' pools the phase's queries, so a p99 or
+    a 1 % error rate gets the samples no single query has, and failed requests count."""
+    import json
+
+    from ctxbench.analysis.summary import build_summary
+    from ctxbench.analysis.synthetic import uniform_ms, write_run
+
+    groups = {("load", q, "as_shipped"): (uniform_ms(5, 15), 200)
+              for q in ("list_incidents", "get_incident")}
+    groups[("warm", "list_incidents", "as_shipped")] = (uniform_ms(5, 15), 100)
+    budgets = [{"query": "all", "phase": "load", "metric": "p99", "max": 100.0},
+               {"query": "all", "phase": "load", "metric": "error_rate", "max": 0.05}]
+
+    def judged(name: str, errors: int) -> tuple[dict, dict]:
+        write_run(tmp_path / name, groups=groups, budgets=budgets,
+                  errors={("load", "get_incident", "as_shipped"): errors})
+        s = build_summary(tmp_path / name)
+        json.dumps(s)
+        pooled = [g for g in s["groups"] if g["query"] == "all"]
+        assert [g["phase"] for g in pooled] == ["load"]  # only where an 'all' budget applies
+        assert pooled[0]["n"] == 400 and pooled[0]["n_errors"] == errors
+        assert not s["verdict"]["problems"]
+        return s, {(v["query"], v["metric"]): v["verdict"] for v in s["verdicts"]}
+
+    _, clean = judged("clean", 0)
+    assert clean[("all", "p99")] == "PASS" and clean[("all", "error_rate")] == "PASS"
+    assert ("list_incidents", "p99") not in clean  # per query: no p99 budget applies
+    # three failures are censored at +inf: the p99's upper bound (one of the top few of 403)
+    # is no longer finite, so the pooled p99 cannot PASS; 3/403 errors still pass 5 %
+    _, failing = judged("failing", 3)
+    assert failing[("all", "p99")] != "PASS" and failing[("all", "error_rate")] == "PASS"
+
+
+def test_pooled_parameter_sets_stay_apart_per_query() -> None:
+    from ctxbench.analysis.data import GroupData, GroupKey, pooled_groups
+    from ctxbench.results.model import Measurement
+
+    groups = {}
+    for q in ("a", "b"):
+        g = GroupData(GroupKey(q, "v", "warm"))
+        for i, ms in enumerate((1.0, 2.0, 3.0)):
+            g.add(Measurement("r", "warm", q, "v", f"p{i}", 1, latency_ns=int(ms * 1e6), rows=1))
+        groups[g.key] = g
+    pooled = pooled_groups(groups, lambda phase, labels: phase == "warm")
+    (key, data), = pooled.items()
+    assert key.query == "all" and data.n == 6 and data.n_distinct == 6  # p0 of a is not p0 of b
+    assert len(data.evidence()[0]) == 6
+    assert pooled_groups(groups, lambda phase, labels: False) == {}

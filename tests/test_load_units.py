@@ -181,7 +181,7 @@ def test_capacity_is_the_last_step_before_the_first_failure() -> None:
     s = _search()
     _feed(s, 0, [20.0] * 100)
     _feed(s, 1, [30.0] * 100)
-    _feed(s, 2, [30.0] * 90 + [400.0] * 10)  # p95 = 400 > 100
+    _feed(s, 2, [30.0] * 80 + [400.0] * 20)  # p95's lower bound (90th of 100) = 400 > 100
     assert s.due(2.0 * 3 + s.grace_s - 0.01) == [0, 1]
     for k in s.due(100.0):
         s.judge(k)
@@ -200,8 +200,28 @@ def test_unfinished_requests_count_as_over_budget() -> None:
     assert not v.passed and v.missing == 10 and v.worst_value_ms is None
     assert s.result()["capacity_rps"] is None
     s2 = _search()
-    _feed(s2, 0, [10.0] * 97, scheduled=100)  # 3 % unfinished: p95 still within budget
+    _feed(s2, 0, [10.0] * 197, scheduled=200)  # 1.5 % unfinished: the bound (197th) is within
     assert s2.judge(0).passed
+    s3 = _search()
+    _feed(s3, 0, [10.0] * 196, scheduled=200)  # 4 unfinished: the 197th is one of them
+    v3 = s3.judge(0)
+    assert not v3.passed and v3.undecided and "more requests would decide" in v3.reason
+
+
+def test_capacity_steps_use_the_verdict_engine_per_type_and_pooled() -> None:
+    """A type with too few requests for a p95 is listed, not judged; the SLO on all traffic
+    (query "all") is judged on every request of the step pooled."""
+    s = CapacitySearch(RatePlan(10, 10, 2.0, 40), metric="p95",
+                       thresholds_ms={"a[v]": 100.0, "b[v]": 100.0, "all": 50.0},
+                       max_error_rates={})
+    for name, xs in (("a[v]", [10.0] * 150), ("b[v]", [90.0] * 20)):
+        s.add_scheduled(0, name, len(xs))
+        for x in xs:
+            s.add_result(0, name, x, True, 0.0, x)
+    v = s.judge(0)
+    assert v.too_few == ["b[v] (20)"]  # 20 requests can never show a p95 within budget
+    # pooled: 150 at 10 ms + 20 at 90 ms: the p95 (90 ms) is shown over the 50 ms SLO
+    assert not v.passed and "all requests p95" in v.reason and "> 50 ms" in v.reason
 
 
 def test_errors_fail_a_step_and_all_steps_passing_gives_a_lower_bound() -> None:

@@ -322,3 +322,46 @@ repeats = 1
     assert all(v["diagnosis"]["plan"]["role"].startswith("tail-") for v in diagnosed)
     md = (outcome.results_dir / "report.md").read_text()
     assert "## Remedies" in md and "## Diagnosis" in md and "plans diff" in md
+
+
+def test_os_cache_that_cannot_be_dropped_is_reported_not_assumed(pg_server: EmbeddedServer,
+                                                                  tmp_path: Path) -> None:
+    """'Cold' is a property to report: where the OS page cache cannot be dropped (a non-root
+    process, or a server ctxbench does not run), the cold phase says so in every record."""
+    import os
+    import pwd
+    import shutil
+
+    user = next((u for u in ("nobody", "embedded_postgres") if _has_user(u, pwd)), None)
+    runuser = shutil.which("runuser") or shutil.which("su")
+    if user is None or runuser is None or os.geteuid() != 0:
+        pytest.skip("needs root and an unprivileged user to compare against")
+    import inspect
+
+    from ctxbench.db.embedded import drop_os_page_cache
+
+    # ctxbench's own function, run by an unprivileged process (a system python: the test's venv
+    # may live where that user cannot read)
+    probe = f"import os\n{inspect.getsource(drop_os_page_cache)}\nprint(drop_os_page_cache())"
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    as_user = subprocess.run([runuser, "-u", user, "--", python, "-c", probe],
+                             capture_output=True, text=True, timeout=60,
+                             env={"PATH": "/usr/bin:/bin"}, cwd="/")
+    assert as_user.stdout.strip() == "False", as_user.stderr  # the kernel refuses a non-root drop
+
+    # a server reached by DSN: ctxbench evicts its buffers but cannot drop that host's OS cache
+    sc = scenarios.load_text(tiny("dsncold", queries='["get_incident"]').replace(
+        'run = ["before_analyze", "after_analyze", "hnsw_warmup"]', 'run = ["after_analyze"]'),
+        "dsncold.toml")
+    outcome = run_scenario(sc, out_dir=tmp_path, dsn=pg_server.dsn())
+    records = [r for r in ResultsDir(outcome.results_dir).read_phases() if r.phase.endswith(".cold")]
+    assert records and all("OS cache stayed warm" in (r.cache_reset or "") for r in records)
+    assert all(any("could not be dropped" in n for n in r.notes) for r in records)
+
+
+def _has_user(name: str, pwd) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,6 +116,28 @@ class GroupData:
             except (TypeError, ValueError):
                 continue
 
+    def absorb(self, other: GroupData) -> None:
+        """Add another group's executions (its parameter sets kept apart by query)."""
+        q = other.key.query
+        self.latency_ms += other.latency_ms
+        self.rows += other.rows
+        self.seq += other.seq
+        self.kinds += other.kinds
+        self.param_ids += [f"{q}:{p}" for p in other.param_ids]
+        self.error_param_ids += [f"{q}:{p}" for p in other.error_param_ids]
+        for name, values in other.metrics.items():
+            self.metrics.setdefault(name, []).extend(values)
+        self.n_errors += other.n_errors
+        self.n_warmup += other.n_warmup
+        self.errors.update(other.errors)
+        self.label_names |= other.label_names
+        self.metric_names |= other.metric_names
+        for ts in (other.first_ts, other.last_ts):
+            if ts is not None:
+                self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
+                self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
+        self.space_exhausted |= other.space_exhausted
+
     @property
     def n(self) -> int:
         return len(self.latency_ms)
@@ -160,3 +182,26 @@ def group_measurements(measurements: Iterable[Measurement]) -> dict[GroupKey, Gr
             data = groups[key] = GroupData(key)
         data.add(m)
     return {k: groups[k] for k in sorted(groups)}
+
+
+# A budget on query "all" is judged on every query's executions of a phase pooled together: the
+# service's SLOs (p95 < 200 ms, p99 < 500 ms, errors < 1 %) are about all of its traffic, and a
+# pooled group has the samples a p99 or a 1 % error rate needs where one query alone has not.
+POOLED_QUERY = "all"
+
+
+def pooled_groups(groups: Mapping[GroupKey, GroupData],
+                  wanted: Callable[[str, Mapping[str, str]], bool]) -> dict[GroupKey, GroupData]:
+    """One group per (phase, labels) that ``wanted(phase, labels)`` asks for, holding the
+    executions of every query and variant of that phase and labels. Parameter sets stay
+    distinct per query (a set id is only unique within its query)."""
+    out: dict[GroupKey, GroupData] = {}
+    for key, data in groups.items():
+        if key.query == POOLED_QUERY or not wanted(key.phase, key.label_dict):
+            continue
+        pkey = GroupKey(POOLED_QUERY, POOLED_QUERY, key.phase, key.labels)
+        pooled = out.get(pkey)
+        if pooled is None:
+            pooled = out[pkey] = GroupData(pkey)
+        pooled.absorb(data)
+    return {k: out[k] for k in sorted(out)}

@@ -17,7 +17,7 @@ import numpy as np
 
 from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
-from ctxbench.analysis.data import GroupData, GroupKey, group_measurements
+from ctxbench.analysis.data import POOLED_QUERY, GroupData, GroupKey, group_measurements, pooled_groups
 from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
@@ -413,15 +413,22 @@ def build_summary(results_dir: Path | str,
     budgets = parse_budgets(meta.budgets if meta else [],
                             where=f"{results.path / 'meta.json'}: budgets")
 
+    pooled_budgets = [b for b in budgets if b.query == POOLED_QUERY and b.threshold is not None]
+    pooled = pooled_groups(groups, lambda phase, labels: any(
+        b.matches(POOLED_QUERY, phase, POOLED_QUERY, labels) for b in pooled_budgets))
     ordered: list[tuple[GroupKey, GroupData]] = sorted(
-        groups.items(), key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
+        [*groups.items(), *pooled.items()], key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
                                         kv[0].variant, kv[0].labels))
     group_json, verdict_json = [], []
     arrivals = read_arrivals(results)
     accounting = open_loop_accounting(arrivals, groups)
     for key, data in ordered:
         applicable = resolve(budgets, key.query, key.phase, key.variant, key.label_dict)
-        unserved = accounting["unserved"].get(key, 0) if accounting else 0
+        unserved = 0
+        if accounting:
+            unserved = (sum(n for k, n in accounting["unserved"].items()
+                            if (k.phase, k.labels) == (key.phase, key.labels))
+                        if key in pooled else accounting["unserved"].get(key, 0))
         stats = group_stats(data, _quantiles_for(applicable), unserved=unserved)
         group_json.append(stats)
         verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
@@ -453,7 +460,7 @@ def build_summary(results_dir: Path | str,
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
-    problems = hollow.problems(budgets, groups)
+    problems = hollow.problems(budgets, {**groups, **pooled})
     if problems and overall == verdicts.PASS:
         overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
     summary: dict[str, Any] = rounded({

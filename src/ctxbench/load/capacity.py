@@ -8,10 +8,17 @@ were due in the step but have not finished by then are counted as slower than th
 (they already waited longer than the grace, which is at least the budget); without that, an
 overloaded server would look fast because its slowest requests are still queued.
 
-Capacity is the highest rate of a passing step before the first failing one. The search stops
-at the first failing step; if no step fails, capacity is reported as "at least max_rate".
-Percentiles use the analysis module's definition (``inverted_cdf``); the step verdicts are
-point estimates, the per-step latencies stay in measurements.jsonl for the full report.
+Steps are judged by the report's verdict engine: a percentile is shown over its budget when
+its exact order-statistic lower bound is (FAIL), within it when its upper bound is (PASS);
+failed and unfinished requests are censored at +inf. A request type with too few requests in a
+step to ever show its percentile within budget (a p95 needs 72) is listed, not judged; the
+service's SLO on all traffic (a budget on query "all") is judged on every request of the step
+pooled, which has the samples. A step whose checks straddle their budget is undecided: the
+search stops there and says how many more requests would decide it.
+
+Capacity is the highest rate of a passing step before the first failing (or undecided) one; if
+every step passes, capacity is reported as "at least max_rate". Warm-up requests are not fed
+to the search; the per-step latencies stay in measurements.jsonl for the full report.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ctxbench.analysis.budgets import parse_budgets, percentile_of, resolve
-from ctxbench.analysis.stats import percentile
+from ctxbench.analysis.data import POOLED_QUERY
+from ctxbench.analysis.stats import order_ranks, percentile, percentile_bounds, samples_to_decide
 from ctxbench.config import DEFAULT_BUDGET
 from ctxbench.load.schedule import RatePlan
 
@@ -55,6 +63,13 @@ def thresholds_for(mix_items: Iterable[tuple[Any, str]], budgets: list[dict[str,
             latency[name] = float(getattr(q, "budget_ms", DEFAULT_BUDGET["max"]))
         er = found.get("error_rate")
         errors[name] = float(er.threshold) if er is not None and er.op == "max" else DEFAULT_MAX_ERROR_RATE
+    pooled = {b.metric: b for b in resolve(parsed, POOLED_QUERY, "load", POOLED_QUERY, labels)
+              if b.query == POOLED_QUERY}
+    if budget_ms is None and metric in pooled and pooled[metric].op == "max":
+        latency[POOLED_QUERY] = float(pooled[metric].threshold)  # type: ignore[arg-type]
+        er = pooled.get("error_rate")
+        errors[POOLED_QUERY] = (float(er.threshold) if er is not None and er.op == "max"
+                                and er.threshold is not None else DEFAULT_MAX_ERROR_RATE)
     return latency, errors
 
 
@@ -83,6 +98,8 @@ class StepVerdict:
     lag_p95_ms: float | None
     service_p95_ms: float | None
     reason: str
+    undecided: list[str] = field(default_factory=list)  # checks straddling their budget
+    too_few: list[str] = field(default_factory=list)  # types with too few requests to judge
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -147,46 +164,82 @@ class CapacitySearch:
         worst: tuple[float, str, float, float] | None = None  # (value/budget, name, value, budget)
         reasons: list[str] = []
         names = sorted(set(data.scheduled) | set(data.latencies_ms) | set(data.errors))
+        undecided: list[str] = []
+        too_few: list[str] = []
+        pooled_lat: list[float] = []
+        pooled_censored = pooled_errs = 0
         for name in names:
             lat = data.latencies_ms.get(name, [])
             errs = data.errors.get(name, 0)
             missing = max(0, data.scheduled.get(name, 0) - len(lat) - errs)
             missing_total += missing
+            pooled_lat += lat
+            pooled_censored += errs + missing
+            pooled_errs += errs
             n = len(lat) + errs + missing
             if n == 0:
                 continue
-            budget = self.thresholds.get(name, 500.0)
+            budget = self.thresholds.get(name, DEFAULT_BUDGET["max"])
+            self._check(name, lat, errs, missing, budget, reasons, undecided, too_few)
             # unfinished requests are slower than the grace period, hence than the budget
-            values = np.asarray(lat + [math.inf] * missing, dtype=np.float64)
-            value = percentile(values, self.q) if values.size else math.inf
+            value = percentile(np.asarray(lat + [math.inf] * (missing + errs)), self.q)
             ratio = value / budget if budget > 0 else math.inf
             if worst is None or ratio > worst[0]:
                 worst = (ratio, name, value, budget)
-            if value > budget:
-                why = f"{name} {self.metric} {_ms(value)} > {budget:g} ms"
-                if missing:
-                    why += f" ({missing} of {n} requests unfinished after the step)"
-                reasons.append(why)
             err_rate = errs / n
             if err_rate > self.max_error_rates.get(name, DEFAULT_MAX_ERROR_RATE):
                 reasons.append(f"{name} error ratio {err_rate:.2%} > "
                                f"{self.max_error_rates.get(name, DEFAULT_MAX_ERROR_RATE):.2%}")
+        if POOLED_QUERY in self.thresholds and (pooled_lat or pooled_censored):
+            self._check(POOLED_QUERY, pooled_lat, pooled_errs, pooled_censored - pooled_errs,
+                        self.thresholds[POOLED_QUERY], reasons, undecided, too_few)
+            n_all = len(pooled_lat) + pooled_censored
+            limit = self.max_error_rates.get(POOLED_QUERY, DEFAULT_MAX_ERROR_RATE)
+            if pooled_errs / n_all > limit:
+                reasons.append(f"all requests: error ratio {pooled_errs / n_all:.2%} > {limit:.2%}")
         if scheduled == 0 and completed == 0:
             reasons.append("no request was scheduled in this step (no running users?)")
         duration = end - start
         verdict = StepVerdict(
-            step=step, rate=rate, passed=not reasons, scheduled=scheduled, completed=completed,
+            step=step, rate=rate, passed=not reasons and not undecided, scheduled=scheduled,
+            completed=completed,
             missing=missing_total, errors=sum(data.errors.values()),
             worst=worst[1] if worst else None,
             worst_value_ms=_finite(worst[2]) if worst else None,
             worst_budget_ms=worst[3] if worst else None,
             achieved_rate=round(completed / duration, 3) if duration > 0 else 0.0,
             lag_p95_ms=_p(data.lag_ms, 0.95), service_p95_ms=_p(data.service_ms, 0.95),
-            reason="; ".join(reasons) if reasons else f"every {self.metric} within budget")
+            reason=("; ".join(reasons) if reasons else
+                    "undecided: " + "; ".join(undecided) if undecided else
+                    f"every {self.metric} within budget"
+                    + (f" (too few requests to judge: {', '.join(too_few)})" if too_few else "")),
+            undecided=undecided, too_few=too_few)
         self.verdicts.append(verdict)
         if not verdict.passed and self.stopped_at is None:
             self.stopped_at = step
         return verdict
+
+    def _check(self, name: str, lat: list[float], errs: int, missing: int, budget: float,
+               reasons: list[str], undecided: list[str], too_few: list[str]) -> None:
+        """The verdict engine's rule for one percentile check of one step."""
+        censored = errs + missing
+        n = len(lat) + censored
+        est = percentile_bounds(np.asarray(lat, dtype=np.float64), self.q, censored=censored)
+        label = "all requests" if name == POOLED_QUERY else name
+        if est.lo > budget:
+            why = f"{label} {self.metric} {_ms(est.value)} > {budget:g} ms (lower bound {_ms(est.lo)})"
+            if missing:
+                why += f" ({missing} of {n} requests unfinished after the step)"
+            reasons.append(why)
+        elif est.hi <= budget:
+            return
+        elif order_ranks(n, self.q)[1] is None:
+            too_few.append(f"{label} ({n})")
+        else:
+            over = int(sum(x > budget for x in lat)) + censored
+            more = samples_to_decide(n, over, self.q)
+            undecided.append(f"{label} {self.metric} {_ms(est.value)} vs {budget:g} ms"
+                             + (f" (about {more - n} more requests would decide it)" if more else ""))
 
     @property
     def finished(self) -> bool:

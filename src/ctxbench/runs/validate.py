@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import fnmatch
 
+from ctxbench.analysis.data import POOLED_QUERY
 from ctxbench.errors import UsageError
 from ctxbench.measure import phases
 from ctxbench.queries import catalog
 from ctxbench.scenario import Scenario
 
 # ``ctxbench load --synthetic`` measures this query (a pg_sleep of known length)
-SYNTHETIC_QUERIES = ("synthetic_sleep",)
+SYNTHETIC_QUERIES = ("synthetic_sleep", POOLED_QUERY)  # load tests' sleep; all queries pooled
 # examples of semantic_search variants built on demand (ctxbench vector's cells), for globs
 _EXAMPLES_ON_DEMAND = ("ef40", "ef40_relaxed", "ef40_strict")
 
