@@ -232,7 +232,7 @@ def test_report_has_the_vector_section(vector_run) -> None:
     assert "after_analyze.vector" in recs
     for phase, rec in recs.items():
         assert rec["text"] in md
-        assert rec["text"] in " ".join(result.stdout.split())  # rich may wrap the line
+        assert f"{phase}: {rec['text']}" in " ".join(result.stdout.split())  # rich wraps
 
 
 def test_ground_truth_is_reused_from_the_cache(vector_run, pg_server: EmbeddedServer) -> None:
