@@ -9,6 +9,6 @@ Options: ``locust -f bench/locustfile.py --help`` (the ``--ctxbench-*`` ones). W
 latencies, meta.json and the report, and the budgets decide the exit code.
 """
 
-from ctxbench.load.locust_plugin import ContextApiUser, CtxbenchShape
+from ctxbench.load.locustfile import ContextApiUser, CtxbenchShape
 
 __all__ = ["ContextApiUser", "CtxbenchShape"]

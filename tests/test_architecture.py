@@ -26,7 +26,7 @@ RANKS: dict[str, int] = {
 # Edges still being moved out (issue 12); an entry that no longer exists fails the test, so the
 # list only shrinks.
 PENDING: set[tuple[str, str]] = {
-    ("load", "report"), ("load", "runs"),
+    ("load", "runs"),
 }
 
 
@@ -117,3 +117,25 @@ def test_the_rule_is_checked_on_real_edges() -> None:
     edges = _edges()
     assert ("runs", "measure") in edges and ("report", "analysis") in edges
     assert ("analysis", "results") in edges and ("cli", "runs") in edges
+
+
+def test_phases_are_defined_once_in_the_registry() -> None:
+    """The scenario's [phases] tables, the allowed run names, the budget phase names and the CLI's
+    list all come from ``measure.phases.REGISTRY``."""
+    import dataclasses
+    import json
+
+    from typer.testing import CliRunner
+
+    from ctxbench import scenario
+    from ctxbench.cli import app
+    from ctxbench.measure import phases
+
+    tables = {f.name for f in dataclasses.fields(scenario.PhasesSpec)} - {"run"}
+    assert tables == set(phases.NAMES) == set(scenario.PHASES)
+    assert set(phases.MEASURED) <= set(scenario.MEASURED_PHASES)
+    for phase in phases.REGISTRY:
+        default = getattr(scenario.load_text('name = "x"\n', "x.toml").phases, phase.name)
+        assert isinstance(default, phase.spec)
+    listed = json.loads(CliRunner().invoke(app, ["phases", "--json"]).output)
+    assert [r["name"] for r in listed] == list(phases.NAMES)

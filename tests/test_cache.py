@@ -356,9 +356,9 @@ def test_a_load_run_through_the_cache_records_tiers_and_database_queries(
         tmp_path, dataset_target, redis_server, monkeypatch):
     from test_load_locust import dataset_scenario
 
-    from ctxbench.load.orchestrate import run_load
     from ctxbench.load.settings import LoadSettings
     from ctxbench.results import ResultsDir
+    from ctxbench.runs.load import run_load
 
     monkeypatch.setenv("CTXBENCH_REDIS_URL", redis_server.url(6))
     sc = dataset_scenario(tmp_path, dataset_target, "[load]\ncache = true\n"

@@ -17,10 +17,10 @@ import pytest
 
 from ctxbench import scenario as scenarios
 from ctxbench.datagen.generator import current_dataset
-from ctxbench.load.orchestrate import run_load
 from ctxbench.load.settings import LoadSettings
 from ctxbench.report.build import build_reports
 from ctxbench.results import ResultsDir
+from ctxbench.runs.load import run_load
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]

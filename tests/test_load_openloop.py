@@ -15,9 +15,10 @@ import time
 import numpy as np
 import pytest
 
-from ctxbench.load.execute import execute_one, open_pool
+from ctxbench.load.execute import execute_one
 from ctxbench.load.schedule import NS, Lane, RatePlan
 from ctxbench.load.workload import SleepQuery, SyntheticSampler
+from ctxbench.measure.executor import open_pool
 
 pytestmark = pytest.mark.db
 

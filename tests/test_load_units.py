@@ -1,5 +1,5 @@
 """Load drivers without a database: arrival schedules, settings, the query mix, capacity
-judging and the budgets a capacity run hands to the report."""
+judging, the budgets a capacity run hands to the report, and the load section's analysis."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import statistics
 import pytest
 
 from ctxbench import scenario as scenarios
+from ctxbench.analysis import load as load_analysis
 from ctxbench.analysis.budgets import parse_budgets, resolve
 from ctxbench.errors import UsageError
 from ctxbench.load.capacity import CapacitySearch, thresholds_for
-from ctxbench.load.finalize import run_budgets
+from ctxbench.load.meta import run_budgets
 from ctxbench.load.schedule import NS, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import build_mix, item_name
@@ -257,3 +258,69 @@ def test_capacity_runs_switch_the_report_budgets_off_only_for_capacity_groups() 
     closed = parse_budgets(run_budgets(sc, LoadSettings.from_scenario(sc)), with_default=False)
     assert {b.metric for b in resolve(closed, "trend", "load", "as_shipped", {"mode": "closed"})} == {
         "p95", "p99"}
+
+
+# -- the load section's figures (analysis/load.py) ---------------------------------------------
+
+def _group(query: str, p95: float | None, p99: float | None, **means: float) -> dict:
+    return {"phase": "load", "query": query, "variant": "as_shipped", "n": 10,
+            "latency_ms": {"p95": None if p95 is None else {"value": p95},
+                           "p99": None if p99 is None else {"value": p99}},
+            "metrics": {k: {"mean": {"value": v}} for k, v in means.items()}}
+
+
+def test_locust_figures_sit_beside_the_exact_group_of_the_same_request() -> None:
+    groups = [_group("get_incident", 4.25, 9.5), _group("list_incidents", 12.0, None)]
+    locust = {"by_name": {"list_incidents[as_shipped]": {"requests": 7, "rps": 1.5, "p95_ms": 13,
+                                                         "p99_ms": 20},
+                          "trend[as_shipped]": {"requests": 2, "rps": 0.5, "p95_ms": 3, "p99_ms": 3}},
+              "total": {"requests": 9, "rps": 2.0, "p95_ms": 13, "p99_ms": 20}}
+    rows = {r.name: r for r in load_analysis.locust_vs_exact(locust, groups)}
+    assert list(rows) == ["list_incidents[as_shipped]", "trend[as_shipped]", "all"]
+    assert (rows["list_incidents[as_shipped]"].exact_p95_ms, rows["list_incidents[as_shipped]"].exact_p99_ms,
+            rows["list_incidents[as_shipped]"].locust_p95_ms) == (12.0, None, 13)
+    assert rows["trend[as_shipped]"].exact_p95_ms is None  # no exact group of that name
+    assert rows["all"].requests == 9 and rows["all"].exact_p95_ms is None
+
+
+def test_latency_parts_are_the_group_means_of_lag_wait_and_service() -> None:
+    (part,) = load_analysis.latency_parts(
+        [_group("list_incidents", 30.0, 40.0, lag_ms=5.0, pool_wait_ms=1.5, service_ms=20.0)])
+    assert (part.name, part.p95_ms, part.lag_ms, part.pool_wait_ms, part.service_ms) == (
+        "list_incidents[as_shipped]", 30.0, 5.0, 1.5, 20.0)
+    (bare,) = load_analysis.latency_parts([_group("trend", None, None)])
+    assert bare.lag_ms is None and bare.p95_ms is None
+
+
+def test_capacity_curve_puts_unfinished_steps_above_everything_measured() -> None:
+    cap = {"budgets_ms": {"a": 150.0, "b": 90.0},
+           "steps": [{"rate": 10, "passed": True, "worst_value_ms": 42.0, "service_p95_ms": 40.0},
+                     {"rate": 20, "passed": True, "worst_value_ms": 120.0, "service_p95_ms": None},
+                     {"rate": 30, "passed": False, "worst_value_ms": None, "service_p95_ms": 41.0}]}
+    curve = load_analysis.capacity_curve(cap)
+    assert curve is not None
+    assert curve.rates == [10, 20, 30] and curve.passed == [True, True, False]
+    assert curve.worst_ms == [42.0, 120.0, 240.0]  # twice the worst measured
+    assert curve.service == [(10, 40.0), (30, 41.0)] and curve.budget_ms == 90.0
+    assert load_analysis.capacity_curve({"steps": []}) is None
+
+
+def test_warm_up_requests_do_not_feed_the_capacity_search() -> None:
+    """Warm-up requests leave their step entirely: neither samples nor unfinished arrivals."""
+    from ctxbench.load.owner import ResultsOwner
+    from ctxbench.results import Measurement
+
+    sc = _scenario("[queries]\ninclude = ['get_incident']\n[load]\nmode = 'capacity'\n")
+    owner = ResultsOwner(sc, LoadSettings.from_scenario(sc), build_mix(sc))
+    assert owner.search is not None
+    name = "get_incident[as_shipped]"
+    owner.search.add_scheduled(0, name, 200)  # 120 warm-up arrivals (slow: cold) + 80 measured
+    for i in range(200):
+        warm = i < 120
+        owner._feed_search(0, Measurement("r", "load", "get_incident", "as_shipped", f"p{i}", 0,
+                                          latency_ns=int((900 if warm else 5) * 1e6), rows=1,
+                                          warmup=warm, labels={"mode": "capacity"}))
+    data = owner.search.steps[0]
+    assert data.scheduled[name] == 80 and len(data.latencies_ms[name]) == 80
+    assert max(data.latencies_ms[name]) == 5.0
+    assert owner.search.judge(0).passed

@@ -7,7 +7,6 @@ Its shape is versioned with ``schema_version``; see ``build_summary`` for the ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import POOLED_QUERY, GroupData, GroupKey, group_measurements, pooled_groups
+from ctxbench.analysis.load import open_loop_accounting, read_arrivals
 from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
@@ -219,42 +219,6 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
             "n": n, "verdict": decision.verdict, "reason": decision.reason,
         })
     return out
-
-
-ARRIVALS_FILE = "arrivals.json"
-
-
-def read_arrivals(results: ResultsDir) -> dict[str, Any] | None:
-    path = results.path / ARRIVALS_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-def open_loop_accounting(arrivals: dict[str, Any] | None, groups: dict[GroupKey, GroupData]
-                         ) -> dict[str, Any] | None:
-    """Offered vs achieved rate of an open-loop run, and per group the arrivals that fell due
-    but were never served (still queued or running when the drain began)."""
-    if not arrivals or arrivals.get("mode") != "open":
-        return None
-    scheduled = {str(k): int(v) for k, v in (arrivals.get("scheduled") or {}).items()}
-    duration = float(arrivals.get("duration_s") or 0) or None
-    unserved: dict[GroupKey, int] = {}
-    served = 0
-    for key, g in groups.items():
-        if key.phase != "load" or key.label_dict.get("mode") != "open":
-            continue
-        recorded = g.n + g.n_errors + g.n_warmup
-        served += recorded
-        missing = scheduled.get(f"{key.query}[{key.variant}]", 0) - recorded
-        if missing > 0:
-            unserved[key] = missing
-    offered = sum(scheduled.values())
-    return {"scheduled": offered, "served": served, "unserved_total": sum(unserved.values()),
-            "duration_s": duration,
-            "offered_rps": offered / duration if duration else None,
-            "achieved_rps": served / duration if duration else None,
-            "unserved": unserved}
 
 
 def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:

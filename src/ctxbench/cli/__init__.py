@@ -31,7 +31,7 @@ _state = {"debug": False}
 # Command modules, each exposing ``register(app)``; a module not (yet) present is skipped.
 COMMAND_MODULES = ("db", "seed", "queries", "run", "report", "compare", "plans", "load", "crosscheck",
                    "history", "export",
-                   "vector", "bench", "remedies", "geometry", "scale", "redis")
+                   "vector", "bench", "remedies", "geometry", "scale", "redis", "phases")
 
 
 def _version(value: bool) -> None:

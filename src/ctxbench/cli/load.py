@@ -60,9 +60,9 @@ def load(
     Exit code: 0 all budgets pass (capacity mode: a capacity was found), 1 a budget failed (no
     capacity step passed), 2 usage/config error, 3 infrastructure failure.
     """
-    from ctxbench.load.orchestrate import run_load
     from ctxbench.load.settings import LoadSettings
     from ctxbench.report.console import print_verdicts
+    from ctxbench.runs.load import run_load
 
     sc = scenarios.find(scenario)
     if strict:

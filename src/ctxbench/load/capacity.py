@@ -62,7 +62,8 @@ def thresholds_for(mix_items: Iterable[tuple[Any, str]], budgets: list[dict[str,
         else:
             latency[name] = float(getattr(q, "budget_ms", DEFAULT_BUDGET["max"]))
         er = found.get("error_rate")
-        errors[name] = float(er.threshold) if er is not None and er.op == "max" else DEFAULT_MAX_ERROR_RATE
+        errors[name] = (float(er.threshold) if er is not None and er.op == "max" and er.threshold is not None
+                        else DEFAULT_MAX_ERROR_RATE)
     pooled = {b.metric: b for b in resolve(parsed, POOLED_QUERY, "load", POOLED_QUERY, labels)
               if b.query == POOLED_QUERY}
     if budget_ms is None and metric in pooled and pooled[metric].op == "max":

@@ -10,7 +10,9 @@ has an *intended* start from its schedule. Then, exactly:
     service  = end - conn                (execute + fetch, what a closed-loop client times)
 
 so ``latency == lag + pool_wait + service`` to the nanosecond. A failed request is timed the
-same way and recorded with its error; it never stops the run.
+same way and recorded with its error; it never stops the run — unless the connection itself
+was lost (``Executed.connection_lost``: the server or the backend is gone, or no connection
+can be had), which the Locust process records once and then ends the load phase.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg_pool import ConnectionPool
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ctxbench.db.dsn import mask_password
 from ctxbench.load.workload import ParamLike, item_name
-from ctxbench.measure.executor import open_pool  # noqa: F401  (re-exported: load opens its pools here)
 from ctxbench.results import Measurement
 
 PHASE = "load"
@@ -38,6 +40,7 @@ class Executed:
     name: str
     response_time_ms: float
     exception: Exception | None
+    connection_lost: bool = False
 
 
 def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *,
@@ -48,8 +51,10 @@ def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *
     rows: list[Any] = []
     ready = clock()
     conn_at = ready
+    held: psycopg.Connection | None = None
     try:
         with pool.connection() as conn:
+            held = conn
             conn_at = clock()
             rows = query.execute(conn, ps.params, variant)
             end = clock()
@@ -68,7 +73,24 @@ def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *
                     seq=0, latency_ns=latency, rows=len(rows), ok=error is None,
                     error=None if error is None else _describe(error), warmup=warmup,
                     labels=lab, metrics=metrics)
-    return Executed(m, item_name(query.name, variant), latency / 1e6, error)
+    return Executed(m, item_name(query.name, variant), latency / 1e6, error,
+                    connection_lost=error is not None and connection_lost(error, held, pool))
+
+
+def connection_lost(error: Exception, conn: psycopg.Connection | None, pool: ConnectionPool) -> bool:
+    """A failure of the connection, not of the request: the connection it ran on is closed or
+    broken (server killed, backend terminated), or the pool had none to give within its timeout
+    and the server refuses a new one."""
+    if conn is not None:
+        return bool(conn.closed or conn.broken)
+    if isinstance(error, PoolTimeout):
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+        try:
+            with psycopg.connect(conninfo, connect_timeout=5):
+                return False  # the server is there: the pool was only busy
+        except psycopg.OperationalError:
+            return True
+    return False
 
 
 def _describe(exc: BaseException) -> str:

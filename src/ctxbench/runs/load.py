@@ -1,4 +1,8 @@
-"""``ctxbench load``: provision the data, run Locust headless, turn the folder into a report.
+"""The life of a load run: provision the data, run Locust headless, finish the results folder,
+build the reports, decide the exit code.
+
+``run_load`` is ``ctxbench load``; ``finalize`` also finishes a folder the plain ``locust``
+command wrote (the locustfile calls it when Locust quits, see ``finish_locust_run``).
 
 Locust runs as the plain ``locust`` command would (``python -m locust -f <locustfile>
 --headless --csv --html``), as a subprocess, so that gevent's monkey-patching never touches
@@ -10,6 +14,8 @@ the Locust processes through ``CTXBENCH_DSN`` (never on a command line, where ``
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
 import math
 import os
 import re
@@ -21,20 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ctxbench import load as load_package
 from ctxbench import signals
 from ctxbench.db import control
 from ctxbench.db.connect import server_facts
 from ctxbench.db.dsn import mask_password
 from ctxbench.db.target import Target
 from ctxbench.errors import CtxbenchError, InfraError, UsageError
-from ctxbench.load import finalize as fin
+from ctxbench.load import meta as load_meta
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import Mix, build_mix, synthetic_mix
 from ctxbench.measure import phases as ph
-from ctxbench.results import ResultsDir
-from ctxbench.results.model import RunMeta
+from ctxbench.report.build import build_reports
+from ctxbench.results import PhaseRecord, ResultsDir
+from ctxbench.results.model import RunMeta, utc_now
 from ctxbench.runs import session
 from ctxbench.scenario import Scenario
+
+log = logging.getLogger("ctxbench.load")
 
 STARTUP_ALLOWANCE_S = 90.0  # locust start-up, worker connection, report building
 WORKER_EXIT_WAIT_S = 15.0
@@ -50,9 +60,101 @@ class LoadOutcome:
     locust: dict[str, Any] | None
 
 
+def phase_record(meta: RunMeta, locust: dict[str, Any] | None, capacity: dict[str, Any] | None,
+                 error: str | None) -> PhaseRecord:
+    """The load phase as the report lists phases: what was done, and Locust's totals."""
+    load = meta.extra.get("load", {})
+    notes = [load_meta.latency_definition(str(load.get("mode", "closed")))]
+    if capacity:
+        notes.append(str(capacity.get("summary")))
+    events: list[dict[str, Any]] = [{"event": "load", **{k: load.get(k) for k in (
+        "mode", "users", "workers", "pool_size", "duration_s", "rate", "arrival", "warmup_s")}}]
+    if locust and locust.get("total"):
+        events.append({"event": "locust_totals", **locust["total"]})
+    return PhaseRecord(run_id=meta.run_id, phase="load", started_at=meta.started_at,
+                       ended_at=meta.ended_at, status="failed" if error else "complete",
+                       notes=notes, events=events, error=error)
+
+
+@dataclass
+class Finished:
+    exit_code: int
+    verdict: str
+    reports: Any
+    capacity: dict[str, Any] | None
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+
+
+def finalize(path: Path | str, *, strict: bool = False, error: str | None = None) -> Finished:
+    """Merge what Locust wrote into meta.json, build the reports and decide the exit code.
+
+    Exit code: the report's (0 pass, 1 a budget failed); in capacity mode 1 when not even the
+    first step kept its budget (the capacity is below the lowest rate tried), else 0; 3 when
+    the run broke (an error, nothing measured, a capacity search without an answer).
+    """
+    results = ResultsDir(path)
+    meta = results.read_meta()
+    if meta is None:
+        raise FileNotFoundError(f"{path}: no meta.json")
+    capacity = read_json(results.path / load_meta.CAPACITY_FILE)
+    locust = read_json(results.path / load_meta.LOCUST_SUMMARY_FILE)
+    if capacity is not None:
+        meta.extra["capacity"] = capacity
+    if locust is not None:
+        meta.extra["locust"] = locust
+        if locust.get("error") and not error:
+            error = str(locust["error"])
+    files = sorted(p.name for p in results.path.glob(f"{load_meta.LOCUST_CSV_PREFIX}*"))
+    if files:
+        meta.extra.setdefault("locust", {})["files"] = files
+    measured = results.path / "measurements.jsonl"
+    if not error and (not measured.exists() or measured.stat().st_size == 0):
+        error = "no request was measured (see locust.log)"
+    mode = meta.extra.get("load", {}).get("mode")
+    if mode == "capacity" and (capacity is None or not capacity.get("complete")):
+        error = error or "the capacity search did not finish (see capacity.json / locust.log)"
+    if error:
+        meta.error = error
+    meta.status = "incomplete" if error else "complete"
+    meta.ended_at = meta.ended_at or utc_now()
+    results.write_meta(meta)
+    if not results.read_phases():
+        results.append_phase(phase_record(meta, locust, capacity, error))
+    reports = build_reports(results.path, strict=strict)
+    code = 3 if error else int(reports.exit_code)
+    if mode == "capacity" and not error and capacity is not None:
+        code = 1 if capacity.get("capacity_rps") is None else 0
+    return Finished(code, str(reports.verdict), reports, capacity)
+
+
+def finish_locust_run(results: Path, *, strict: bool, error: str | None, error_code: int) -> int:
+    """The end of a plain ``locust`` run given ``--ctxbench-results``: its master (or single
+    process) owned the folder; finish it, build the reports, and return the exit code Locust
+    should exit with (the error's code when the run broke)."""
+    try:
+        done = finalize(results, strict=strict, error=error)
+    except Exception as exc:
+        log.error("ctxbench: building the report failed: %s", exc)
+        return 3
+    code = error_code if error else done.exit_code
+    log.info("ctxbench: verdict %s, exit code %d, report %s", done.verdict, code,
+             results / "report.md")
+    if done.capacity:
+        log.info("ctxbench: %s", done.capacity.get("summary"))
+    return code
+
+
 def locustfile_path() -> Path:
     """The locustfile ``ctxbench load`` runs (the package's copy of bench/locustfile.py)."""
-    return Path(__file__).with_name("locustfile.py")
+    return Path(load_package.__file__).with_name("locustfile.py")
 
 
 def require_locust() -> None:
@@ -77,8 +179,8 @@ def locust_commands(scenario: Scenario, settings: LoadSettings, results: Path, *
     base = [sys.executable, "-m", "locust", "-f", str(Path(locustfile or locustfile_path()).resolve())]
     scenario_arg = str(scenario_copy(scenario, results))
     main = [*base, "--headless", "-u", str(settings.users), "-r", f"{settings.spawn_rate:g}",
-            "--csv", str(results.resolve() / fin.LOCUST_CSV_PREFIX),
-            "--html", str(results.resolve() / fin.LOCUST_HTML),
+            "--csv", str(results.resolve() / load_meta.LOCUST_CSV_PREFIX),
+            "--html", str(results.resolve() / load_meta.LOCUST_HTML),
             "--only-summary", "--stop-timeout", "5", "--ctxbench-scenario", scenario_arg,
             "--ctxbench-results", str(results.resolve()), "--ctxbench-managed",
             *settings.locust_options()]
@@ -147,7 +249,7 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
         check_scenario(scenario, "load")
     mix = mix_for(scenario, settings)
     run_id, results = session.create_results(scenario, out_dir)
-    meta = fin.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
+    meta = load_meta.new_meta(run_id, scenario, settings, mix.shares(), driver="ctxbench load")
     results.write_meta(meta)
     error: str | None = None
     code = 0
@@ -157,20 +259,18 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
         results.write_meta(meta)
         code = _run_locust(scenario, settings, results.path, target.dsn, progress, locustfile)
         if code != 0:
-            tail = _log_tail(results.path / "locust.log")
-            error = (f"Locust exited with code {code}; see {results.path / 'locust.log'}"
-                     + (f": {tail}" if tail else ""))
+            error = _locust_error(results.path, code)
     except CtxbenchError as exc:
         meta.error = str(exc)
         meta.status = "incomplete"
         results.write_meta(meta)
         raise
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: Locust is stopped; report what was measured
-        fin.finalize(results.path, strict=strict, error=signals.describe(exc))
+        finalize(results.path, strict=strict, error=signals.describe(exc))
         raise
     finally:
         session.release(target)
-    done = fin.finalize(results.path, strict=strict, error=error)
+    done = finalize(results.path, strict=strict, error=error)
     if error is not None:
         cls = UsageError if code == 2 else InfraError
         raise cls(f"load run failed: {error} (partial results and report in {results.path})")
@@ -191,7 +291,7 @@ def _run_locust(scenario: Scenario, settings: LoadSettings, results: Path, dsn: 
     try:
         for i, cmd in enumerate(commands):
             name = "locust.log" if i == 0 else f"locust-worker-{i}.log"
-            fh = (results / name).open("wb")
+            fh: IO[bytes] = (results / name).open("wb")
             logs.append(fh)
             procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                           cwd=str(results)))
@@ -240,6 +340,17 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 10.0) 
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def _locust_error(results: Path, code: int) -> str:
+    """Why Locust exited with ``code``: the error ctxbench's Locust process recorded (e.g. a lost
+    connection, once), else the last error lines of its log."""
+    log_path = results / "locust.log"
+    recorded = (read_json(results / load_meta.LOCUST_SUMMARY_FILE) or {}).get("error")
+    if recorded:
+        return f"{recorded} (see {log_path})"
+    tail = _log_tail(log_path)
+    return f"Locust exited with code {code}; see {log_path}" + (f": {tail}" if tail else "")
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:

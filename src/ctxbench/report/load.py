@@ -1,18 +1,22 @@
-"""The load-run section of report.md / report.html (a provider of ``ctxbench.report.sections``).
+"""The load-run section of report.md / report.html (registered in ``ctxbench.report.sections``).
 
 It adds what the generic report cannot know: how the load was generated, the query mix,
 Locust's own (bucketed) figures beside ctxbench's exact ones, where open-loop latency went
-(schedule lag, connection wait, service), and the capacity search step by step.
+(schedule lag, connection wait, service), and the capacity search step by step. Rendering only:
+the figures come from ``ctxbench.analysis.load``.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
+from ctxbench.analysis import load as analysis
+from ctxbench.report import plots
 from ctxbench.report.document import Block, Figure, Heading, Para, Table
 from ctxbench.results.store import ResultsDir
+
+PASS_COLOR, FAIL_COLOR = "#1a7f37", "#cf222e"
 
 
 def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
@@ -28,7 +32,7 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
     if mix:
         blocks.append(Table(["request", "share of arrivals"],
                             [[name, f"{share:.1%}"] for name, share in mix.items()], numeric={1}))
-    groups = [g for g in summary.get("groups", []) if g.get("phase") == "load"]
+    groups = analysis.load_groups(summary)
     locust = extra.get("locust") or {}
     if locust.get("by_name") and mode != "capacity":
         blocks += _locust_vs_exact(locust, groups)
@@ -70,11 +74,6 @@ def _describe(load: dict[str, Any]) -> str:
     return text
 
 
-def _p(group: dict[str, Any], metric: str) -> float | None:
-    est = (group.get("latency_ms") or {}).get(metric)
-    return None if est is None else est.get("value")
-
-
 def _fmt(value: float | None, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -82,18 +81,10 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def _locust_vs_exact(locust: dict[str, Any], groups: list[dict[str, Any]]) -> list[Block]:
-    exact: dict[str, dict[str, Any]] = {}
-    for g in groups:
-        exact.setdefault(f"{g['query']}[{g['variant']}]", g)
-    rows = []
-    for name, row in locust["by_name"].items():
-        g = exact.get(name)
-        rows.append([name, str(row.get("requests")), _fmt(row.get("rps"), 2),
-                     _fmt(row.get("p95_ms"), 0), _fmt(_p(g, "p95") if g else None, 2),
-                     _fmt(row.get("p99_ms"), 0), _fmt(_p(g, "p99") if g else None, 2)])
-    total = locust.get("total") or {}
-    rows.append(["all", str(total.get("requests")), _fmt(total.get("rps"), 2),
-                 _fmt(total.get("p95_ms"), 0), "", _fmt(total.get("p99_ms"), 0), ""])
+    rows = [[r.name, str(r.requests), _fmt(r.rps, 2), _fmt(r.locust_p95_ms, 0),
+             _fmt(r.exact_p95_ms, 2) if r.name != "all" else "", _fmt(r.locust_p99_ms, 0),
+             _fmt(r.exact_p99_ms, 2) if r.name != "all" else ""]
+            for r in analysis.locust_vs_exact(locust, groups)]
     return [Heading(3, "Locust's figures beside the exact ones"),
             Para("Locust keeps response times in buckets of about two significant digits above "
                  "100 ms; ctxbench records every latency in nanoseconds (measurements.jsonl). "
@@ -102,20 +93,9 @@ def _locust_vs_exact(locust: dict[str, Any], groups: list[dict[str, Any]]) -> li
                    "Locust p99 ms", "exact p99 ms"], rows, numeric={1, 2, 3, 4, 5, 6})]
 
 
-def _metric_mean(group: dict[str, Any], name: str) -> float | None:
-    m = (group.get("metrics") or {}).get(name)
-    if not m:
-        return None
-    mean = m.get("mean")
-    return mean.get("value") if isinstance(mean, dict) else mean
-
-
 def _where_time_went(groups: list[dict[str, Any]]) -> list[Block]:
-    rows = []
-    for g in groups:
-        rows.append([f"{g['query']}[{g['variant']}]", str(g.get("n")), _fmt(_p(g, "p95"), 2),
-                     _fmt(_metric_mean(g, "lag_ms"), 2), _fmt(_metric_mean(g, "pool_wait_ms"), 2),
-                     _fmt(_metric_mean(g, "service_ms"), 2)])
+    rows = [[p.name, str(p.n), _fmt(p.p95_ms, 2), _fmt(p.lag_ms, 2), _fmt(p.pool_wait_ms, 2),
+             _fmt(p.service_ms, 2)] for p in analysis.latency_parts(groups)]
     return [Heading(3, "Where open-loop latency went"),
             Para("Latency runs from the intended start. Mean schedule lag (the user was still busy "
                  "with earlier requests), mean wait for a pooled connection and mean service time "
@@ -157,35 +137,22 @@ def _sentence(text: str) -> str:
 
 
 def _capacity_plot(cap: dict[str, Any]) -> bytes | None:
-    steps = cap.get("steps") or []
-    if not steps:
+    curve = analysis.capacity_curve(cap)
+    if curve is None:
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure as MplFigure
-    from matplotlib.ticker import FuncFormatter
-
-    fig = MplFigure(figsize=(8, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = plots.figure(8, 4)
     ax = fig.add_subplot()
-    rates = [s["rate"] for s in steps]
-    worst = [s.get("worst_value_ms") for s in steps]
-    top = max([w for w in worst if w is not None] + [1.0]) * 2
-    ys = [w if w is not None else top for w in worst]
-    colors = ["#1a7f37" if s["passed"] else "#cf222e" for s in steps]
-    ax.plot(rates, ys, color="#57606a", linewidth=1)
-    ax.scatter(rates, ys, c=colors, zorder=3, label=f"worst {cap.get('metric', 'p95')} (latency)")
-    svc = [(s["rate"], s["service_p95_ms"]) for s in steps if s.get("service_p95_ms")]
-    if svc:
-        ax.plot(*zip(*svc, strict=True), linestyle="--", color="#0969da", label="service p95")
-    budgets = list((cap.get("budgets_ms") or {}).values())
-    if budgets:
-        ax.axhline(min(budgets), color="#cf222e", linestyle=":", label="budget")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    colors = [PASS_COLOR if ok else FAIL_COLOR for ok in curve.passed]
+    ax.plot(curve.rates, curve.worst_ms, color="#57606a", linewidth=1)
+    ax.scatter(curve.rates, curve.worst_ms, c=colors, zorder=3,
+               label=f"worst {cap.get('metric', 'p95')} (latency)")
+    if curve.service:
+        ax.plot(*zip(*curve.service, strict=True), linestyle="--", color="#0969da",
+                label="service p95")
+    if curve.budget_ms is not None:
+        plots.budget_line(ax, curve.budget_ms, label="budget", linestyle=":", linewidth=1.5)
+    plots.log_axis(ax, "y", subs=None)
     ax.set_xlabel("arrival rate (req/s)")
     ax.set_ylabel("ms")
     ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    return buf.getvalue()
+    return plots.to_png(fig)
