@@ -108,3 +108,33 @@ def test_a_bundle_of_summaries_is_enough(tmp_path: Path) -> None:
     assert [s.to_json() for s in full.series] == [s.to_json() for s in bundle.series]
     page = build_history_page([tmp_path / "bundle"], tmp_path / "page")
     assert "from run run4" in page.changes_md.read_text()
+
+
+def test_a_state_change_continues_the_series_and_setup_changes_are_named(tmp_path: Path) -> None:
+    """Autovacuum analyzing partitions between nights flips the `stats` label: still one series
+    (with the state change listed), and the step names what changed in its run."""
+    key = ("warm", "q", "default")
+    for i in range(5):
+        slow = 4.0 if i >= 3 else 1.0
+        settings = {"shared_buffers": "1GB", "jit": "off",
+                    **({"enable_indexscan": "off"} if i >= 3 else {})}
+        write_run(tmp_path / "runs" / f"run{i}", run_id=f"run{i}", seed=i,
+                  groups={key: (lognormal_ms(5 * slow), 100)},
+                  labels={key: {"stats": "no_stats" if i < 2 else "partial"}},
+                  meta_overrides={"started_at": f"2025-11-0{i + 1}T02:17:00+00:00",
+                                  "scenario_text": 'name = "n"\n[database.settings]\n'
+                                  + ('enable_indexscan = "off"\n' if i >= 3 else ""),
+                                  "server": {"server_version": "18.6",
+                                             "settings": settings}})
+    h = build_history([tmp_path / "runs"])
+    (s,) = h.series  # one series across the state change
+    assert s.labels == {} and s.states == ["stats=no_stats"] * 2 + ["stats=partial"] * 3
+    assert s.state_changes == [2] and [st.index for st in s.steps] == [3]
+    assert h.changes_at(2) == [] and h.changes_at(0) == []
+    assert h.changes_at(3) == ["setting enable_indexscan (default) → off",
+                               '+enable_indexscan = "off"']
+    page = build_history_page([tmp_path / "runs"], tmp_path / "page")
+    changes = page.changes_md.read_text().replace("\\_", "_")
+    assert "changed in that run: setting enable_indexscan (default) → off" in changes
+    md = page.md.read_text().replace("\\_", "_")
+    assert "## State changes" in md and "stats=no_stats → stats=partial" in md

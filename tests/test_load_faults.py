@@ -38,9 +38,9 @@ max = 60000.0
 DURATION_S = 120  # the fault must end the load long before this
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def own_server() -> Iterator[EmbeddedServer]:
-    """A server of this module's own: the test kills it."""
+    """A server of the test's own (a fresh one each time): the test kills it."""
     with own_embedded_server("ctxbench-loadfault-") as server:
         yield server
 
@@ -58,13 +58,16 @@ def wait_for_measurements(out: Path, proc: subprocess.Popen[str], n: int,
     raise AssertionError("the load never recorded measurements")
 
 
+@pytest.mark.parametrize("workers", [0, 1])
 def test_a_killed_server_ends_the_load_once_with_exit_3_and_a_report(own_server: EmbeddedServer,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path, workers: int) -> None:
+    """Without workers the one Locust process detects the loss; with a worker, the worker does
+    and tells the master, which ends the test (each process records its loss once)."""
     path = tmp_path / "fault.toml"
     path.write_text(SCENARIO)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ctxbench", "load", "--scenario", str(path), "--synthetic-ms", "5",
-         "--users", "4", "--pool-size", "4", "--duration", str(DURATION_S),
+         "--users", "4", "--pool-size", "4", "--duration", str(DURATION_S), "--workers", str(workers),
          "--out", str(tmp_path / "out"), "--home", str(own_server.home)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path),
         env={**os.environ, "COLUMNS": "2000"})
@@ -99,3 +102,5 @@ def test_a_killed_server_ends_the_load_once_with_exit_3_and_a_report(own_server:
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["run"]["status"] == "incomplete"
     assert not list(folder.rglob("*.tmp"))
+    for log in folder.glob("locust*.log"):  # Locust itself ended cleanly (one quit, not two)
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

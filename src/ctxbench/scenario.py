@@ -271,7 +271,7 @@ class _Loader:
         if origin in (typing.Union, types.UnionType):
             inner = [a for a in args if a is not type(None)]
             return self.convert(inner[0], value, key, meta)
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.build(tp, value, key)
         if origin is list:
             if not isinstance(value, list):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 from scipy import stats
@@ -58,15 +59,15 @@ def _split_p(left: np.ndarray, right: np.ndarray) -> float:
     return float(stats.ttest_ind(left, right, equal_var=True).pvalue)
 
 
-def _ok(v: float | None) -> bool:
+def _ok(v: float | None) -> TypeGuard[float]:
     return v is not None and math.isfinite(float(v)) and float(v) > 0
 
 
 def _log_or_nan(seq: Sequence[float | None] | None, idx: list[int]) -> np.ndarray:
     if seq is None:
         return np.full(len(idx), np.nan)
-    return np.array([math.log(float(seq[i])) if _ok(seq[i]) else np.nan  # type: ignore[arg-type]
-                     for i in idx], dtype=float)
+    picked = [seq[i] for i in idx]
+    return np.array([math.log(float(v)) if _ok(v) else np.nan for v in picked], dtype=float)
 
 
 def _intervals_apart(lo: np.ndarray, hi: np.ndarray, a: slice, b: slice, up: bool) -> bool:
@@ -89,7 +90,7 @@ def detect_steps(values: Sequence[float | None], *, lo: Sequence[float | None] |
     the runs' interval bounds, if known. Values that are missing (None/NaN/≤ 0) are skipped;
     indexes refer to the original positions."""
     keep = [i for i, v in enumerate(values) if _ok(v)]
-    x = np.log(np.array([float(values[i]) for i in keep], dtype=float))  # type: ignore[arg-type]
+    x = np.log(np.array([float(v) for v in values if _ok(v)], dtype=float))  # the values at keep
     xlo, xhi = _log_or_nan(lo, keep), _log_or_nan(hi, keep)
     found: list[Step] = []
 

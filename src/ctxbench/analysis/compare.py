@@ -168,9 +168,10 @@ def metadata_diff(a: RunMeta | None, b: RunMeta | None) -> tuple[list[str], list
     fb = _flat({"dataset": b.dataset, "server": b.server, "machine": b.machine,
                 "backend": b.backend, "scenario": b.scenario_name, "git_sha": b.git_sha,
                 "ctxbench_version": b.ctxbench_version})
-    diffs = [{"key": k, "a": fa.get(k), "b": fb.get(k)} for k in sorted(set(fa) | set(fb))
-             if fa.get(k) != fb.get(k) and not k.startswith("dataset.load.")]
-    keys = {d["key"] for d in diffs}
+    differing = [k for k in sorted(set(fa) | set(fb))
+                 if fa.get(k) != fb.get(k) and not k.startswith("dataset.load.")]
+    diffs = [{"key": k, "a": fa.get(k), "b": fb.get(k)} for k in differing]
+    keys = set(differing)
     warnings = []
     if "dataset.checksum" in keys:
         warnings.append(f"different datasets (checksum {fa.get('dataset.checksum')} vs "

@@ -9,8 +9,10 @@ the remaining labels (``stats`` excluded, it restates the phase) — is the same
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from ctxbench.results.summary_types import GroupRef, GroupStats, PlanEntry
 
 CACHE_LABELS = ("cache", "cache_state")
 STATE_LABELS = (*CACHE_LABELS, "stats", "stats_state")
@@ -57,7 +59,7 @@ def other_labels(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k not in STATE_LABELS))
 
 
-def _side(group: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
+def _side(group: GroupStats, plan: PlanEntry | None) -> dict[str, Any]:
     lat = group.get("latency_ms") or {}
     out: dict[str, Any] = {
         "phase": group["phase"], "labels": group["labels"], "n": group["n"],
@@ -77,12 +79,12 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     return pa["value"] / pb["value"]
 
 
-PlanFor = Callable[[dict[str, Any]], dict[str, Any] | None]
+PlanFor = Callable[[GroupRef], PlanEntry | None]
 
 
-def cold_warm(groups: list[dict[str, Any]], plan_for: PlanFor) -> list[dict[str, Any]]:
+def cold_warm(groups: Sequence[GroupStats], plan_for: PlanFor) -> list[dict[str, Any]]:
     """Pairs of (cold, warm) groups; ratio = cold p50 / warm p50."""
-    sides: dict[tuple, dict[str, dict[str, Any]]] = {}
+    sides: dict[tuple, dict[str, GroupStats]] = {}
     for g in groups:
         state = cache_state(g["phase"], g["labels"])
         if state is None or not g["n"]:
@@ -101,9 +103,9 @@ def cold_warm(groups: list[dict[str, Any]], plan_for: PlanFor) -> list[dict[str,
     return out
 
 
-def before_after(groups: list[dict[str, Any]], plan_for: PlanFor) -> list[dict[str, Any]]:
+def before_after(groups: Sequence[GroupStats], plan_for: PlanFor) -> list[dict[str, Any]]:
     """Pairs of (before_analyze[.x], after_analyze[.x]) groups; ratio = before p50 / after p50."""
-    sides: dict[tuple, dict[str, dict[str, Any]]] = {}
+    sides: dict[tuple, dict[str, GroupStats]] = {}
     for g in groups:
         side = stats_side(g["phase"])
         if side is None or not g["n"]:

@@ -28,6 +28,7 @@ they need; cause codes are stable identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ctxbench.analysis.plans import misestimates
@@ -43,6 +44,7 @@ from ctxbench.queries.remedies import (
     SORT_ALL_ROWS,
     addressing,
 )
+from ctxbench.results.summary_types import GroupRef, PlanEntry, VerdictRow
 
 IO_SHARE = 0.5            # I/O-bound when at least half of the time was reading
 FETCH_FACTOR = 10.0       # rows fetched ≥ 10× rows returned ...
@@ -186,20 +188,20 @@ def _words(found: dict[str, Any], remedies: list[dict[str, Any]]) -> str:
     return text + "."
 
 
-def pick_plan(verdict: dict[str, Any], fixed: dict[str, Any] | None,
-              tails: list[dict[str, Any]]) -> dict[str, Any] | None:
+def pick_plan(verdict: VerdictRow, fixed: PlanEntry | None,
+              tails: list[PlanEntry]) -> PlanEntry | None:
     """The slowest tail plan of the verdict's group (by measured latency), else its fixed plan."""
     mine = [t for t in tails if t.get("_summary")
             and (t["phase"], t["query"], t["variant"]) == (verdict["phase"], verdict["query"],
                                                            verdict["variant"])]
     if mine:
-        def slowness(t: dict[str, Any]) -> float:
+        def slowness(t: PlanEntry) -> float:
             return float("inf") if t.get("measured_failed") else float(t.get("measured_ms") or 0)
         return max(mine, key=slowness)
     return fixed if fixed and fixed.get("_summary") else None
 
 
-def diagnose(verdict: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
+def diagnose(verdict: VerdictRow, plan: PlanEntry | None) -> dict[str, Any]:
     if plan is None:
         return {"plan": None, "causes": [], "remedies": [],
                 "text": "no plan was captured for this group, so no diagnosis"}
@@ -215,13 +217,13 @@ def diagnose(verdict: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, 
     return out
 
 
-def diagnose_verdicts(verdicts: list[dict[str, Any]], fixed_for, tails: list[dict[str, Any]]
-                      ) -> None:
+def diagnose_verdicts(verdicts: list[VerdictRow], fixed_for: Callable[[GroupRef], PlanEntry | None],
+                      tails: list[PlanEntry]) -> None:
     """Attach ``diagnosis`` to every FAIL/INCONCLUSIVE latency verdict (in place).
     ``fixed_for(group)`` finds a group's fixed-parameter plan (summary.PlanIndex.for_group)."""
     for v in verdicts:
         if v["verdict"] not in DIAGNOSED or v.get("unit") != "ms":
             continue
-        group = {"phase": v["phase"], "query": v["query"], "variant": v["variant"],
+        group: GroupRef = {"phase": v["phase"], "query": v["query"], "variant": v["variant"],
                  "labels": v["labels"]}
         v["diagnosis"] = diagnose(v, pick_plan(v, fixed_for(group), tails))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
-def same_group(item: dict[str, Any], v: dict[str, Any]) -> bool:
+def same_group(item: Mapping[str, Any], v: Mapping[str, Any]) -> bool:
     """Same phase, query and variant (labels aside)."""
     return (item.get("phase"), item.get("query"), item.get("variant") or "default") == (
         v.get("phase"), v.get("query"), v.get("variant") or "default")
 
 
-def group_of(summary: dict[str, Any], v: dict[str, Any]) -> dict[str, Any] | None:
+def group_of(summary: Mapping[str, Any], v: Mapping[str, Any]) -> dict[str, Any] | None:
     """The group a verdict row (or anything with phase/query/variant/labels) belongs to."""
     for g in summary.get("groups") or []:
         if (v.get("group") and g.get("key") == v.get("group")) or (
@@ -20,7 +21,7 @@ def group_of(summary: dict[str, Any], v: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
-def plan_of(summary: dict[str, Any], v: dict[str, Any]) -> dict[str, Any] | None:
+def plan_of(summary: Mapping[str, Any], v: Mapping[str, Any]) -> dict[str, Any] | None:
     """The plan captured for it: same labels, else the one whose labels are the largest subset."""
     labels = v.get("labels") or {}
     best, best_score = None, -1

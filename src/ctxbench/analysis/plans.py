@@ -5,6 +5,7 @@ misestimates). Reading a plan is ``ctxbench.results.explain``'s job.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ def _key(node: dict[str, Any]) -> str:
     return f"{node['depth']}|{node['shape']}"
 
 
-def diff_plans(a: dict[str, Any], b: dict[str, Any]) -> PlanDiff:
+def diff_plans(a: Mapping[str, Any], b: Mapping[str, Any]) -> PlanDiff:
     """Align the node lists of two plan summaries and explain what changed from A to B."""
     na, nb = a["nodes"], b["nodes"]
     matcher = difflib.SequenceMatcher(a=[_key(n) for n in na], b=[_key(n) for n in nb],
@@ -63,15 +64,15 @@ def _pair_block(left: list[dict[str, Any]], right: list[dict[str, Any]]
         match.append(found)
     rows: list[tuple[dict[str, Any] | None, dict[str, Any] | None, str]] = []
     emitted: set[int] = set()
-    for r, i in zip(right, match, strict=True):
-        if i is None:
+    for r, at in zip(right, match, strict=True):
+        if at is None:
             rows.append((None, r, "added"))
             continue
-        for k in range(i):
+        for k in range(at):
             if k not in used and k not in emitted:
                 rows.append((left[k], None, "removed"))
                 emitted.add(k)
-        rows.append((left[i], r, "same" if _key(left[i]) == _key(r) else "changed"))
+        rows.append((left[at], r, "same" if _key(left[at]) == _key(r) else "changed"))
     rows.extend((left[k], None, "removed") for k in range(len(left))
                 if k not in used and k not in emitted)
     return rows
@@ -140,7 +141,7 @@ def misestimates(nodes: list[dict[str, Any]], factor: float = 10.0) -> list[str]
     return out
 
 
-def explain_changes(a: dict[str, Any], b: dict[str, Any],
+def explain_changes(a: Mapping[str, Any], b: Mapping[str, Any],
                     rows: list[tuple[dict[str, Any] | None, dict[str, Any] | None, str]]
                     | None = None) -> list[str]:
     """Short sentences: access-method changes, index use, join/aggregate changes, bad
@@ -188,7 +189,7 @@ def _ms(value: Any) -> str:
     return f"{v:.3g} ms" if v < 100 else f"{v:.0f} ms"
 
 
-def short_change(a: dict[str, Any], b: dict[str, Any]) -> str:
+def short_change(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     """The first structural change in one phrase, e.g. 'Seq Scan → Index Scan using i on t'."""
     for line in explain_changes(a, b):
         if line != "same plan shape":

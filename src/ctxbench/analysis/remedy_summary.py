@@ -28,6 +28,7 @@ from ctxbench.analysis.plans import explain_changes
 from ctxbench.errors import UsageError
 from ctxbench.queries import AS_SHIPPED, catalog, schema_variant_names
 from ctxbench.queries.remedies import remedy
+from ctxbench.results.summary_types import GroupStats, PlanEntry, VerdictRow
 
 COST_FILE = "remedy_cost.json"
 VERDICT_RANK = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
@@ -43,7 +44,7 @@ def _phase_of(phases: list[str], kind: str) -> str | None:
     return found[-1] if found else None
 
 
-def _side(groups: list[dict[str, Any]], verdicts: list[dict[str, Any]], query: str,
+def _side(groups: list[GroupStats], verdicts: list[VerdictRow], query: str,
           variant: str, phase: str | None) -> dict[str, Any] | None:
     if phase is None:
         return None
@@ -57,7 +58,7 @@ def _side(groups: list[dict[str, Any]], verdicts: list[dict[str, Any]], query: s
     return {"p95": p95, "n": group["n"], "n_errors": group["n_errors"],
             "verdict": worst["verdict"] if worst else None,
             "budget_ms": worst["threshold"] if worst else None,
-            "diagnosis": (worst or {}).get("diagnosis")}
+            "diagnosis": worst.get("diagnosis") if worst else None}
 
 
 def _builds(records: list[Any]) -> dict[str, dict[str, Any]]:
@@ -81,7 +82,8 @@ def _costs(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def _plan(plans: list[dict[str, Any]], query: str, variant: str, phase: str | None):
+def _plan(plans: list[PlanEntry], query: str, variant: str, phase: str | None
+          ) -> PlanEntry | None:
     return next((p for p in plans if (p["query"], p["variant"], p["phase"]) == (query, variant, phase)
                  and p.get("_summary")), None)
 
@@ -108,8 +110,8 @@ def _floor(best: dict[str, Any]) -> str:
     return "; ".join(bits)
 
 
-def summarize_remedies(groups: list[dict[str, Any]], verdicts: list[dict[str, Any]],
-                       plans: list[dict[str, Any]], records: list[Any],
+def summarize_remedies(groups: list[GroupStats], verdicts: list[VerdictRow],
+                       plans: list[PlanEntry], records: list[Any],
                        folder: Path) -> list[dict[str, Any]]:
     phases = list(dict.fromkeys(g["phase"] for g in groups))
     cold_phase, warm_phase = _phase_of(phases, "cold"), _phase_of(phases, "warm")
@@ -123,7 +125,7 @@ def summarize_remedies(groups: list[dict[str, Any]], verdicts: list[dict[str, An
             continue
         shipped = {"cold": _side(groups, verdicts, query, AS_SHIPPED, cold_phase),
                    "warm": _side(groups, verdicts, query, AS_SHIPPED, warm_phase)}
-        entries = []
+        entries: list[dict[str, Any]] = []
         for variant in others:
             try:
                 v = catalog[query].variant(variant)

@@ -116,7 +116,7 @@ class Fit:
                 "note": self.note}
 
 
-def _ols(log_n: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
+def _ols(log_n: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(slope, intercept) of least squares, vectorised over the last axis of log_y."""
     x = log_n - log_n.mean()
     slope = (log_y - log_y.mean(axis=-1, keepdims=True)) @ x / (x @ x)
@@ -268,6 +268,7 @@ def budget_picker(budget_items: list[dict[str, Any]] | None) -> Any:
         if not found:
             return None
         best = next((b for b in found if b.metric == "p95"), found[0])
+        assert best.threshold is not None  # resolve() leaves switched-off budgets out
         return best.metric, float(best.threshold)
 
     return pick

@@ -36,11 +36,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Final
 
 import numpy as np
 from scipy.stats import binom
 
-PERCENTILE_METHOD = "inverted_cdf"
+from ctxbench.results.summary_types import EstimateJson
+
+PERCENTILE_METHOD: Final = "inverted_cdf"
 CI_LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - CI_LEVEL) / 2  # each verdict direction errs at most 2.5 %
 MAX_PLANNED_SAMPLES = 1_000_000
@@ -76,7 +79,7 @@ class Estimate:
     lo: float
     hi: float
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> EstimateJson:
         return {"value": self.value, "lo": self.lo, "hi": self.hi}
 
 

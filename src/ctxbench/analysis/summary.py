@@ -7,10 +7,10 @@ Its shape is versioned with ``schema_version``; see ``build_summary`` for the ke
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,6 +38,20 @@ from ctxbench.measure import phases
 from ctxbench.results.explain import summary_of
 from ctxbench.results.model import PhaseRecord, RunMeta
 from ctxbench.results.store import ResultsDir
+from ctxbench.results.summary_types import (
+    EstimateJson,
+    GroupRef,
+    GroupStats,
+    MetricStats,
+    ParamKindStats,
+    PhaseEntry,
+    PlanChange,
+    PlanEntry,
+    PlanSide,
+    RunInfo,
+    Summary,
+    VerdictRow,
+)
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -54,18 +68,20 @@ def rounded(value: Any, digits: int = 6) -> Any:
     return value
 
 
-def _est(e: Estimate | None) -> dict[str, float] | None:
+def _est(e: Estimate | None) -> EstimateJson | None:
     return e.to_json() if e is not None else None
 
 
 def _duration(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
     try:
         return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # not ISO timestamps, or one naive and one aware
         return None
 
 
-def run_info(meta: RunMeta | None, results: ResultsDir) -> dict[str, Any]:
+def run_info(meta: RunMeta | None, results: ResultsDir) -> RunInfo:
     if meta is None:
         return {"run_id": results.path.name, "kind": "run", "scenario": None,
                 "status": "unknown", "complete": False,
@@ -96,7 +112,7 @@ def phase_order(records: list[PhaseRecord], seen: Iterable[str]) -> dict[str, in
     return {name: i for i, name in enumerate(order)}
 
 
-def _phase_json(r: PhaseRecord) -> dict[str, Any]:
+def _phase_json(r: PhaseRecord) -> PhaseEntry:
     return {"phase": r.phase, "status": r.status, "started_at": r.started_at,
             "ended_at": r.ended_at, "duration_s": _duration(r.started_at, r.ended_at),
             "cache_reset": r.cache_reset, "stats_state": r.stats_state, "notes": r.notes,
@@ -113,7 +129,7 @@ def _quantiles_for(budgets: list[Budget]) -> tuple[float, ...]:
 
 
 def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROOT_SEED,
-                *, unserved: int = 0) -> dict[str, Any]:
+                *, unserved: int = 0) -> GroupStats:
     """n, errors, latency estimates with CIs, rows and extra metrics of one group.
     ``unserved``: open-loop arrivals of this group that fell due but were never served (the
     backlog at the end), censored over every budget like failures."""
@@ -125,7 +141,7 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
     attempts = g.n + g.n_errors
     rows = np.asarray(g.rows, dtype=np.float64)
     n_empty = int((rows == 0).sum()) if rows.size else 0
-    metrics = {}
+    metrics: dict[str, MetricStats] = {}
     for name in sorted(g.metrics):
         values = np.asarray(g.metrics[name], dtype=np.float64)
         metrics[name] = {
@@ -155,13 +171,13 @@ def group_stats(g: GroupData, quantiles: tuple[float, ...], seed_root: int = ROO
     }
 
 
-def _breakdown(g: GroupData) -> list[dict[str, Any]]:
+def _breakdown(g: GroupData) -> list[ParamKindStats]:
     """Point estimates per parameter kind (no intervals: a breakdown, not a verdict)."""
     kinds = np.asarray(g.kinds)
     if kinds.size == 0 or set(g.kinds) == {""}:
         return []
     lat, rows = g.latencies(), np.asarray(g.rows)
-    out = []
+    out: list[ParamKindStats] = []
     for kind in sorted(set(g.kinds)):
         mask = kinds == kind
         x = lat[mask]
@@ -172,23 +188,34 @@ def _breakdown(g: GroupData) -> list[dict[str, Any]]:
     return out
 
 
-def _estimate_for(budget: Budget, stats: dict[str, Any]) -> tuple[Estimate | None, int]:
+def _estimate_for(budget: Budget, stats: GroupStats) -> tuple[Estimate | None, int]:
     kind = metric_kind(budget.metric)
     if kind == "latency":
         e = stats["latency_ms"].get(budget.metric)
         n = stats["n"]
         if percentile_of(budget.metric) is not None or budget.metric == "max":
             n += stats["n_censored"]  # failures are censored samples of these statistics
-        return (Estimate(**{k: e[k] for k in ("value", "lo", "hi")}) if e else None), n
+        return _estimate(e), n
     if kind == "rate":
-        e = stats[budget.metric]
+        e = stats["error_rate"] if budget.metric == "error_rate" else stats["empty_rate"]
         # rates are shares of executions (the error rate: of every attempt)
         n = stats["n_executions"] + (stats["n_errors"] if budget.metric == "error_rate" else 0)
-        return (Estimate(e["value"], e["lo"], e["hi"]) if e else None), n
+        return _estimate(e), n
     m = stats["metrics"].get(budget.metric)
     if not m or not m["mean"]:
         return None, 0
-    return Estimate(m["mean"]["value"], m["mean"]["lo"], m["mean"]["hi"]), m["n"]
+    return _estimate(m["mean"]), m["n"]
+
+
+def _estimate(e: EstimateJson | None) -> Estimate | None:
+    """The Estimate behind a group's estimate. Verdicts are decided before ``rounded`` (the only
+    writer of None: a non-finite bound) runs, so the fields are numbers here."""
+    if not e:
+        return None
+    value, lo, hi = e["value"], e["lo"], e["hi"]
+    if value is None or lo is None or hi is None:
+        raise ValueError(f"an estimate with a missing bound cannot be judged: {e}")
+    return Estimate(value, lo, hi)
 
 
 def _over(budget: Budget, latencies: np.ndarray | None, errors: int) -> int | None:
@@ -197,11 +224,11 @@ def _over(budget: Budget, latencies: np.ndarray | None, errors: int) -> int | No
     return int((latencies > budget.threshold).sum()) + errors
 
 
-def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
-                 latencies: np.ndarray | None = None) -> list[dict[str, Any]]:
+def verdict_rows(stats: GroupStats, budgets: list[Budget],
+                 latencies: np.ndarray | None = None) -> list[VerdictRow]:
     """One row per budget; ``latencies`` (the group's successful samples) let an undecided
     percentile check say how many samples would decide it."""
-    out = []
+    out: list[VerdictRow] = []
     for b in budgets:
         estimate, n = _estimate_for(b, stats)
         kind = metric_kind(b.metric)
@@ -221,8 +248,8 @@ def verdict_rows(stats: dict[str, Any], budgets: list[Budget],
     return out
 
 
-def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {
+def _plan_entry(payload: dict[str, Any], file: str) -> PlanEntry:
+    entry: PlanEntry = {
         "phase": payload.get("phase"), "query": payload.get("query"),
         "variant": payload.get("variant") or "default",
         "labels": {str(k): str(v) for k, v in (payload.get("labels") or {}).items()},
@@ -230,8 +257,11 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
         "error": payload.get("error"),
     }
     if payload.get("role"):  # a tail plan: which set, why, and how slow it was when measured
-        entry.update({k: payload.get(k) for k in ("role", "param_kind", "measured_ms",
-                                                   "measured_failed", "why")})
+        entry["role"] = payload["role"]
+        entry["param_kind"] = payload.get("param_kind")
+        entry["measured_ms"] = payload.get("measured_ms")
+        entry["measured_failed"] = payload.get("measured_failed")
+        entry["why"] = payload.get("why")
     try:
         summary = summary_of(payload)
     except Exception as exc:  # a malformed capture must not sink the whole report
@@ -239,17 +269,30 @@ def _plan_entry(payload: dict[str, Any], file: str) -> dict[str, Any]:
     if summary is None:
         entry["error"] = entry["error"] or "no plan captured"
         return entry
-    for key in ("planning_ms", "execution_ms", "shared_hit", "shared_read", "io_read_ms",
-                "planning_shared_hit", "planning_shared_read", "fingerprint", "outline"):
-        entry[key] = summary.get(key)
+    entry["planning_ms"] = summary.get("planning_ms")
+    entry["execution_ms"] = summary.get("execution_ms")
+    entry["shared_hit"] = summary.get("shared_hit")
+    entry["shared_read"] = summary.get("shared_read")
+    entry["io_read_ms"] = summary.get("io_read_ms")
+    entry["planning_shared_hit"] = summary.get("planning_shared_hit")
+    entry["planning_shared_read"] = summary.get("planning_shared_read")
+    entry["fingerprint"] = summary.get("fingerprint")
+    entry["outline"] = summary.get("outline")
     entry["_summary"] = summary
     return entry
 
 
-def read_plans(results: ResultsDir, *, tails: bool = False) -> list[dict[str, Any]]:
+def _public(p: PlanEntry) -> PlanEntry:
+    """The plan entry as written: without the in-memory plan summary."""
+    out = p.copy()
+    out.pop("_summary", None)
+    return out
+
+
+def read_plans(results: ResultsDir, *, tails: bool = False) -> list[PlanEntry]:
     """The fixed-parameter plan of each group, or (``tails``) the plans of the tail's sets."""
     folder = results.path / "plans"
-    out = []
+    out: list[PlanEntry] = []
     if folder.is_dir():
         for path, payload in zip(sorted(folder.glob("*.json")), results.read_plans(),
                                  strict=True):
@@ -262,11 +305,12 @@ class PlanIndex:
     """Finds the plan captured for a group: same phase, query, variant; labels equal, else a
     subset of the group's labels, else none."""
 
-    def __init__(self, plans: list[dict[str, Any]]) -> None:
+    def __init__(self, plans: list[PlanEntry]) -> None:
         self.plans = [p for p in plans if p.get("fingerprint")]
 
-    def for_group(self, g: dict[str, Any]) -> dict[str, Any] | None:
-        best, best_score = None, -1
+    def for_group(self, g: GroupRef) -> PlanEntry | None:
+        best: PlanEntry | None = None
+        best_score = -1
         for p in self.plans:
             if (p["phase"], p["query"], p["variant"]) != (g["phase"], g["query"], g["variant"]):
                 continue
@@ -279,13 +323,17 @@ class PlanIndex:
         return best
 
 
-def _side(p: dict[str, Any]) -> dict[str, Any]:
-    return {"phase": p["phase"], "labels": p["labels"], "fingerprint": p["fingerprint"],
+def _side(p: PlanEntry) -> PlanSide:
+    return {"phase": _phase(p), "labels": p["labels"], "fingerprint": p["fingerprint"],
             "outline": p["outline"], "shared_hit": p["shared_hit"],
             "shared_read": p["shared_read"], "execution_ms": p["execution_ms"]}
 
 
-def _pairs(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+def _phase(p: PlanEntry) -> str:
+    return p["phase"] or ""  # "": a plan file that names no phase (matches no phase)
+
+
+def _pairs(items: list[PlanEntry]) -> list[tuple[str, PlanEntry, PlanEntry]]:
     """The comparisons that mean something: cold → warm in the same context, and
     before → after ANALYZE in the same cache state."""
     pairs = []
@@ -297,27 +345,27 @@ def _pairs(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict[
             rest_b = comparisons.other_labels(b["labels"])
             if rest_a != rest_b:
                 continue
-            if (comparisons.cache_state(a["phase"], a["labels"]) == "cold"
-                    and comparisons.cache_state(b["phase"], b["labels"]) == "warm"
-                    and comparisons.cache_context(a["phase"])
-                    == comparisons.cache_context(b["phase"])):
+            pa, pb = _phase(a), _phase(b)
+            if (comparisons.cache_state(pa, a["labels"]) == "cold"
+                    and comparisons.cache_state(pb, b["labels"]) == "warm"
+                    and comparisons.cache_context(pa) == comparisons.cache_context(pb)):
                 pairs.append(("cold → warm", a, b))
-            sa, sb = comparisons.stats_side(a["phase"]), comparisons.stats_side(b["phase"])
+            sa, sb = comparisons.stats_side(pa), comparisons.stats_side(pb)
             if sa and sb and sa[0] == "before" and sb[0] == "after" and sa[1] == sb[1]:
                 pairs.append(("before → after ANALYZE", a, b))
     return pairs
 
 
-def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict[str, Any]]:
+def plan_changes(plans: list[PlanEntry], rank: dict[str, int]) -> list[PlanChange]:
     """Plan shape changes per (query, variant): cold → warm, before → after ANALYZE, and any
     other plan whose shape differs from the query's first plan."""
-    by_query: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_query: dict[tuple[str | None, str], list[PlanEntry]] = {}
     for p in plans:
         if p.get("fingerprint"):
             by_query.setdefault((p["query"], p["variant"]), []).append(p)
-    out = []
+    out: list[PlanChange] = []
     for (query, variant), items in sorted(by_query.items()):
-        items.sort(key=lambda p: (rank.get(p["phase"], 10**6), sorted(p["labels"].items())))
+        items.sort(key=lambda p: (rank.get(_phase(p), 10**6), sorted(p["labels"].items())))
         flagged: set[int] = set()
         for kind, a, b in _pairs(items):
             if a["fingerprint"] != b["fingerprint"]:
@@ -326,7 +374,7 @@ def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict
         # Other plans are compared with the first one of the same experiment (labels other
         # than cache/statistics state equal): plans for different filters or ef_search
         # values are expected to differ.
-        firsts: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+        firsts: dict[tuple[tuple[str, str], ...], PlanEntry] = {}
         for p in items:
             first = firsts.setdefault(comparisons.other_labels(p["labels"]), p)
             if p is not first and p["fingerprint"] != first["fingerprint"] and id(p) not in flagged:
@@ -335,7 +383,7 @@ def plan_changes(plans: list[dict[str, Any]], rank: dict[str, int]) -> list[dict
     return out
 
 
-def params_caution(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+def params_caution(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
     """Plans captured with different parameters may differ because of the parameters."""
     if a.get("param_id") == b.get("param_id") and a.get("params") == b.get("params"):
         return None
@@ -351,8 +399,7 @@ def _params_text(params: Any) -> str:
     return str(params)
 
 
-def _change(query: str, variant: str, kind: str, a: dict[str, Any], b: dict[str, Any]
-            ) -> dict[str, Any]:
+def _change(query: str | None, variant: str, kind: str, a: PlanEntry, b: PlanEntry) -> PlanChange:
     changes = explain_changes(a["_summary"], b["_summary"])
     caution = params_caution(a, b)
     if caution:
@@ -363,7 +410,7 @@ def _change(query: str, variant: str, kind: str, a: dict[str, Any], b: dict[str,
 
 
 def build_summary(results_dir: Path | str,
-                  groups: dict[GroupKey, GroupData] | None = None) -> dict[str, Any]:
+                  groups: dict[GroupKey, GroupData] | None = None) -> Summary:
     """Compute summary.json's content from a results folder (raises UsageError if it isn't
     one). Keys: schema_version, run, phases, analysis, budgets, groups, verdicts, plans,
     plan_changes, cold_warm, before_after, hnsw_warmup, vector, verdict. ``groups`` may be
@@ -383,7 +430,8 @@ def build_summary(results_dir: Path | str,
     ordered: list[tuple[GroupKey, GroupData]] = sorted(
         [*groups.items(), *pooled.items()], key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
                                         kv[0].variant, kv[0].labels))
-    group_json, verdict_json = [], []
+    group_json: list[GroupStats] = []
+    verdict_json: list[VerdictRow] = []
     arrivals = read_arrivals(results)
     accounting = open_loop_accounting(arrivals, groups)
     for key, data in ordered:
@@ -398,7 +446,7 @@ def build_summary(results_dir: Path | str,
         verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
 
     plans = read_plans(results)
-    plans.sort(key=lambda p: (rank.get(p["phase"], 10**6), p["query"] or "", p["variant"],
+    plans.sort(key=lambda p: (rank.get(_phase(p), 10**6), p["query"] or "", p["variant"],
                               sorted(p["labels"].items())))
     index = PlanIndex(plans)
     tail_plans = read_plans(results, tails=True)
@@ -427,7 +475,7 @@ def build_summary(results_dir: Path | str,
     problems = hollow.problems(budgets, {**groups, **pooled})
     if problems and overall == verdicts.PASS:
         overall = verdicts.INCONCLUSIVE  # nothing measured, or a budget never applied
-    summary: dict[str, Any] = rounded({
+    summary: Summary = {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run": info,
         "phases": [_phase_json(r) for r in records],
@@ -449,8 +497,8 @@ def build_summary(results_dir: Path | str,
                       if accounting else None),
         "groups": group_json,
         "verdicts": sorted(verdict_json, key=lambda v: verdicts.SEVERITY[v["verdict"]]),
-        "plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
-        "tail_plans": [{k: v for k, v in p.items() if not k.startswith("_")} for p in tail_plans],
+        "plans": [_public(p) for p in plans],
+        "tail_plans": [_public(p) for p in tail_plans],
         "remedies": summarize_remedies(group_json, verdict_json, plans, records, results.path),
         "plan_changes": changes,
         "cold_warm": cold_warm,
@@ -465,6 +513,10 @@ def build_summary(results_dir: Path | str,
             "measurements": sum(g.n + g.n_errors + g.n_warmup for g in groups.values()),
             "problems": problems,
         },
-    })
-    summary["vector"] = vector.summarize(results, summary["groups"], summary["hnsw_warmup"])
-    return summary
+    }
+    # rounded() keeps every key and value type, except that a non-finite float becomes None:
+    # the types declare every float that can be non-finite as optional
+    out = cast(Summary, rounded(summary))
+    out["vector"] = vector.summarize(results, out["groups"], out["hnsw_warmup"])
+    return out
+

@@ -45,6 +45,12 @@ def plan_node(node_type: str, children: Iterable[Node] = (), *, relation: str | 
     return node
 
 
+# extra EXPLAIN keys of some nodes (typed Any: they go to plan_node's **extra)
+_INNER_JOIN: dict[str, Any] = {"Join Type": "Inner"}
+_SORT_BY_TIME: dict[str, Any] = {"Sort Key": ["rat.action_timestamp DESC"]}
+_BACKWARD: dict[str, Any] = {"Scan Direction": "Backward"}
+
+
 def explain(root: Node, *, planning_ms: float = 0.3, execution_ms: float | None = None
             ) -> list[dict[str, Any]]:
     return [{"Plan": root, "Planning": {"Shared Hit Blocks": 12, "Shared Read Blocks": 0},
@@ -62,9 +68,9 @@ def seq_plan(read: int = 0, ms: float = 40.0, cost: float = 900.0) -> list[dict[
     inner = plan_node("Hash", [plan_node("Seq Scan", relation="resource_references", rows=50,
                                          hit=5, ms=0.2)], rows=50, hit=0, ms=0.3)
     join = plan_node("Hash Join", [app, inner], rows=10000, actual=120, ms=ms * 0.9, hit=0,
-                     **{"Join Type": "Inner"})
+                     **_INNER_JOIN)
     sort = plan_node("Sort", [join], rows=10000, actual=120, ms=ms, hit=0,
-                     **{"Sort Key": ["rat.action_timestamp DESC"]})
+                     **_SORT_BY_TIME)
     return explain(plan_node("Limit", [sort], rows=10, ms=ms, hit=0, cost=cost))
 
 
@@ -72,13 +78,13 @@ def index_plan(read: int = 0, ms: float = 2.0, cost: float = 40.0) -> list[dict[
     """Limit → Nested Loop(Index Scan on the partitions, Index Scan rr_pkey)."""
     scans = [plan_node("Index Scan", relation=f"rat_y2025m{m}",
                        index=f"rat_y2025m{m}_history_ts_idx", rows=60, hit=30, read=read,
-                       ms=ms / 3, cost=cost / 3, **{"Scan Direction": "Backward"})
+                       ms=ms / 3, cost=cost / 3, **_BACKWARD)
              for m in ("09", "10")]
     app = plan_node("Append", scans, rows=120, ms=ms * 0.6, hit=0)
     probe = plan_node("Index Scan", relation="resource_references", index="rr_pkey", rows=1,
                       hit=3, ms=0.01)
     join = plan_node("Nested Loop", [app, probe], rows=120, ms=ms * 0.9, hit=0,
-                     **{"Join Type": "Inner"})
+                     **_INNER_JOIN)
     return explain(plan_node("Limit", [join], rows=10, ms=ms, hit=0, cost=cost))
 
 

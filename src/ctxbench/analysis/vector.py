@@ -17,7 +17,7 @@ serve is named, with the best the sweep reached and whether an iterative scan di
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from ctxbench.analysis.stats import latency_estimates, mean_estimate, seed_for
 from ctxbench.results.model import Measurement
 from ctxbench.results.store import ResultsDir
+from ctxbench.results.summary_types import EstimateJson
 
 # the statistics state a study measures in → the phase its cells are recorded under
 PHASE_OF_STATE = {"before_analyze": "before_analyze.vector",
@@ -56,9 +57,9 @@ class Point:
     iterative_scan: str
     threshold: float
     n: int
-    recall: dict[str, float] | None
-    completeness: dict[str, float] | None
-    fill: dict[str, float] | None
+    recall: EstimateJson | None
+    completeness: EstimateJson | None
+    fill: EstimateJson | None
     latency: dict[str, Any]
     rows_mean: float | None
     plan_kind: str = "unknown"
@@ -77,7 +78,8 @@ class Point:
 
     @property
     def recall_value(self) -> float | None:
-        return float(self.recall["value"]) if self.recall else None
+        value = self.recall["value"] if self.recall else None
+        return float(value) if value is not None else None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,12 +89,12 @@ class Point:
         return cls(**data)
 
 
-def _metric(group: dict[str, Any], name: str) -> dict[str, float] | None:
+def _metric(group: Mapping[str, Any], name: str) -> EstimateJson | None:
     m = (group.get("metrics") or {}).get(name)
     return m["mean"] if m and m.get("mean") else None
 
 
-def points(summary: dict[str, Any], vec: dict[str, Any]) -> list[Point]:
+def points(summary: Mapping[str, Any], vec: dict[str, Any]) -> list[Point]:
     cells = {(c["phase"], c["variant"], tuple(sorted(c["labels"].items()))): c
              for c in vec.get("cells", [])}
     out = []
@@ -330,7 +332,7 @@ class Study:
     recommendations: dict[str, Any]
 
 
-def study(summary: dict[str, Any], vec: dict[str, Any], measurements: Iterable[Measurement]
+def study(summary: Mapping[str, Any], vec: dict[str, Any], measurements: Iterable[Measurement]
           ) -> Study:
     spec = vec.get("spec") or {}
     metric = spec.get("latency_metric", DEFAULT_METRIC)
@@ -347,8 +349,8 @@ def study(summary: dict[str, Any], vec: dict[str, Any], measurements: Iterable[M
     return Study(items, basis, searches, recs)
 
 
-def summarize(results: ResultsDir, groups: list[dict[str, Any]],
-              hnsw_warmup: list[dict[str, Any]]) -> dict[str, Any] | None:
+def summarize(results: ResultsDir, groups: Sequence[Mapping[str, Any]],
+              hnsw_warmup: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """summary.json's ``vector`` section (None for a folder without vector.json): the rule the
     recommendation applied, every cell over all queries (``points``) and over the
     recommendation's basis (``basis``, with ``frontier`` flags), the recommendation per phase,

@@ -28,7 +28,7 @@ incomplete), else PASS. Exit code: FAIL → 1; INCONCLUSIVE → 0, or 1 with ``s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,7 +158,7 @@ def exit_code(verdict: str, strict: bool = False) -> int:
     return 0
 
 
-def counts(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+def counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     out = {PASS: 0, FAIL: 0, INCONCLUSIVE: 0}
     for row in rows:
         out[row["verdict"]] = out.get(row["verdict"], 0) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -26,13 +27,15 @@ def export(
     from ctxbench.errors import UsageError
     from ctxbench.report.exports import bencher_metric_format, github_action_benchmark
     from ctxbench.results.store import ResultsDir
+    from ctxbench.results.summary_types import Summary
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: allowed: {', '.join(FORMATS)}")
     if not results_dir.is_dir():
         raise UsageError(f"{results_dir}: no such results folder")
     ResultsDir(results_dir).require()
-    summary = load_summary(results_dir)
+    # load_summary returns a summary.json of the current schema version, or builds one
+    summary = cast(Summary, load_summary(results_dir))
     data = (github_action_benchmark(summary) if fmt == FORMATS[0]
             else bencher_metric_format(summary))
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"

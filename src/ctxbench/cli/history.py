@@ -30,14 +30,15 @@ def history(
     phase. Exit code: 0, or 2 when a folder is not a results folder."""
     from ctxbench.report.history import build_history_page, change_point_lines
 
-    paths = build_history_page(folders, out_dir, alpha=alpha, min_effect=min_effect)
+    inputs: list[Path | str] = list(folders)
+    paths = build_history_page(inputs, out_dir, alpha=alpha, min_effect=min_effect)
     h = paths.history
     out.print(f"{len(h.runs)} runs, {len(h.series)} series, "
-              f"{len(h.change_points())} step change(s)", highlight=False)
+              f"{len(h.change_points())} step change(s)", highlight=False, markup=False)
     for line in change_point_lines(h, 10):
-        out.print(f"• {line}", highlight=False)
+        out.print(f"• {line}", highlight=False, markup=False)
     for path in (paths.html, paths.md, paths.json, paths.changes_md):
-        out.print(f"  {path}", highlight=False)
+        out.print(f"  {path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -23,12 +24,11 @@ def phases(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     """
     from ctxbench.measure.phases import DEFAULT_RUN, REGISTRY
 
-    rows = [{"name": p.name, "default": p.name in DEFAULT_RUN, "effect": p.effect,
-             "measured": list(p.measured), "summary": p.summary,
-             "keys": {f.name: f.default if f.default is not dataclasses.MISSING
-                      else f.default_factory()  # type: ignore[misc]
-                      for f in dataclasses.fields(p.spec)}}
-            for p in REGISTRY]
+    rows: list[dict[str, Any]] = [
+        {"name": p.name, "default": p.name in DEFAULT_RUN, "effect": p.effect,
+         "measured": list(p.measured), "summary": p.summary,
+         "keys": {f.name: _default(f) for f in dataclasses.fields(p.spec)}}
+        for p in REGISTRY]
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return
@@ -39,6 +39,14 @@ def phases(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
                       ", ".join(f"{k}={v}" for k, v in r["keys"].items()))
     out.print(table)
     out.print("* run by default ([phases].run = " + json.dumps(list(DEFAULT_RUN)) + ")", markup=False)
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise TypeError(f"phase spec key {f.name} has no default")  # every spec_field has one
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -22,7 +23,7 @@ def list_remedies(as_json: Json = False) -> None:
     """Every query's remedies: variant, schema variants, answer change, causes addressed."""
     from ctxbench.queries.remedies import REMEDIES
 
-    rows = [{"query": q, "variant": r.variant, "schema_variant": r.schema_variant,
+    rows: list[dict[str, Any]] = [{"query": q, "variant": r.variant, "schema_variant": r.schema_variant,
              "changes_answer": r.changes_answer, "addresses": sorted(r.addresses),
              "what": r.what} for q, rs in REMEDIES.items() for r in rs]
     if as_json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from ctxbench import scenario as scenarios
 from ctxbench.cli.options import Dsn, Home, make_console
@@ -18,7 +18,7 @@ class RichProgress:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task: int | None = None
+        self.task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
         if self.task is not None:

@@ -57,7 +57,7 @@ def parse_anchor(text: str | None) -> date | None:
                          "generated time range ends at)") from None
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

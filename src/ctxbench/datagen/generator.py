@@ -10,6 +10,7 @@ version) gives the same rows byte for byte.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from ctxbench.datagen.progress import NoProgress, ProgressSink
 from ctxbench.datagen.rng import MAX_SEED
 from ctxbench.datagen.vocab import SEVERITY_MIXES
 from ctxbench.db import control, partitions
-from ctxbench.db.connect import check_server
+from ctxbench.db.connect import check_server, one_row, scalar
 from ctxbench.db.migrate import WORKLOAD_TABLES, migrate
 from ctxbench.errors import UsageError
 
@@ -94,17 +95,21 @@ class DatasetOptions:
                 raise UsageError(f"anchor {self.anchor.isoformat()} is not allowed: use a date "
                                  "between 2001-01-01 and 2199-12-31")
 
+    def anchor_date(self) -> date:
+        """The anchor, today (UTC) if it was left open."""
+        return self.anchor if self.anchor is not None else datetime.now(UTC).date()
+
     def resolved(self) -> DatasetOptions:
         """The options with the anchor filled in (today, UTC) if it was left open."""
         if self.anchor is not None:
             return self
-        return replace(self, anchor=datetime.now(UTC).date())
+        return replace(self, anchor=self.anchor_date())
 
     def params(self) -> dict[str, Any]:
         """Canonical, JSON-able identity of the dataset (anchor resolved)."""
         r = self.resolved()
         return {"generator_version": GENERATOR_VERSION, "scale": r.scale, "seed": r.seed,
-                "anchor": r.anchor.isoformat(), "months": r.months,
+                "anchor": r.anchor_date().isoformat(), "months": r.months,
                 "severities": r.severities, "default_partition": r.default_partition,
                 "embedding_profile": r.embedding_profile}
 
@@ -149,7 +154,7 @@ def _ensure_catalog(conn: psycopg.Connection) -> None:
 
 def current_dataset(conn: psycopg.Connection) -> dict[str, Any] | None:
     """The recorded dataset: {"params", "checksum", "summary", "state"}, or None."""
-    if conn.execute("SELECT to_regclass('ctxbench.datasets')").fetchone()[0] is None:
+    if scalar(conn, "SELECT to_regclass('ctxbench.datasets')") is None:
         return None
     row = conn.execute("SELECT params, checksum, summary, state FROM ctxbench.datasets").fetchone()
     if row is None:
@@ -167,7 +172,7 @@ def _occupied(conn: psycopg.Connection) -> str | None:
                 f"months={p.get('months')}")
     for table in WORKLOAD_TABLES:
         q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
-        if conn.execute(q).fetchone()[0]:
+        if scalar(conn, q):
             return f"rows in {table} that no ctxbench load recorded"
     return None
 
@@ -192,9 +197,9 @@ def _sizes(conn: psycopg.Connection) -> tuple[dict[str, dict[str, int]], dict[st
     tree = ("(SELECT relid FROM pg_partition_tree({0}) UNION SELECT {0})")
     sizes = {}
     for t in WORKLOAD_TABLES:
-        table_bytes, index_bytes = conn.execute(
-            "SELECT coalesce(sum(pg_table_size(relid)), 0), coalesce(sum(pg_indexes_size(relid)), 0) "
-            f"FROM {tree.format('%(t)s::regclass')} s", {"t": t}).fetchone()
+        table_bytes, index_bytes = one_row(
+            conn, "SELECT coalesce(sum(pg_table_size(relid)), 0), coalesce(sum(pg_indexes_size(relid)), 0) "
+            f"FROM {tree.format('%(t)s::regclass')} s", {"t": t})
         sizes[t] = {"table_bytes": int(table_bytes), "index_bytes": int(index_bytes),
                     "total_bytes": int(table_bytes + index_bytes)}
     rows = conn.execute(
@@ -282,7 +287,7 @@ def seed_dataset(conn: psycopg.Connection, options: DatasetOptions, *, replace: 
         data = encode(world, stats)
         statement = copy_statement(table, columns)
         summary.rows[table] = copy_rows(conn, statement, [(world.n_resources, data)],
-                                        lambda n, s=step: progress.advance(s, n))
+                                        functools.partial(progress.advance, step))
         summary.load_seconds[table] = round(time.perf_counter() - t0, 3)
         progress.end(step)
 

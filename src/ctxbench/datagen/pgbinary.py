@@ -61,7 +61,14 @@ def numeric_fields(scale: int, count: int) -> np.ndarray:
     """Fields for the numerics 0, 10^-scale, ..., (count-1)·10^-scale with that display scale."""
     dumper = DecimalBinaryDumper(Decimal)
     q = Decimal(1).scaleb(-scale)
-    return table(field(bytes(dumper.dump((Decimal(i) * q).quantize(q)))) for i in range(count))
+
+    def dumped(value: Decimal) -> bytes:
+        out = dumper.dump(value)
+        if out is None:  # a dumper returns None only for SQL NULL, never for a Decimal
+            raise ValueError(f"numeric {value} has no binary form")
+        return bytes(out)
+
+    return table(field(dumped((Decimal(i) * q).quantize(q))) for i in range(count))
 
 
 def lookup(tbl: np.ndarray, idx: np.ndarray) -> list[bytes]:

@@ -34,6 +34,7 @@ from ctxbench.datagen.checksum import dataset_checksum
 from ctxbench.datagen.generator import current_dataset
 from ctxbench.datagen.loader import DEFAULT_WORKERS
 from ctxbench.datagen.parallel import run_tasks
+from ctxbench.db.connect import scalar
 from ctxbench.db.migrate import available_variants, discover
 from ctxbench.db.target import OWNER_COMMENT, Target, database_exists, database_owned
 from ctxbench.errors import InfraError, NotOwnedError, UsageError
@@ -118,8 +119,7 @@ def _source_free(conn: psycopg.Connection, db: str, wait_s: float = 10.0) -> Non
     """FILE_COPY needs the template without connections: wait a little for ours to close."""
     deadline = time.monotonic() + wait_s
     while True:
-        n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                         (db,)).fetchone()[0]
+        n = scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (db,))
         if n == 0:
             return
         if time.monotonic() > deadline:
@@ -167,7 +167,7 @@ def save(target: Target, *, replace: bool = False) -> tuple[Snapshot, bool]:
             sql.Identifier(name), sql.Literal(MARK + json.dumps(info, sort_keys=True))))
         admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
                       .format(sql.Identifier(name)))
-        snap.size_bytes = int(admin.execute("SELECT pg_database_size(%s)", (name,)).fetchone()[0])
+        snap.size_bytes = int(scalar(admin, "SELECT pg_database_size(%s)", (name,)))
     return snap, True
 
 

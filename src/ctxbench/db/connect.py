@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ctxbench.db.dsn import mask_password
 from ctxbench.errors import InfraError
+
+if TYPE_CHECKING:  # psycopg >= 3.3 names the query types Connection.execute takes
+    from psycopg.abc import Params
+    from psycopg.abc import QueryNoTemplate as Query
 
 MIN_SERVER_VERSION = 140000  # partitioned-table features used by the schema
 MIN_PGVECTOR = (0, 5, 0)
@@ -23,14 +27,28 @@ def connect(dsn: str, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Conn
                          f"{mask_password(str(exc)).strip()}") from exc
 
 
+def one_row(conn: psycopg.Connection, query: Query, params: Params | None = None) -> tuple[Any, ...]:
+    """The row of a statement that always returns exactly one (SHOW, an aggregate without GROUP BY,
+    ``SELECT f(...)``); a missing row is an InfraError naming the statement, not a TypeError."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise InfraError(f"the server returned no row for {query!r}")
+    return row
+
+
+def scalar(conn: psycopg.Connection, query: Query, params: Params | None = None) -> Any:
+    """The first column of :func:`one_row`."""
+    return one_row(conn, query, params)[0]
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("-")[0].split(".") if p.isdigit())
 
 
 def check_server(conn: psycopg.Connection) -> dict[str, Any]:
     """Verify the server can host the workload; say exactly what is missing if not."""
-    num = int(conn.execute("SHOW server_version_num").fetchone()[0])
-    version = conn.execute("SHOW server_version").fetchone()[0]
+    num = int(scalar(conn, "SHOW server_version_num"))
+    version = scalar(conn, "SHOW server_version")
     if num < MIN_SERVER_VERSION:
         raise InfraError(f"PostgreSQL {version} is too old: ctxbench needs 14 or newer "
                          "(the Context API shipped against 16)")
@@ -53,7 +71,7 @@ def check_server(conn: psycopg.Connection) -> dict[str, Any]:
 def server_facts(conn: psycopg.Connection) -> dict[str, Any]:
     """Versions and every setting that differs from its default: what reproduces a run."""
     facts: dict[str, Any] = {
-        "server_version": conn.execute("SHOW server_version").fetchone()[0],
+        "server_version": scalar(conn, "SHOW server_version"),
     }
     exts = conn.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1").fetchall()
     facts["extensions"] = {name: ver for name, ver in exts}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ctxbench.errors import InfraError, UsageError
+
+if TYPE_CHECKING:  # testcontainers is optional (the containers extra)
+    from testcontainers.postgres import PostgresContainer
 
 DEFAULT_IMAGE = "pgvector/pgvector:pg18"
 
@@ -26,7 +30,7 @@ def docker_available() -> tuple[bool, str]:
 @dataclass
 class ContainerServer:
     image: str = DEFAULT_IMAGE
-    _container: object | None = field(default=None, repr=False)
+    _container: PostgresContainer | None = field(default=None, repr=False)
 
     kind = "testcontainers"
 
@@ -46,19 +50,19 @@ class ContainerServer:
         if self._container is None:
             raise UsageError("the container is not running; it lives only as long as one command")
         c = self._container
-        host = c.get_container_host_ip()  # type: ignore[attr-defined]
-        port = c.get_exposed_port(5432)  # type: ignore[attr-defined]
+        host = c.get_container_host_ip()
+        port = c.get_exposed_port(5432)
         return f"host={host} port={port} user=postgres password=ctxbench dbname={dbname or 'postgres'}"
 
     def restart(self) -> None:
         if self._container is None:
             raise UsageError("the container is not running")
-        self._container.get_wrapped_container().restart()  # type: ignore[attr-defined]
+        self._container.get_wrapped_container().restart()
 
     def down(self) -> bool:
         if self._container is None:
             return False
-        self._container.stop()  # type: ignore[attr-defined]
+        self._container.stop()
         self._container = None
         return True
 

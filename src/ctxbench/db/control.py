@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from ctxbench.db.connect import one_row, scalar
 from ctxbench.db.embedded import drop_os_page_cache
 from ctxbench.db.migrate import WORKLOAD_TABLES, existing_workload_tables, owns_schema
 from ctxbench.db.target import Target
@@ -65,7 +66,7 @@ def reset_caches(target: Target, method: str = "restart") -> ResetOutcome:
 def evict_shared_buffers(conn: psycopg.Connection) -> dict[str, Any]:
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_buffercache")
-        row = conn.execute("SELECT * FROM pg_buffercache_evict_all()").fetchone()
+        row = one_row(conn, "SELECT * FROM pg_buffercache_evict_all()")
     except psycopg.Error as exc:
         raise InfraError("cannot empty shared buffers on this server: pg_buffercache_evict_all() "
                          f"is unavailable ({str(exc).strip()}); it needs PostgreSQL 18 with "
@@ -93,23 +94,20 @@ def workload_relations(conn: psycopg.Connection) -> list[str]:
 
 
 def table_relations(conn: psycopg.Connection) -> list[str]:
-    return [r for r in workload_relations(conn) if conn.execute(
-        "SELECT relkind IN ('r','p') FROM pg_class WHERE oid = %s::regclass", (r,)).fetchone()[0]]
+    return [r for r in workload_relations(conn) if scalar(
+        conn, "SELECT relkind IN ('r','p') FROM pg_class WHERE oid = %s::regclass", (r,))]
 
 
 def statistics_state(conn: psycopg.Connection) -> dict[str, Any]:
     """How many pg_statistic rows and analyzed tables the workload has: recorded with every phase."""
     rels = table_relations(conn)
-    stats_rows = conn.execute(
-        "SELECT count(*) FROM pg_statistic WHERE starelid = ANY (%s::regclass[])", (rels,)
-    ).fetchone()[0]
-    analyzed = conn.execute(
-        "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL), "
-        "count(*) FROM pg_stat_all_tables WHERE relid = ANY (%s::regclass[])", (rels,)
-    ).fetchone()
-    parent_stats = conn.execute(
-        "SELECT count(*) FROM pg_statistic WHERE starelid = 'resource_action_traces'::regclass"
-    ).fetchone()[0]
+    stats_rows = scalar(
+        conn, "SELECT count(*) FROM pg_statistic WHERE starelid = ANY (%s::regclass[])", (rels,))
+    analyzed = one_row(
+        conn, "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL), "
+        "count(*) FROM pg_stat_all_tables WHERE relid = ANY (%s::regclass[])", (rels,))
+    parent_stats = scalar(
+        conn, "SELECT count(*) FROM pg_statistic WHERE starelid = 'resource_action_traces'::regclass")
     return {"pg_statistic_rows": int(stats_rows), "parent_has_stats": parent_stats > 0,
             "tables_analyzed": int(analyzed[0]), "tables": int(analyzed[1]),
             "state": "analyzed" if parent_stats > 0 else ("partial" if stats_rows else "no_stats")}
@@ -156,8 +154,8 @@ def drop_planner_statistics(conn: psycopg.Connection, relations: list[str]) -> t
     otherwise PostgreSQL 18's pg_clear_*_stats (the table owner suffices). Indexes among
     ``relations`` lose their expression statistics only. Returns the state ("none (cleared)", or
     how many column statistics could not be cleared) and the pg_statistic rows removed."""
-    schema = conn.execute("SELECT current_schema()").fetchone()[0]
-    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+    schema = scalar(conn, "SELECT current_schema()")
+    if scalar(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         oids = "(SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace " \
                "AND relname = ANY(%s))"
         with conn.transaction():
@@ -166,7 +164,7 @@ def drop_planner_statistics(conn: psycopg.Connection, relations: list[str]) -> t
             conn.execute(f"UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 "
                          f"WHERE oid IN {oids} AND relkind IN ('r', 'p')", (relations,))
         return "none (cleared)", deleted
-    if conn.execute("SELECT to_regproc('pg_clear_relation_stats')").fetchone()[0] is not None:
+    if scalar(conn, "SELECT to_regproc('pg_clear_relation_stats')") is not None:
         for t in relations:
             conn.execute("SELECT pg_clear_relation_stats(%s, %s)", (schema, t))
         rows = conn.execute("SELECT tablename, attname, inherited FROM pg_stats "
@@ -176,8 +174,8 @@ def drop_planner_statistics(conn: psycopg.Connection, relations: list[str]) -> t
             conn.execute("SELECT pg_clear_attribute_stats(%s, %s, %s, %s)",
                          (schema, t, att, inherited))
         return "none (cleared)", len(rows)
-    stale = conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = "
-                         "ANY(%s)", (schema, relations)).fetchone()[0]
+    stale = scalar(conn, "SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = "
+                   "ANY(%s)", (schema, relations))
     return ("none" if stale == 0 else f"stale: {stale} column statistics could not be cleared"), 0
 
 
@@ -187,7 +185,7 @@ def set_autovacuum(conn: psycopg.Connection, enabled: bool) -> None:
     ``restore`` puts exactly that back."""
     require_owned(conn, "changing autovacuum")
     for rel in table_relations(conn):
-        kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
+        kind = scalar(conn, "SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,))
         if kind == "r":
             if not enabled:
                 _save(conn, f"autovacuum:{rel}",
@@ -201,14 +199,14 @@ def note_fresh_tables(conn: psycopg.Connection) -> None:
     switched it off: that is the state to restore."""
     require_owned(conn, "recording table state")
     for rel in table_relations(conn):
-        kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,)).fetchone()[0]
+        kind = scalar(conn, "SELECT relkind FROM pg_class WHERE oid = %s::regclass", (rel,))
         if kind == "r":
             _save(conn, f"autovacuum:{rel}", {"fresh": True})
 
 
 def pending_restore(conn: psycopg.Connection) -> dict[str, Any]:
     """What ctxbench changed and has not put back yet (empty where ctxbench owns nothing)."""
-    if conn.execute("SELECT to_regclass('ctxbench.pending_restore')").fetchone()[0] is None:
+    if scalar(conn, "SELECT to_regclass('ctxbench.pending_restore')") is None:
         return {}
     return dict(conn.execute("SELECT item, value FROM ctxbench.pending_restore").fetchall())
 
@@ -239,7 +237,7 @@ def restore(conn: psycopg.Connection) -> list[str]:
     for item, value in sorted(items.items()):
         if item.startswith("autovacuum:"):
             rel = item.removeprefix("autovacuum:")
-            if conn.execute("SELECT to_regclass(%s)", (rel,)).fetchone()[0] is not None:
+            if scalar(conn, "SELECT to_regclass(%s)", (rel,)) is not None:
                 _put_back_autovacuum(conn, rel, value or {})
                 done.append(f"autovacuum on {rel}")
         conn.execute("DELETE FROM ctxbench.pending_restore WHERE item = %s", (item,))
@@ -270,7 +268,7 @@ def analyze(conn: psycopg.Connection) -> dict[str, Any]:
     for table in WORKLOAD_TABLES:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     seconds = time.perf_counter() - t0
-    if conn.execute("SELECT to_regclass('ctxbench.pending_restore')").fetchone()[0] is not None:
+    if scalar(conn, "SELECT to_regclass('ctxbench.pending_restore')") is not None:
         conn.execute("DELETE FROM ctxbench.pending_restore WHERE item = 'statistics'")
     return {"analyze_seconds": round(seconds, 3), **statistics_state(conn)}
 
@@ -294,6 +292,6 @@ def prewarm(conn: psycopg.Connection, relations: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
     blocks = 0
     for rel in relations:
-        blocks += int(conn.execute("SELECT pg_prewarm(%s::regclass)", (rel,)).fetchone()[0])
+        blocks += int(scalar(conn, "SELECT pg_prewarm(%s::regclass)", (rel,)))
     return {"prewarm_seconds": round(time.perf_counter() - t0, 4), "prewarm_blocks": blocks,
             "prewarm_relations": len(relations)}

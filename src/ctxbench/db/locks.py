@@ -134,13 +134,13 @@ def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
 
 def lock_database(dsn: str, where: str) -> RunLock:
     """A server ctxbench does not run (``--dsn``): an advisory lock in the target database."""
-    from ctxbench.db.connect import connect
+    from ctxbench.db.connect import connect, scalar
 
     info = holder_info()
     conn = connect(dsn, application_name=f"ctxbench run lock pid={info['pid']}")
     deadline = time.monotonic() + wait_seconds()
     while True:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", ADVISORY_KEY).fetchone()[0]
+        got = scalar(conn, "SELECT pg_try_advisory_lock(%s, %s)", ADVISORY_KEY)
         if got:
             return RunLock(where, conn=conn)
         if time.monotonic() >= deadline:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from ctxbench.db.connect import scalar
 from ctxbench.errors import NotOwnedError, UsageError
 
 WORKLOAD_TABLES = ("resource_references", "action_histories", "resource_action_traces")
@@ -83,7 +84,7 @@ def existing_workload_tables(conn: psycopg.Connection) -> list[str]:
 
 def applied(conn: psycopg.Connection) -> dict[str, str]:
     """version -> sha256 of what ctxbench applied here; empty if ctxbench never migrated."""
-    exists = conn.execute("SELECT to_regclass('ctxbench.schema_migrations')").fetchone()[0]
+    exists = scalar(conn, "SELECT to_regclass('ctxbench.schema_migrations')")
     if exists is None:
         return {}
     return dict(conn.execute("SELECT version, sha256 FROM ctxbench.schema_migrations").fetchall())

@@ -36,13 +36,14 @@ from ctxbench.analysis.data import POOLED_QUERY
 from ctxbench.analysis.stats import order_ranks, percentile, percentile_bounds, samples_to_decide
 from ctxbench.config import DEFAULT_BUDGET
 from ctxbench.load.schedule import RatePlan
+from ctxbench.queries import Executable
 
 DEFAULT_MAX_ERROR_RATE = 0.01
 MIN_GRACE_S = 0.5
 FLUSH_ALLOWANCE_S = 1.0
 
 
-def thresholds_for(mix_items: Iterable[tuple[Any, str]], budgets: list[dict[str, Any]], metric: str,
+def thresholds_for(mix_items: Iterable[tuple[Executable, str]], budgets: list[dict[str, Any]], metric: str,
                    budget_ms: float | None, labels: Mapping[str, str]) -> tuple[dict[str, float],
                                                                                 dict[str, float]]:
     """Per mix item: the latency threshold (ms) for ``metric`` and the error-ratio ceiling,

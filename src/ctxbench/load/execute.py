@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ctxbench.db.dsn import mask_password
 from ctxbench.load.workload import ParamLike, item_name
+from ctxbench.queries import Executable
 from ctxbench.results import Measurement
 
 PHASE = "load"
@@ -43,7 +44,7 @@ class Executed:
     connection_lost: bool = False
 
 
-def execute_one(pool: ConnectionPool, query: Any, variant: str, ps: ParamLike, *,
+def execute_one(pool: ConnectionPool, query: Executable, variant: str, ps: ParamLike, *,
                 intended_ns: int | None = None, labels: Mapping[str, str] | None = None,
                 warmup: bool = False, clock: Callable[[], int] = time.perf_counter_ns) -> Executed:
     """Run one request and time it (see the module docstring for the definitions)."""
@@ -97,7 +98,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {mask_password(str(exc)).strip()[:300]}"
 
 
-def execute_cached(cached: Any, query: Any, variant: str, ps: ParamLike, *,
+def execute_cached(cached: Any, query: Executable, variant: str, ps: ParamLike, *,
                    intended_ns: int | None = None, labels: Mapping[str, str] | None = None,
                    warmup: bool = False, clock: Callable[[], int] = time.perf_counter_ns) -> Executed:
     """One request through the service's read path (``ctxbench.cache.CachedExecutor``).

@@ -20,7 +20,7 @@ from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_CLEANUP, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from ctxbench import scenario as scenarios
 from ctxbench.errors import CtxbenchError
@@ -156,14 +156,23 @@ class LocustProcess:
             self.courier.report_error(self.failure.message, code)
         else:
             self.env.process_exit_code = code
-            gevent.spawn_later(0.1, self.env.runner.quit)
+            gevent.spawn_later(0.1, self._quit)
 
     def _worker_failed(self, message: str, code: int, node: str) -> None:
         if not self.failure.message:
             self.failure.message, self.failure.code = message, code
             log.error("ctxbench: worker %s: %s", node, message)
             self.env.process_exit_code = code
-            gevent.spawn_later(0.1, self.env.runner.quit)
+            gevent.spawn_later(0.1, self._quit)
+
+    def _quit(self) -> None:
+        """Quit Locust, unless the shape ends the test: it does within a tick once a failure is
+        set, and quitting under it makes Locust stop the users twice."""
+        runner = self.env.runner
+        if getattr(runner, "shape_greenlet", None) is not None:
+            return
+        if runner.state not in (STATE_STOPPING, STATE_CLEANUP):
+            runner.quit()
 
     # -- measurements ----------------------------------------------------------------------------------
     def _post(self, step: int, measurement: dict[str, Any]) -> None:

@@ -18,15 +18,10 @@ from typing import Any, Protocol
 import psycopg
 
 from ctxbench.errors import UsageError
+from ctxbench.queries import Executable
 from ctxbench.scenario import Scenario
 
 PARAM_SETS_PER_QUERY = 64  # distinct sets a lane cycles through per query (drawn lazily)
-
-
-class Executable(Protocol):
-    name: str
-
-    def execute(self, conn: psycopg.Connection, params: Any, variant: Any = ...) -> list[tuple]: ...
 
 
 class ParamLike(Protocol):
@@ -39,7 +34,7 @@ class ParamLike(Protocol):
 class Mix:
     """The (query, variant) pairs of a load run with their relative weights."""
 
-    items: list[tuple[Any, str]]
+    items: list[tuple[Executable, str]]
     weights: list[float]
 
     @property
@@ -82,7 +77,7 @@ def build_mix(scenario: Scenario) -> Mix:
         if value < 0:
             raise UsageError(f"{scenario.source}: queries.weights.{key} = {value!r} is not allowed; "
                              "weights are >= 0")
-    items: list[tuple[Any, str]] = []
+    items: list[tuple[Executable, str]] = []
     weights: list[float] = []
     for q, v in workload:
         override = qs.overrides.get(q.name)
@@ -130,7 +125,8 @@ class SyntheticParams:
 
 @dataclass(frozen=True)
 class SleepQuery:
-    """``SELECT pg_sleep(s)``: a real round trip whose service time is known in advance.
+    """``SELECT pg_sleep(s)``: a real round trip whose service time is known in advance (an
+    ``Executable``, like the catalog's queries).
 
     With a pool of one connection it is a server of capacity 1/s requests per second; the
     load tests use it to check open-loop accounting and capacity search against known answers.

@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from ctxbench.db.connect import connect
 from ctxbench.db.dsn import mask_password
 from ctxbench.errors import InfraError, UsageError
-from ctxbench.queries import ParamSet, Query, ensure_vector_adapter
+from ctxbench.queries import Bindable, ParamSet, ensure_vector_adapter
 from ctxbench.results import Measurement, ResultsDir
 
 
@@ -61,7 +61,7 @@ class Recorder:
     counters: dict[tuple[str, str, str], int] = field(default_factory=dict)
     on_record: Callable[[Measurement], None] | None = None
 
-    def measure(self, conn: psycopg.Connection, phase: str, query: Query, variant: str, ps: ParamSet,
+    def measure(self, conn: psycopg.Connection, phase: str, query: Bindable, variant: str, ps: ParamSet,
                 *, warmup: bool = False, labels: dict[str, str] | None = None,
                 seq: int | None = None,
                 score: Callable[[list[Any]], dict[str, float]] | None = None) -> Measurement:

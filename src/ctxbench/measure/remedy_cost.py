@@ -30,6 +30,7 @@ import psycopg
 
 from ctxbench.datagen.pgbinary import copy_statement
 from ctxbench.db import migrate as mig
+from ctxbench.db.connect import scalar
 from ctxbench.db.target import Target
 from ctxbench.errors import UsageError
 from ctxbench.measure import schema_stages
@@ -152,7 +153,7 @@ def measure_costs(target: Target, spec: CostSpec | None = None, progress=None) -
     with target.connect() as conn:
         cols = _columns(conn)
         rows = _template(conn, cols, max(spec.batch_rows, spec.single_rows * spec.connections))
-        traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
+        traces = scalar(conn, "SELECT count(*) FROM resource_action_traces")
         original = mig.applied_variants(conn)
     action_at = cols.index("action_id")
     builds: dict[str, dict[str, Any]] = {}

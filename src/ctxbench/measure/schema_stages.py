@@ -68,7 +68,7 @@ _KINDS = {"r": "table", "i": "index", "t": "toast", "m": "materialized view",
 
 
 def _relations(conn: psycopg.Connection) -> dict[int, tuple[str, str, int]]:
-    return {r[0]: (r[1], _KINDS.get(r[2], r[2]), int(r[3]))
+    return {r[0]: (r[1], _KINDS.get(r[2], str(r[2])), int(r[3]))
             for r in conn.execute(_RELATIONS).fetchall()}
 
 

@@ -27,7 +27,7 @@ def delta(before: dict | None, after: dict | None, top: int = 20) -> list[dict[s
     """Per statement: what the phase added, busiest first (only statements that ran)."""
     if before is None or after is None:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for qid, cur in after.items():
         prev = before.get(qid, {})
         d = {c: float(cur[c] or 0) - float(prev.get(c) or 0) for c in _COLUMNS}

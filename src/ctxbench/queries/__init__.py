@@ -7,7 +7,7 @@ these definitions; nothing else in ctxbench writes query SQL.
 from ctxbench.queries.catalog import catalog
 from ctxbench.queries.execution import Statement, ensure_vector_adapter
 from ctxbench.queries.incidents import INCIDENT_FIELDS, phase_for_status
-from ctxbench.queries.model import AS_SHIPPED, Query, Variant
+from ctxbench.queries.model import AS_SHIPPED, Bindable, Executable, Query, Variant
 from ctxbench.queries.profile import DatasetProfile
 from ctxbench.queries.sampler import ParamSampler, ParamSet, param_id
 from ctxbench.queries.semantic import semantic_variant
@@ -15,7 +15,9 @@ from ctxbench.queries.semantic import semantic_variant
 __all__ = [
     "AS_SHIPPED",
     "INCIDENT_FIELDS",
+    "Bindable",
     "DatasetProfile",
+    "Executable",
     "ParamSampler",
     "ParamSet",
     "Query",

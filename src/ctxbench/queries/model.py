@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
@@ -51,6 +51,27 @@ class Variant:
                 "schema_variant": self.schema_variant, "changes_answer": self.changes_answer}
 
 
+class Executable(Protocol):
+    """What a driver executes: a named query that runs on a connection and returns its rows.
+
+    The load driver (``load.execute.execute_one``) needs exactly this. :class:`Query` is one;
+    ``load.workload.SleepQuery`` (``SELECT pg_sleep``: a server of known speed, for checking
+    the harness itself) is another."""
+
+    @property
+    def name(self) -> str: ...
+
+    def execute(self, conn: psycopg.Connection, params: Mapping[str, Any],
+                variant: str = AS_SHIPPED) -> list[tuple]: ...
+
+
+class Bindable(Executable, Protocol):
+    """What the phase driver (``measure.executor.Recorder``) executes: an :class:`Executable`
+    that also binds its statement without I/O, so the timer covers only execute + fetch."""
+
+    def bind(self, params: Mapping[str, Any], variant: str = AS_SHIPPED) -> Statement: ...
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
@@ -58,9 +79,9 @@ class Query:
     tags: frozenset[str]
     variants: Mapping[str, Variant]
     params_doc: Mapping[str, str] = field(default_factory=dict)
-    _validate: Validator = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _render: Renderer = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _to_result: Mapper = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _validate: Validator = field(kw_only=True, repr=False, compare=False)
+    _render: Renderer = field(kw_only=True, repr=False, compare=False)
+    _to_result: Mapper = field(kw_only=True, repr=False, compare=False)
     variant_factory: Callable[[str], Variant | None] | None = field(
         default=None, repr=False, compare=False)
     needs_vector: bool = False
@@ -148,3 +169,8 @@ def ordered(queries: Sequence[Query]) -> dict[str, Query]:
             raise ValueError(f"duplicate query {q.name}")
         out[q.name] = q
     return out
+
+
+if TYPE_CHECKING:
+    def _query_is_bindable(q: Query) -> Bindable:  # mypy: Query satisfies both protocols
+        return q

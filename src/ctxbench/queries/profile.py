@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from ctxbench.errors import UsageError
+from ctxbench.errors import InfraError, UsageError
 from ctxbench.queries.execution import outside_transaction
 from ctxbench.queries.semantic import embedding_array
 from ctxbench.queries.validation import EMBEDDING_DIMS
@@ -93,6 +93,8 @@ class DatasetProfile:
         except psycopg.errors.UndefinedTable:
             raise UsageError("the database has no Context API schema; run `ctxbench seed` "
                              "first") from None
+        if totals is None:  # an aggregate without GROUP BY always returns one row
+            raise InfraError("the dataset totals query returned no row")
         traces = int(totals[0])
         if traces == 0:
             raise UsageError("the database has no traces (resource_action_traces is empty); "
@@ -115,7 +117,10 @@ class DatasetProfile:
         estep = max(1, len(embedded) // EMBEDDING_SAMPLE)
         emb = (np.stack([embedding_array(e) for e in embedded[::estep][:EMBEDDING_SAMPLE]])
                if embedded else np.zeros((0, EMBEDDING_DIMS), dtype=np.float32))
-        tz, now = conn.execute("SELECT current_setting('TimeZone'), now()").fetchone()
+        clock = conn.execute("SELECT current_setting('TimeZone'), now()").fetchone()
+        if clock is None:
+            raise InfraError("SELECT now() returned no row")
+        tz, now = clock
         return cls(
             traces=traces, embedded=int(totals[1]), id_min=int(totals[2]), id_max=int(totals[3]),
             ts_min=totals[4], ts_max=totals[5], created_min=totals[6], created_max=totals[7],

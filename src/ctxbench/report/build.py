@@ -25,6 +25,7 @@ from ctxbench.report.junit import render_junit
 from ctxbench.report.markdown import render_markdown
 from ctxbench.report.sections import extra_sections
 from ctxbench.results.store import ResultsDir, write_atomic
+from ctxbench.results.summary_types import Summary
 
 SUMMARY = "summary.json"
 LATENCIES = "latencies.csv"
@@ -49,12 +50,12 @@ class ReportPaths:
     verdict: str = verdicts.INCONCLUSIVE
     complete: bool = False
     exit_code: int = 0  # from the verdict, with the ``strict`` given to build_reports
-    summary_data: dict[str, Any] = field(default_factory=dict, repr=False)
+    summary_data: Summary = field(kw_only=True, repr=False)
 
     @property
     def problems(self) -> list[str]:
         """Why the verdict cannot be trusted (nothing measured, a budget that matched nothing)."""
-        return list(self.summary_data.get("verdict", {}).get("problems", []))
+        return list(self.summary_data["verdict"]["problems"])
 
     def exit_code_for(self, strict: bool = False) -> int:
         return 2 if self.problems else verdicts.exit_code(self.verdict, strict)
@@ -68,14 +69,14 @@ def _write_text(path: Path, text: str) -> None:
     write_atomic(path, text)  # a full disk: no torn file, no *.tmp, one clear error
 
 
-def _budget_line(summary: dict[str, Any], phase: str) -> float | None:
+def _budget_line(summary: Summary, phase: str) -> float | None:
     """The p95 threshold to draw on a phase's plot, if one threshold covers all its groups."""
     values = {v["threshold"] for v in summary["verdicts"]
               if v["phase"] == phase and v["metric"] == "p95"}
     return values.pop() if len(values) == 1 else None
 
 
-def make_figures(summary: dict[str, Any], groups: dict[Any, GroupData]) -> dict[str, Figure]:
+def make_figures(summary: Summary, groups: dict[Any, GroupData]) -> dict[str, Figure]:
     figures: dict[str, Figure] = {}
     by_phase: dict[str, list[GroupData]] = {}
     order = [g["key"] for g in summary["groups"]]
@@ -87,12 +88,14 @@ def make_figures(summary: dict[str, Any], groups: dict[Any, GroupData]) -> dict[
         if png:
             figures[f"latency:{phase}"] = Figure(f"latency-{i:02d}-{_safe(phase)}.png",
                                                  f"Latency distribution, phase {phase}", png)
-    for key, fn, name, title in (
-            ("cold_warm", plots.cold_vs_warm, "cold-vs-warm.png", "Cold vs warm medians"),
-            ("before_after", plots.before_after_analyze, "before-after-analyze.png",
-             "Before vs after ANALYZE medians"),
-            ("hnsw_warmup", plots.warmup_curves, "hnsw-warmup.png", "HNSW warm-up curves")):
-        png = fn(summary[key])
+    for key, data, fn, name, title in (
+            ("cold_warm", summary["cold_warm"], plots.cold_vs_warm, "cold-vs-warm.png",
+             "Cold vs warm medians"),
+            ("before_after", summary["before_after"], plots.before_after_analyze,
+             "before-after-analyze.png", "Before vs after ANALYZE medians"),
+            ("hnsw_warmup", summary["hnsw_warmup"], plots.warmup_curves, "hnsw-warmup.png",
+             "HNSW warm-up curves")):
+        png = fn(data)
         if png:
             figures[key] = Figure(name, title, png)
     return figures
@@ -125,7 +128,7 @@ def build_reports(results_dir: Path | str, out_dir: Path | str | None = None, *,
     groups = group_measurements(results.iter_measurements())
     summary = build_summary(src, groups)
     figures = make_figures(summary, groups)
-    extra = extra_sections(summary, results)
+    extra = extra_sections(dict[str, Any](summary), results)  # providers read it as plain JSON
     blocks = build_document(summary, figures, extra)
 
     plot_dir = out / PLOTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -110,10 +110,11 @@ def print_comparison(console: Console, result: dict[str, Any]) -> None:
 
 def _table(console: Console, result: dict[str, Any]) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, justify in (("Group", "left"), ("n A/B", "right"), ("Median A → B", "right"),
-                          ("p95 A → B", "right"), ("B/A [95% CI]", "right"), ("p", "right"),
-                          ("Verdict", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Group", "left"), ("n A/B", "right"), ("Median A → B", "right"), ("p95 A → B", "right"),
+        ("B/A [95% CI]", "right"), ("p", "right"), ("Verdict", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
     for r in sorted_rows(result):
         table.add_row(_name(r), f"{r['n_a']}/{r['n_b']}",
                       f"{fmt_num(r['median_a'])} → {fmt_num(r['median_b'])}",

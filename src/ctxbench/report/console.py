@@ -5,28 +5,29 @@ that did not pass (one line each; every check is in report.md)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE, PASS
+from ctxbench.report.build import ReportPaths
 from ctxbench.report.content import budget_text, overall_line, phase_label, verdict_estimate
 from ctxbench.report.firstscreen import findings, is_near_miss, matrix
 from ctxbench.report.terminal import rich_table
+from ctxbench.results.summary_types import Summary, VerdictRow
 
 STYLE = {PASS: "green", FAIL: "bold red", INCONCLUSIVE: "yellow"}
 WIDE = 110  # below this many columns, one line per verdict reads better than a table
 
 
-def print_verdicts(console: Console | None, report: Any, limit: int | None = 20) -> None:
+def print_verdicts(console: Console | None, report: ReportPaths | Summary,
+                   limit: int | None = 20) -> None:
     """Overall verdict, findings, matrix, and the failed / near-miss checks (FAIL first).
 
     ``report`` is what ``build_reports`` returned, or a summary dict."""
     console = console or Console()
-    summary: dict[str, Any] = report if isinstance(report, dict) else report.summary_data
+    summary = report.summary_data if isinstance(report, ReportPaths) else report
     run = summary["run"]
     if not run["complete"]:
         console.print(f"[bold yellow]INCOMPLETE RUN:[/] {run.get('incomplete_reason')}",
@@ -58,7 +59,7 @@ def print_verdicts(console: Console | None, report: Any, limit: int | None = 20)
         console.print(Text(f"{rest} more checks in report.md / report.html", style="dim"))
 
 
-def _table(console: Console, rows: list[dict[str, Any]]) -> None:
+def _table(console: Console, rows: list[VerdictRow]) -> None:
     """One line per check: every column but "Why" keeps its width, "Why" gets the rest and is
     cut with an ellipsis rather than wrapped onto a second line."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Failed and near-miss checks",

@@ -23,6 +23,7 @@ from ctxbench.report.document import (
     Table,
 )
 from ctxbench.report.firstscreen import first_screen
+from ctxbench.results.summary_types import EstimateJson, RunInfo, Summary, VerdictRow
 
 ROW_KIND = {FAIL: "fail", INCONCLUSIVE: "warn", PASS: "pass"}
 MOSTLY_EMPTY = 0.5
@@ -47,7 +48,7 @@ def fmt_num(value: Any) -> str:
     return f"{v:.1e}"
 
 
-def fmt_est(e: dict[str, float] | None, exact: bool = False) -> str:
+def fmt_est(e: EstimateJson | None, exact: bool = False) -> str:
     if not e:
         return "–"
     if exact or e["lo"] == e["hi"]:
@@ -81,23 +82,27 @@ def phase_label(phase: str, labels: dict[str, str] | None) -> str:
 OP_TEXT = {"<=": "≤", ">=": "≥"}
 
 
-def budget_text(v: dict[str, Any]) -> str:
+def budget_text(v: VerdictRow) -> str:
     """'≤ 500 ms' for a verdict row."""
     unit = f" {v['unit']}" if v["unit"] else ""
     return f"{OP_TEXT.get(v['op'], v['op'])} {fmt_num(v['threshold'])}{unit}"
 
 
-def fmt_rate(e: dict[str, float] | None) -> str:
+def fmt_rate(e: EstimateJson | None) -> str:
     if not e:
         return "–"
-    return f"{e['value'] * 100:.2g}% [{e['lo'] * 100:.2g}–{e['hi'] * 100:.2g}%]"
+    return f"{_pct2(e['value'])}% [{_pct2(e['lo'])}–{_pct2(e['hi'])}%]"
+
+
+def _pct2(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.2g}"
 
 
 def verdict_cell(verdict: str) -> str:
     return f"{ICONS.get(verdict, '')} {verdict}".strip()
 
 
-def verdict_estimate(v: dict[str, Any]) -> str:
+def verdict_estimate(v: VerdictRow) -> str:
     if v["estimate"] is None:
         return "–"
     if v["unit"] == "" and v["metric"] in ("error_rate", "empty_rate"):
@@ -108,7 +113,7 @@ def verdict_estimate(v: dict[str, Any]) -> str:
     return f"{fmt_num(v['estimate'])} [{fmt_num(v['ci_low'])}–{fmt_num(v['ci_high'])}]{unit}"
 
 
-def verdict_table(summary: dict[str, Any]) -> Table:
+def verdict_table(summary: Summary) -> Table:
     rows, kinds = [], []
     for v in summary["verdicts"]:
         rows.append([v["query"], v["variant"], phase_label(v["phase"], v["labels"]), v["metric"],
@@ -120,7 +125,7 @@ def verdict_table(summary: dict[str, Any]) -> Table:
                   "Verdict", "Why"], rows, numeric={6}, row_kinds=kinds)
 
 
-def overall_line(summary: dict[str, Any]) -> str:
+def overall_line(summary: Summary) -> str:
     v = summary["verdict"]
     c = v["counts"]
     total = sum(c.values())
@@ -129,7 +134,7 @@ def overall_line(summary: dict[str, Any]) -> str:
     return f"Verdict: {verdict_cell(v['overall'])} — {parts}"
 
 
-def _incomplete(summary: dict[str, Any]) -> list[Block]:
+def _incomplete(summary: Summary) -> list[Block]:
     run, v = summary["run"], summary["verdict"]
     if run["complete"]:
         return []
@@ -140,7 +145,7 @@ def _incomplete(summary: dict[str, Any]) -> list[Block]:
     return [Para(text, "warning")]
 
 
-def _run_status(summary: dict[str, Any]) -> list[Block]:
+def _run_status(summary: Summary) -> list[Block]:
     run = summary["run"]
     rows = [["Run id", str(run.get("run_id"))], ["Scenario", str(run.get("scenario"))],
             ["Kind", str(run.get("kind"))],
@@ -188,7 +193,7 @@ def _window_rows(windows: dict[str, Any] | None) -> list[list[str]]:
     return [["NOW() windows", text]]
 
 
-def _status_text(run: dict[str, Any]) -> str:
+def _status_text(run: RunInfo) -> str:
     """'complete', or 'incomplete (interrupted)'; never 'incomplete (incomplete)'."""
     status = str(run.get("status") or "unknown")
     if run.get("complete"):
@@ -215,7 +220,7 @@ def _short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _latency_tables(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
+def _latency_tables(summary: Summary, figures: dict[str, Figure]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Latency by phase", "latency"),
                            Para("Client wall time around execute + fetch, in ms; warm-up "
                                 "executions excluded; estimates with 95% bootstrap intervals.",
@@ -280,7 +285,7 @@ def _buffers(side: dict[str, Any]) -> str:
             f"({fmt_num(plan['io_read_ms'])} ms I/O)")
 
 
-def _cold_warm(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
+def _cold_warm(summary: Summary, figures: dict[str, Figure]) -> list[Block]:
     pairs = summary["cold_warm"]
     if not pairs:
         return []
@@ -309,7 +314,7 @@ def _cold_warm(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Bloc
     return blocks
 
 
-def _before_after(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
+def _before_after(summary: Summary, figures: dict[str, Figure]) -> list[Block]:
     pairs = summary["before_after"]
     if not pairs:
         return []
@@ -336,7 +341,7 @@ def _before_after(summary: dict[str, Any], figures: dict[str, Figure]) -> list[B
     return blocks
 
 
-def _plan_changes(summary: dict[str, Any]) -> list[Block]:
+def _plan_changes(summary: Summary) -> list[Block]:
     changes = summary["plan_changes"]
     blocks: list[Block] = [Heading(2, "Plan changes", "plan-changes")]
     if not changes:
@@ -350,13 +355,13 @@ def _plan_changes(summary: dict[str, Any]) -> list[Block]:
                                  f"{phase_label(b['phase'], b['labels'])}"))
         blocks.append(Bullets(c["changes"]))
         blocks.append(Code(f"# {phase_label(a['phase'], a['labels'])} ({a['fingerprint']})\n"
-                           + "\n".join(a["outline"])
+                           + "\n".join(a["outline"] or [])
                            + f"\n\n# {phase_label(b['phase'], b['labels'])} "
-                             f"({b['fingerprint']})\n" + "\n".join(b["outline"])))
+                             f"({b['fingerprint']})\n" + "\n".join(b["outline"] or [])))
     return blocks
 
 
-def _warmup(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
+def _warmup(summary: Summary, figures: dict[str, Figure]) -> list[Block]:
     entries = summary["hnsw_warmup"]
     if not entries:
         return []
@@ -383,7 +388,7 @@ def _warmup(summary: dict[str, Any], figures: dict[str, Figure]) -> list[Block]:
     return blocks
 
 
-def _metrics(summary: dict[str, Any]) -> list[Block]:
+def _metrics(summary: Summary) -> list[Block]:
     rows = []
     for g in summary["groups"]:
         for name, m in g["metrics"].items():
@@ -396,7 +401,7 @@ def _metrics(summary: dict[str, Any]) -> list[Block]:
                   numeric={2, 3, 4, 5})]
 
 
-def _errors(summary: dict[str, Any]) -> list[Block]:
+def _errors(summary: Summary) -> list[Block]:
     rows = []
     for g in summary["groups"]:
         if g["n_errors"]:
@@ -409,23 +414,24 @@ def _errors(summary: dict[str, Any]) -> list[Block]:
                   numeric={1}, row_kinds=["fail"] * len(rows))]
 
 
-def _plans(summary: dict[str, Any]) -> list[Block]:
+def _plans(summary: Summary) -> list[Block]:
     if not summary["plans"]:
         return []
     rows, outlines = [], []
     for p in summary["plans"]:
-        if not p.get("fingerprint"):
+        fingerprint = p.get("fingerprint")
+        if not fingerprint:
             rows.append([p["phase"] or "?", p["query"] or "?", p["variant"],
                          fmt_labels(p["labels"]), "–", "–", "–", "–", "–", "–",
                          f"error: {p.get('error')}"])
             continue
-        rows.append([p["phase"], p["query"], p["variant"], fmt_labels(p["labels"]),
+        rows.append([p["phase"] or "?", p["query"] or "?", p["variant"], fmt_labels(p["labels"]),
                      fmt_num(p["planning_ms"]), fmt_num(p["execution_ms"]), str(p["shared_hit"]),
                      str(p["shared_read"]), fmt_num(p["io_read_ms"]),
-                     str(p.get("planning_shared_read", 0)), p["fingerprint"]])
+                     str(p.get("planning_shared_read", 0)), fingerprint])
         outlines.append(f"# {p['phase']} {p['query']}[{p['variant']}]"
                         f"{' ' + fmt_labels(p['labels']) if p['labels'] else ''} "
-                        f"({p['fingerprint']})\n" + "\n".join(p["outline"]))
+                        f"({fingerprint})\n" + "\n".join(p.get("outline") or []))
     return [Heading(2, "Plans", "plans"),
             Para("One EXPLAIN (ANALYZE, BUFFERS) per query and phase, run untimed beside the "
                  "measurements. Buffers are shared blocks (8 KiB): read = from disk / OS cache, "
@@ -436,7 +442,7 @@ def _plans(summary: dict[str, Any]) -> list[Block]:
             Details("Plan outlines", [Code("\n\n".join(outlines))])]
 
 
-def _environment(summary: dict[str, Any]) -> list[Block]:
+def _environment(summary: Summary) -> list[Block]:
     run = summary["run"]
     server = run.get("server") or {}
     rows = [["ctxbench", f"{run.get('ctxbench_version') or '?'} (git {run.get('git_sha') or '?'})"],
@@ -447,8 +453,8 @@ def _environment(summary: dict[str, Any]) -> list[Block]:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         rows.append([f"server.{key}", str(value)])
-    for section in ("dataset", "machine"):
-        for key, value in (run.get(section) or {}).items():
+    for section, facts in (("dataset", run.get("dataset")), ("machine", run.get("machine"))):
+        for key, value in (facts or {}).items():
             rows.append([f"{section}.{key}", _short(value)])
     blocks: list[Block] = [Heading(2, "Environment", "environment"), Table(["", ""], rows)]
     settings = server.get("settings") or {}
@@ -481,7 +487,7 @@ def _budget_text(b: dict[str, Any]) -> str:
     return f"{scope} {b['metric']} {sign} {value} ({b.get('source', 'scenario')})"
 
 
-def build_document(summary: dict[str, Any], figures: dict[str, Figure] | None = None,
+def build_document(summary: Summary, figures: dict[str, Figure] | None = None,
                    extra: list[Block] | None = None) -> list[Block]:
     figures = figures or {}
     run = summary["run"]
@@ -509,6 +515,6 @@ def build_document(summary: dict[str, Any], figures: dict[str, Figure] | None = 
     return blocks
 
 
-def title_of(summary: dict[str, Any]) -> str:
+def title_of(summary: Summary) -> str:
     run = summary["run"]
     return f"ctxbench — {run.get('scenario') or 'run'} — {run.get('run_id')}"

@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from ctxbench.errors import UsageError
+from ctxbench.results.summary_types import EstimateJson, GroupStats, Summary
 
 PERCENTILES = ("p50", "p95", "p99")
 
 
-def benchmark_name(g: dict[str, Any]) -> str:
+def benchmark_name(g: GroupStats) -> str:
     """'list_incidents[as_shipped]/after_analyze.warm' (+ '{prewarm=none}' for extra labels)."""
     from ctxbench.report.content import fmt_labels, shown_labels
 
@@ -30,51 +31,56 @@ def benchmark_name(g: dict[str, Any]) -> str:
     return name + (f"{{{labels}}}" if labels else "")
 
 
-def _extra(summary: dict[str, Any], g: dict[str, Any]) -> str:
+def _extra(summary: Summary, g: GroupStats) -> str:
     run = summary.get("run") or {}
     return (f"n={g.get('n')}, errors={g.get('n_errors', 0)}; run {run.get('run_id')} "
             f"({run.get('scenario')}), git {str(run.get('git_sha') or '?')[:12]}, "
             f"verdict {(summary.get('verdict') or {}).get('overall')}")
 
 
-def github_action_benchmark(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def github_action_benchmark(summary: Summary) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for g in summary.get("groups") or []:
         lat = g.get("latency_ms") or {}
         for pct in PERCENTILES:
             e = lat.get(pct)
-            if not e or e.get("value") is None:
+            value = e.get("value") if e else None
+            if not e or value is None:
                 continue
             entry: dict[str, Any] = {"name": f"{benchmark_name(g)} {pct}", "unit": "ms",
-                                     "value": float(e["value"])}
-            if e.get("lo") is not None and e.get("hi") is not None:
-                half = max(float(e["hi"]) - float(e["value"]), float(e["value"]) - float(e["lo"]))
+                                     "value": float(value)}
+            lo, hi = e.get("lo"), e.get("hi")
+            if lo is not None and hi is not None:
+                half = max(float(hi) - float(value), float(value) - float(lo))
                 entry["range"] = f"± {half:.4g}"
             entry["extra"] = _extra(summary, g) + (
                 f"; 95% CI {e['lo']:.4g}–{e['hi']:.4g} ms" if "range" in entry else "")
             out.append(entry)
         rate = g.get("error_rate")
-        if rate and rate.get("value") is not None:
+        rate_value = rate.get("value") if rate else None
+        if rate_value is not None:
             out.append({"name": f"{benchmark_name(g)} error rate", "unit": "%",
-                        "value": float(rate["value"]) * 100,
+                        "value": float(rate_value) * 100,
                         "extra": _extra(summary, g)})
     if not out:
         raise UsageError("nothing to export: the results folder has no measured group")
     return out
 
 
-def bencher_metric_format(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+def bencher_metric_format(summary: Summary) -> dict[str, dict[str, dict[str, float]]]:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for g in summary.get("groups") or []:
         measures: dict[str, dict[str, float]] = {}
         lat = g.get("latency_ms") or {}
         for pct in PERCENTILES:
             e = lat.get(pct)
-            if e and e.get("value") is not None:
-                measures[f"{pct}-ms"] = _metric(e)
+            value = e.get("value") if e else None
+            if e and value is not None:
+                measures[f"{pct}-ms"] = _metric(e, value)
         rate = g.get("error_rate")
-        if rate and rate.get("value") is not None:
-            measures["error-rate"] = _metric(rate)
+        rate_value = rate.get("value") if rate else None
+        if rate and rate_value is not None:
+            measures["error-rate"] = _metric(rate, rate_value)
         if measures:
             out[benchmark_name(g)] = measures
     if not out:
@@ -82,12 +88,13 @@ def bencher_metric_format(summary: dict[str, Any]) -> dict[str, dict[str, dict[s
     return out
 
 
-def _metric(e: dict[str, Any]) -> dict[str, float]:
-    m = {"value": float(e["value"])}
-    if e.get("lo") is not None:
-        m["lower_value"] = float(e["lo"])
-    if e.get("hi") is not None:
-        m["upper_value"] = float(e["hi"])
+def _metric(e: EstimateJson, value: float) -> dict[str, float]:
+    m = {"value": float(value)}
+    lo, hi = e.get("lo"), e.get("hi")
+    if lo is not None:
+        m["lower_value"] = float(lo)
+    if hi is not None:
+        m["upper_value"] = float(hi)
     return m
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from ctxbench.analysis.lookup import group_of, plan_of
 from ctxbench.analysis.verdicts import FAIL, ICONS, INCONCLUSIVE, PASS, SEVERITY
 from ctxbench.report.document import Block, Bullets, Para, Table
+from ctxbench.results.summary_types import GroupStats, Summary, VerdictRow
 
 NEAR = 0.8  # an estimate past 80 % of a budget (or its interval crossing it) is a near miss
 IO_SHARE = 0.3  # a plan spending more than this share of its time in disk reads is I/O bound
@@ -39,36 +41,37 @@ def _fmt(value: Any) -> str:
     return fmt_num(value) if _num(value) is not None else "–"
 
 
-def check_name(v: dict[str, Any]) -> str:
+def check_name(v: Mapping[str, Any]) -> str:
+    """'query[variant]' of a check, a comparison or a plan change."""
     variant = v.get("variant") or "default"
     name = str(v.get("query") or "?")
     return name if variant == "default" else f"{name}[{variant}]"
 
 
-def _labels_text(v: dict[str, Any]) -> str:
+def _labels_text(v: VerdictRow) -> str:
     from ctxbench.report.content import fmt_labels, shown_labels
 
     return fmt_labels(shown_labels(str(v.get("phase") or ""), v.get("labels") or {}))
 
 
-def where(v: dict[str, Any]) -> str:
+def where(v: VerdictRow) -> str:
     """'list_incidents[as_shipped] · after_analyze.cold (prewarm=none)'."""
     extra = _labels_text(v)
     return f"{check_name(v)} · {v.get('phase') or '?'}" + (f" ({extra})" if extra else "")
 
 
-def _unit(v: dict[str, Any]) -> str:
+def _unit(v: VerdictRow) -> str:
     return f" {v['unit']}" if v.get("unit") else ""
 
 
-def estimate_vs_budget(v: dict[str, Any]) -> str:
+def estimate_vs_budget(v: VerdictRow) -> str:
     """'p95 742 ms vs ≤ 500 ms'."""
     op = OP_TEXT.get(str(v.get("op")), str(v.get("op") or ""))
     return (f"{v.get('metric', '?')} {_fmt(v.get('estimate'))}{_unit(v)} vs {op} "
             f"{_fmt(v.get('threshold'))}{_unit(v)}")
 
 
-def _share(v: dict[str, Any]) -> float | None:
+def _share(v: VerdictRow) -> float | None:
     """Estimate as a share of the budget, oriented so that > 1 means beyond it."""
     est, thr = _num(v.get("estimate")), _num(v.get("threshold"))
     if est is None or thr is None or thr == 0:
@@ -76,7 +79,7 @@ def _share(v: dict[str, Any]) -> float | None:
     return est / thr if v.get("op", "<=") == "<=" else thr / est if est else None
 
 
-def is_near_miss(v: dict[str, Any]) -> bool:
+def is_near_miss(v: VerdictRow) -> bool:
     if v.get("verdict") == FAIL:
         return False
     share = _share(v)
@@ -91,7 +94,7 @@ def is_near_miss(v: dict[str, Any]) -> bool:
 
 # ---- causes -------------------------------------------------------------------------------
 
-def diagnosis_text(v: dict[str, Any]) -> str | None:
+def diagnosis_text(v: Mapping[str, Any]) -> str | None:
     """The diagnosis attached to a check (``verdicts[*].diagnosis``), as one sentence.
 
     Its ``text`` already says the cause and the remedy; other shapes are read as cause +
@@ -147,7 +150,7 @@ def plan_cause(p: dict[str, Any]) -> list[str]:
     return out
 
 
-def fallback_cause(summary: dict[str, Any], v: dict[str, Any]) -> str:
+def fallback_cause(summary: Summary, v: VerdictRow) -> str:
     """What the data shows about a check without a diagnosis."""
     bits: list[str] = []
     g = group_of(summary, v)
@@ -189,7 +192,7 @@ def short_cause(text: str, limit: int = MAX_CAUSE) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + " …"
 
 
-def cause_of(summary: dict[str, Any], v: dict[str, Any]) -> str:
+def cause_of(summary: Summary, v: VerdictRow) -> str:
     return short_cause(diagnosis_text(v) or fallback_cause(summary, v))
 
 
@@ -200,12 +203,12 @@ def _reason_kind(reason: str) -> str:
     return re.split(r"[:(]", reason, maxsplit=1)[0].strip() or reason
 
 
-def findings(summary: dict[str, Any]) -> list[str]:
+def findings(summary: Summary) -> list[str]:
     """Short sentences, most important first: failures with their cause, near misses, what was
     left undecided, the biggest cold/warm and ANALYZE effects, plan changes, errors."""
     out: list[str] = []
     checks = list(summary.get("verdicts") or [])
-    run = summary.get("run") or {}
+    run = summary["run"]
     if not run.get("complete", True):
         out.append(f"{ICONS[INCONCLUSIVE]} Run incomplete: {run.get('incomplete_reason') or '?'}"
                    " — the figures cover only what was measured.")
@@ -236,8 +239,7 @@ def findings(summary: dict[str, Any]) -> list[str]:
         top = next(iter((g.get("errors") or {}).keys()), "")
         out.append(f"{total} executions failed in {len(errors)} groups; most in "
                    f"{g.get('key')}" + (f": {top}" if top else "") + ".")
-    empty = [g for g in summary.get("groups") or []
-             if (_num((g.get("rows") or {}).get("empty_fraction")) or 0) > 0.5]
+    empty = [g for g in summary.get("groups") or [] if (_empty_fraction(g) or 0) > 0.5]
     if empty:
         out.append(f"{len(empty)} groups returned mostly empty answers (e.g. {empty[0].get('key')})"
                    ": an empty answer is not a fast query.")
@@ -247,11 +249,16 @@ def findings(summary: dict[str, Any]) -> list[str]:
     return out[:MAX_FINDINGS]
 
 
+def _empty_fraction(g: GroupStats) -> float | None:
+    rows = g.get("rows")
+    return _num(rows.get("empty_fraction")) if rows else None
+
+
 def _ratio_text(r: float) -> str:
     return f"{r:.1f}×" if r < 10 else f"{r:.0f}×"
 
 
-def _effects(summary: dict[str, Any]) -> list[str]:
+def _effects(summary: Summary) -> list[str]:
     out = []
     cw = [p for p in summary.get("cold_warm") or [] if _num(p.get("ratio"))]
     if cw:
@@ -293,18 +300,18 @@ def _effects(summary: dict[str, Any]) -> list[str]:
 
 # ---- matrix -------------------------------------------------------------------------------
 
-def _worst(checks: list[dict[str, Any]]) -> dict[str, Any]:
-    return min(checks, key=lambda v: (SEVERITY.get(v.get("verdict"), 1), -(_share(v) or 0)))
+def _worst(checks: list[VerdictRow]) -> VerdictRow:
+    return min(checks, key=lambda v: (SEVERITY.get(str(v.get("verdict")), 1), -(_share(v) or 0)))
 
 
-def matrix(summary: dict[str, Any]) -> Table | None:
+def matrix(summary: Summary) -> Table | None:
     """Query × phase (variants side by side); a cell is the worst check's verdict with its
     estimate vs budget, and '+k' when the cell holds more checks."""
     checks = list(summary.get("verdicts") or [])
     if not checks:
         return None
     phase_rank = {p.get("phase"): i for i, p in enumerate(summary.get("phases") or [])}
-    group_rank = {}
+    group_rank: dict[Any, int] = {}
     for i, g in enumerate(summary.get("groups") or []):
         group_rank.setdefault(g.get("phase"), i)
     phases = sorted({str(v.get("phase")) for v in checks},
@@ -316,7 +323,7 @@ def matrix(summary: dict[str, Any]) -> Table | None:
     columns = [(p, var) for p in phases for var in variants
                if any(v.get("phase") == p and (v.get("variant") or "default") == var
                       for v in checks)]
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    cells: dict[tuple[str, str, str], list[VerdictRow]] = {}
     for v in checks:
         cells.setdefault((str(v.get("query")), str(v.get("phase")),
                           str(v.get("variant") or "default")), []).append(v)
@@ -330,21 +337,22 @@ def matrix(summary: dict[str, Any]) -> Table | None:
                 kind_row.append("none")
                 continue
             w = _worst(items)
-            text = f"{ICONS.get(w.get('verdict'), '')} {_fmt(w.get('estimate'))} / " \
+            verdict = str(w.get("verdict"))
+            text = f"{ICONS.get(verdict, '')} {_fmt(w.get('estimate'))} / " \
                    f"{OP_TEXT.get(str(w.get('op')), '')}{_fmt(w.get('threshold'))}"
             if w.get("metric") != "p95" or w.get("unit") != "ms":
                 text += f" {w.get('metric')}"
             if len(items) > 1:
                 text += f" +{len(items) - 1}"
             row.append(text)
-            kind_row.append(CELL_KIND.get(w.get("verdict"), "warn"))
+            kind_row.append(CELL_KIND.get(verdict, "warn"))
         rows.append(row)
         kinds.append(kind_row)
     headers = ["Query"] + [p if len(variants) == 1 else f"{p} · {var}" for p, var in columns]
     return Table(headers, rows, cell_kinds=kinds, kind="matrix")
 
 
-def first_screen(summary: dict[str, Any]) -> list[Block]:
+def first_screen(summary: Summary) -> list[Block]:
     """Findings, then the matrix with its legend (the overall verdict line comes before)."""
     blocks: list[Block] = [Bullets(findings(summary), "findings")]
     table = matrix(summary)

@@ -52,15 +52,19 @@ def _tick(h: History, i: int) -> str:
     return f"{date}\n{r.short_sha}"
 
 
+def _or(value: float | None, default: float) -> float:
+    return float(value) if value is not None else default
+
+
 def series_plot(h: History, s: Series) -> bytes | None:
     xs = [i for i, v in enumerate(s.values) if v is not None]
     if not xs:
         return None
     fig = MplFigure(figsize=(5.2, 2.5))
     ax = fig.add_subplot(1, 1, 1)
-    ys = [float(s.values[i]) for i in xs]  # type: ignore[arg-type]
-    lo = [ys[k] - float(s.lo[i] if s.lo[i] is not None else ys[k]) for k, i in enumerate(xs)]
-    hi = [float(s.hi[i] if s.hi[i] is not None else ys[k]) - ys[k] for k, i in enumerate(xs)]
+    ys = [float(v) for v in s.values if v is not None]  # the values at xs
+    lo = [ys[k] - _or(s.lo[i], ys[k]) for k, i in enumerate(xs)]
+    hi = [_or(s.hi[i], ys[k]) - ys[k] for k, i in enumerate(xs)]
     ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", ms=3.5, lw=1, capsize=2, color="#0969da",
                 label=f"{s.metric} [95% CI]")
     budgets = [(i, b) for i, b in enumerate(s.budget) if b is not None]
@@ -108,14 +112,22 @@ def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
 
 
+def _changed(h: History, i: int) -> str:
+    changes = [c for c in h.changes_at(i) if not c.startswith("code ")]  # the sha is shown
+    return f"; changed in that run: {'; '.join(changes)}" if changes else ""
+
+
 def change_point_lines(h: History, limit: int | None = None) -> list[str]:
     out = []
     for s, st in h.change_points()[:limit]:
         direction = "slower" if st.ratio > 1 else "faster"
         plan = " (plan changed in that run)" if st.index in s.plan_changes else ""
+        if st.index in s.state_changes:
+            plan += f" ({s.states[st.index - 1] or '?'} → {s.states[st.index]} in that run)"
         out.append(f"{series_name(s)}: {s.metric} {fmt_num(st.before)} → {fmt_num(st.after)} ms "
                    f"(×{st.ratio:.2g}, {direction}) from run {h.runs[st.index].run_id} "
-                   f"{_run_label(h, st.index)}, p = {st.p_value:.2g}{plan}")
+                   f"{_run_label(h, st.index)}, p = {st.p_value:.2g}{plan}"
+                   + _changed(h, st.index))
     return out
 
 
@@ -135,6 +147,22 @@ def history_document(h: History, with_plots: bool = True) -> list[Block]:
     if plan_rows:
         blocks += [Heading(2, "Plan changes", "plan-changes"),
                    Table(["Series", "Run", "Date (sha)", "Fingerprint"], plan_rows)]
+    setup_rows = [[h.runs[i].run_id, _run_label(h, i), "; ".join(h.changes_at(i))]
+                  for i in range(1, len(runs)) if h.changes_at(i)]
+    if setup_rows:
+        blocks += [Heading(2, "Setup changes", "setup-changes"),
+                   Para("What changed from the run before: code (git sha), server version and "
+                        "settings, dataset, and the scenario's lines (- removed, + added).",
+                        "note"),
+                   Table(["Run", "Date (sha)", "Changed"], setup_rows)]
+    state_rows = [[series_name(s), h.runs[i].run_id, _run_label(h, i),
+                   f"{s.states[i - 1] or '?'} → {s.states[i]}"]
+                  for s in h.series for i in s.state_changes if i > 0]
+    if state_rows:
+        blocks += [Heading(2, "State changes", "state-changes"),
+                   Para("The database's state when the series was measured (statistics, "
+                        "parameter space) changed; the series continues across it.", "note"),
+                   Table(["Series", "Run", "Date (sha)", "State"], state_rows)]
     rows, kinds = [], []
     for s in h.series:
         last = next((i for i in range(len(s.values) - 1, -1, -1) if s.values[i] is not None),

@@ -8,20 +8,20 @@ An incomplete run adds one ``ctxbench.run`` case with an ``<error>``.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
 from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE
 from ctxbench.report.content import fmt_labels, fmt_num
+from ctxbench.results.summary_types import Summary, VerdictRow
 
 
-def case_name(v: dict[str, Any]) -> str:
+def case_name(v: VerdictRow) -> str:
     labels = f"{{{fmt_labels(v['labels'])}}}" if v["labels"] else ""
     unit = f" {v['unit']}" if v["unit"] else ""
     return f"{v['query']}[{v['variant']}]{labels} {v['metric']} {v['op']} " \
            f"{fmt_num(v['threshold'])}{unit}"
 
 
-def _message(v: dict[str, Any]) -> str:
+def _message(v: VerdictRow) -> str:
     unit = f" {v['unit']}" if v["unit"] else ""
     if v["estimate"] is None:
         est = "no estimate"
@@ -34,7 +34,7 @@ def _message(v: dict[str, Any]) -> str:
            f"{fmt_num(v['threshold'])}{unit}: {v['reason']}"
 
 
-def render_junit(summary: dict[str, Any]) -> str:
+def render_junit(summary: Summary) -> str:
     run = summary["run"]
     verdicts = sorted(summary["verdicts"], key=lambda v: (v["phase"], v["query"], v["variant"],
                                                           sorted(v["labels"].items()),

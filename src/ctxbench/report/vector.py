@@ -17,11 +17,12 @@ from ctxbench.report import vector_plots as plots
 from ctxbench.report.content import fmt_est, fmt_num, fmt_pct
 from ctxbench.report.document import Block, Bullets, Details, Figure, Heading, Para, Table
 from ctxbench.results.store import ResultsDir
+from ctxbench.results.summary_types import EstimateJson
 
 LOW_AGREEMENT = 0.999
 
 
-def _est(e: dict[str, float] | None) -> str:
+def _est(e: EstimateJson | None) -> str:
     return fmt_est(e) if e else "–"
 
 
@@ -122,6 +123,12 @@ def _recommendation(recs: dict[str, Any], spec: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def _incomplete(p: an.Point) -> bool:
+    """Fewer rows than the exact answer has, on average (completeness below 0.99)."""
+    value = p.completeness["value"] if p.completeness else None
+    return value is not None and value < 0.99
+
+
 def _sweep_table(items: list[an.Point], basis: dict[an.CellKey, an.Point], metric: str,
                  basis_name: str) -> Table:
     rows, kinds = [], []
@@ -131,8 +138,7 @@ def _sweep_table(items: list[an.Point], basis: dict[an.CellKey, an.Point], metri
                      p.plan_kind, _est(p.recall), _est(b.recall) if b else "–",
                      _est(p.completeness), _lat(p, "p50"), _lat(p, metric), str(p.n),
                      "◆" if b and b.frontier else ""])
-        low_c = p.completeness and p.completeness["value"] < 0.99
-        kinds.append("warn" if low_c else "")
+        kinds.append("warn" if _incomplete(p) else "")
     return Table(["Phase", "Selectivity", "Variant", "ef_search", "Iterative", "Plan", "Recall",
                   f"Recall ({basis_name})", "Completeness", "p50 ms", f"{metric} ms", "n",
                   "Frontier"], rows, numeric={3, 6, 7, 8, 9, 10, 11}, row_kinds=kinds)
@@ -148,7 +154,7 @@ def _shipped(items: list[an.Point]) -> list[Block]:
                      p.settings_applied.get("hnsw.ef_search", str(p.ef_search)), p.plan_kind,
                      _est(p.recall), _est(p.completeness), _est(p.fill), fmt_num(p.rows_mean),
                      _lat(p, "p95")])
-        kinds.append("warn" if p.completeness and p.completeness["value"] < 0.99 else "")
+        kinds.append("warn" if _incomplete(p) else "")
     return [Heading(3, "The shipped SQL as it behaves", "vector-shipped"),
             Para("as_shipped: the service's no-op SET LOCALs (ef_search stays at the server "
                  "default, read back inside the transaction), its threshold, and the joins and "

@@ -9,11 +9,14 @@ import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ctxbench.errors import UsageError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _ok(tp: Any, value: Any) -> bool:
@@ -46,7 +49,7 @@ def record(cls: type[T], data: Any, where: str | Path) -> T:
         raise UsageError(f"{where}: expected a JSON object, got {type(data).__name__}")
     data = {k: v for k, v in data.items() if k != "schema_version"}
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise UsageError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(fields)}")

@@ -66,6 +66,7 @@ def run_scale_study(scenario: Scenario, *, points: list[int] | None = None,
             entry: dict[str, Any] = {"scale": n}
             runs.append(entry)
             point_error: CtxbenchError | None = None
+            folder: Path | None
             try:
                 outcome = run_scenario(point_scenario(scenario, n), out_dir=study.path / POINTS_DIR,
                                        dsn=dsn, home=home, progress=progress)

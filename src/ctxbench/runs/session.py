@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ctxbench import __version__, signals
 from ctxbench.datagen.generator import DatasetOptions, current_dataset, seed_dataset
@@ -148,7 +148,8 @@ def dataset_options(scenario: Scenario) -> DatasetOptions:
                           embedding_profile=d.embedding_profile)
 
 
-def _reusable(existing: dict | None, wanted: DatasetOptions, anchor_given: bool) -> bool:
+def _reusable(existing: dict[str, Any] | None, wanted: DatasetOptions, anchor_given: bool
+              ) -> TypeGuard[dict[str, Any]]:
     if not existing or existing.get("state") != "loaded":
         return False  # nothing there, or an interrupted load: reload
     have = dict(existing["params"])
@@ -294,7 +295,7 @@ def restore_server_state(target: Target) -> list[str] | str:
     """Put back what this run (or an earlier, crashed one) changed on ctxbench's own tables —
     each table's autovacuum setting as it was, statistics it cleared — and nothing else."""
     try:
-        if target.kind == "embedded" and not target.server.is_running():
+        if isinstance(target.server, EmbeddedServer) and not target.server.is_running():
             _bring_back(target.server)  # killed, or an interrupted cold-start restart left it stopped
         with target.connect() as conn:
             return control.restore(conn)

@@ -18,6 +18,7 @@ database that ctxbench owns.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -113,7 +114,7 @@ def _measurement(ctx: PhaseContext, phase: str, variant: str, ps: ParamSet, out:
 
 def distinct_keys(sets: list[ParamSet]) -> list[ParamSet]:
     """One parameter set per cache key (the sampler can draw two sets the service keyed alike)."""
-    seen: set[str] = set()
+    seen: set[str | None] = set()  # None: a query the service never cached
     out = []
     for ps in sets:
         key = keys.cache_key(ps.query, ps.params)
@@ -141,8 +142,8 @@ def mix_plan(ctx: PhaseContext, spec: CacheSpec, query: str) -> tuple[list[Param
         rng.shuffle(order)
         return warmed + unique, [int(i) for i in order], "service_80_20"
     population = distinct_keys(ctx.sampler.sample(query, spec.mix_keys, stream="cache.mix"))
-    order = zipf_requests(len(population), spec.mix_requests, spec.zipf_s, rng)
-    return population, [int(i) for i in order], f"zipf_s{spec.zipf_s:g}_k{len(population)}"
+    drawn = zipf_requests(len(population), spec.mix_requests, spec.zipf_s, rng)
+    return population, [int(i) for i in drawn], f"zipf_s{spec.zipf_s:g}_k{len(population)}"
 
 
 def run(ctx: PhaseContext, spec: CacheSpec, *, redis_url: str | None = None,
@@ -178,11 +179,11 @@ def run(ctx: PhaseContext, spec: CacheSpec, *, redis_url: str | None = None,
                 for phase, wanted, body in steps:
                     if wanted:
                         records.append(run_guarded(
-                            ctx, phase, lambda r, v=v, body=body: body(ctx, session, v, conn, r)))
+                            ctx, phase, functools.partial(body, ctx, session, v, conn)))
         if spec.stampede_trials:
             for v in spec.variants:
                 records.append(run_guarded(ctx, "cache.stampede",
-                                           lambda r, v=v: _stampede(ctx, session, v, r)))
+                                           functools.partial(_stampede, ctx, session, v)))
     finally:
         session.close()
     return records
