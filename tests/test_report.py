@@ -129,7 +129,11 @@ def test_summary_shape(built) -> None:
     assert change["change"].startswith("Seq Scan → Index Scan")
     (hnsw,) = s["hnsw_warmup"]
     assert hnsw["prewarm"] == "none" and hnsw["first_ms"] > 10 * hnsw["steady_ms"]
-    assert 1 < hnsw["queries_to_steady"] < 20
+    # 20 searches of a curve decaying with time constant 3: its last quarter is still ~40 %
+    # below the one before, so the one steady-state rule (analysis.warmup) refuses it
+    assert not hnsw["steady"] and hnsw["queries_to_steady"] is None
+    assert hnsw["ms_to_steady"] is None and "still drifting" in hnsw["reason"]
+    assert hnsw["reason"] in paths.report_md.read_text()
 
 
 def test_markdown_starts_with_the_verdict(built) -> None:

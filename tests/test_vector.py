@@ -12,20 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ctxbench.analysis import vector as an
 from ctxbench.analysis.summary import build_summary
+from ctxbench.analysis.warmup import detect_steady
 from ctxbench.errors import UsageError
 from ctxbench.queries import DatasetProfile
 from ctxbench.report.build import build_reports
 from ctxbench.results.model import Measurement, RunMeta
-from ctxbench.results.store import ResultsDir
+from ctxbench.results.store import VECTOR_JSON, ResultsDir
 from ctxbench.scenario import load_text
-from ctxbench.vector import VECTOR_JSON
-from ctxbench.vector import analysis as an
 from ctxbench.vector.filters import pick_filters, selectivity_label
 from ctxbench.vector.groundtruth import Corpus, Filter, brute_force, cache_key, load_cached, save_cached
 from ctxbench.vector.queryset import build_query_set
 from ctxbench.vector.recall import recall_at_k, score_answer
-from ctxbench.vector.steady import detect_steady
 
 
 # -- ground truth ---------------------------------------------------------------------------------
@@ -246,6 +245,9 @@ def test_a_curve_still_falling_is_never_steady() -> None:
     st = detect_steady(flapping)
     assert not st.steady and st.searches_to_steady is None
     assert not detect_steady([3.0] * 6).steady  # too short to tell
+    # a spike at the very end: the running median of the last search is still high
+    st = detect_steady(np.r_[np.full(20, 3.0), [3.0, 40.0, 45.0]])
+    assert not st.steady and st.reason.startswith("never settles") and "of 23 searches" in st.reason
 
 
 # -- frontier and recommendation ------------------------------------------------------------------
@@ -375,17 +377,49 @@ def test_vector_report_section_renders_tables_and_figures(tmp_path: Path) -> Non
     summary = paths.summary_data
     items = an.points(summary, json.loads((tmp_path / VECTOR_JSON).read_text()))
     assert [p.ef_search for p in items] == [x[0] for x in SWEEP]
-    steady = an.warmup_steady(summary)
+    steady = summary["hnsw_warmup"]
     assert {e["prewarm"] for e in steady} == {"none", "index"}
-    assert all(e["steady"] and e["searches_to_steady"] == 6 for e in steady)
+    assert all(e["steady"] and e["queries_to_steady"] == 6 for e in steady)
+
+
+def test_summary_json_carries_the_vector_study_the_report_shows(tmp_path: Path) -> None:
+    """The recommendation (and every number of the section) is in summary.json; the report
+    only renders it, so the file on disk and the report agree."""
+    _write_vector_run(tmp_path, [{"query": "*", "phase": "*", "metric": "p95", "max": 500.0}])
+    paths = build_reports(tmp_path)
+    vec = json.loads(paths.summary.read_text())["vector"]
+    rec = vec["recommendations"]["after_analyze.vector"]
+    expected = an.recommendations([an.Point.from_json(p) for p in vec["basis"]], 0.95, 250.0)
+    assert rec == json.loads(json.dumps(expected))["after_analyze.vector"]
+    assert rec["overall"] is not None and str(rec["overall"]) in rec["text"]
+    md = paths.report_md.read_text().replace("\\_", "_")
+    assert rec["text"] in md
+    assert vec["rule"] == {"recall_target": 0.95, "latency_budget_ms": 250.0,
+                           "latency_metric": "p95", "k": 10, "basis_kinds": []}
+    assert [p["ef_search"] for p in vec["points"]] == [x[0] for x in SWEEP]
+    assert any(p["frontier"] for p in vec["basis"])
+    assert vec["recall_by_kind"]["kinds"] == ["far", "near_topic"]
+    assert vec["warm_reference"] is None  # no unfiltered cell of the warm-up's variant
+    # the same summary rebuilt from the folder alone: the report is a function of the folder
+    first = paths.report_md.read_bytes()
+    assert build_reports(tmp_path).report_md.read_bytes() == first
 
 
 def test_no_section_without_vector_json(tmp_path: Path) -> None:
-    from ctxbench.vector.report import report_sections
+    from ctxbench.report.vector import report_sections
 
     _write_vector_run(tmp_path, [])
     (tmp_path / VECTOR_JSON).unlink()
-    assert report_sections(build_summary(tmp_path), ResultsDir(tmp_path)) == []
+    summary = build_summary(tmp_path)
+    assert summary["vector"] is None
+    assert report_sections(summary, ResultsDir(tmp_path)) == []
+
+
+def test_a_corrupt_vector_json_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
+    _write_vector_run(tmp_path, [])
+    (tmp_path / VECTOR_JSON).write_text("[1, 2]")
+    with pytest.raises(UsageError, match=r"vector\.json: expected a JSON object"):
+        build_summary(tmp_path)
 
 
 # -- scenario ------------------------------------------------------------------------------------

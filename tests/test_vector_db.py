@@ -18,7 +18,7 @@ from ctxbench.db.target import Target
 from ctxbench.measure.executor import ConnectionSpec
 from ctxbench.queries import DatasetProfile, catalog
 from ctxbench.results import ResultsDir
-from ctxbench.vector import VECTOR_JSON
+from ctxbench.results.store import VECTOR_JSON
 from ctxbench.vector.cells import ID_COL, SIMILARITY_COL, applied_settings
 from ctxbench.vector.filters import pick_filters
 from ctxbench.vector.groundtruth import export_corpus, ground_truth
@@ -226,6 +226,13 @@ def test_report_has_the_vector_section(vector_run) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     completeness = [v for v in summary["verdicts"] if v["metric"] == "completeness"]
     assert completeness and completeness[0]["n"] == 24
+    # the recommendation the report and the terminal show is in summary.json
+    result, _ = vector_run
+    recs = summary["vector"]["recommendations"]
+    assert "after_analyze.vector" in recs
+    for phase, rec in recs.items():
+        assert rec["text"] in md
+        assert f"{phase}: {rec['text']}" in " ".join(result.stdout.split())  # rich wraps
 
 
 def test_ground_truth_is_reused_from_the_cache(vector_run, pg_server: EmbeddedServer) -> None:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ctxbench.analysis import comparisons, diagnosis, hollow, verdicts, warmup
+from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import POOLED_QUERY, GroupData, GroupKey, group_measurements, pooled_groups
 from ctxbench.analysis.load import open_loop_accounting, read_arrivals
@@ -413,8 +413,8 @@ def build_summary(results_dir: Path | str,
                   groups: dict[GroupKey, GroupData] | None = None) -> Summary:
     """Compute summary.json's content from a results folder (raises UsageError if it isn't
     one). Keys: schema_version, run, phases, analysis, budgets, groups, verdicts, plans,
-    plan_changes, cold_warm, before_after, hnsw_warmup, verdict. ``groups`` may be passed in
-    when the caller already read the measurements."""
+    plan_changes, cold_warm, before_after, hnsw_warmup, vector, verdict. ``groups`` may be
+    passed in when the caller already read the measurements."""
     results = ResultsDir(results_dir).require()
     meta = results.read_meta()
     records = results.read_phases()
@@ -461,6 +461,8 @@ def build_summary(results_dir: Path | str,
              and c["from"]["phase"] == entry["before"]["phase"]
              and c["to"]["phase"] == entry["after"]["phase"]), None)
     warm_groups = [g for k, g in ordered if k.phase == warmup.WARMUP_PHASE]
+    hnsw = warmup.summarize(warm_groups, [e for r in records if r.phase == warmup.WARMUP_PHASE
+                                          for e in r.events])
 
     info = run_info(meta, results)
     incomplete_phases = [r.phase for r in records if r.status not in ("complete", "skipped")]
@@ -501,9 +503,8 @@ def build_summary(results_dir: Path | str,
         "plan_changes": changes,
         "cold_warm": cold_warm,
         "before_after": before_after,
-        "hnsw_warmup": warmup.summarize(warm_groups, [e for r in records
-                                                      if r.phase == warmup.WARMUP_PHASE
-                                                      for e in r.events]),
+        "hnsw_warmup": hnsw,
+        "vector": None,  # below, not rounded: means of recall fractions sit on rounding edges
         "verdict": {
             "overall": overall,
             "counts": verdicts.counts(verdict_json),
@@ -515,5 +516,7 @@ def build_summary(results_dir: Path | str,
     }
     # rounded() keeps every key and value type, except that a non-finite float becomes None:
     # the types declare every float that can be non-finite as optional
-    return cast(Summary, rounded(summary))
+    out = cast(Summary, rounded(summary))
+    out["vector"] = vector.summarize(results, out["groups"], out["hnsw_warmup"])
+    return out
 

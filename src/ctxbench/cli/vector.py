@@ -39,7 +39,7 @@ def vector(
     Exit code: 0 all budgets pass, 1 a budget failed, 2 usage/config error, 3 infrastructure failure.
     """
     from ctxbench.report.console import print_verdicts
-    from ctxbench.vector.run import run_vector
+    from ctxbench.runs.vector import run_vector
 
     sc = scenarios.find(scenario)
     if strict:
@@ -70,22 +70,16 @@ def vector(
     with progress_for(out) as progress:
         outcome = run_vector(sc, out_dir=out_dir, dsn=dsn, home=home, progress=progress)
     print_verdicts(out, outcome.reports)
-    _print_headline(outcome.reports.summary_data, outcome.results_dir)
+    _print_headline(outcome.reports.summary_data)
     out.print(f"report: {outcome.results_dir / 'report.md'}  "
               f"(html: {outcome.results_dir / 'report.html'})")
     raise typer.Exit(outcome.exit_code)
 
 
-def _print_headline(summary: dict, folder: Path) -> None:
-    """The recommendation lines, so a terminal run shows the answer without opening the report."""
-    from ctxbench.results.store import ResultsDir
-    from ctxbench.vector import analysis as an
-    from ctxbench.vector.report import load_vector_doc
-
-    vec = load_vector_doc(ResultsDir(folder))
-    if not vec:
-        return
-    recs = an.study(summary, vec, ResultsDir(folder).iter_measurements()).recommendations
+def _print_headline(summary: dict) -> None:
+    """The recommendation lines (summary.json's ``vector.recommendations``), so a terminal run
+    shows the answer without opening the report."""
+    recs = (summary.get("vector") or {}).get("recommendations") or {}
     for phase, r in recs.items():
         out.print(f"[bold]{phase}[/]: {r['text']}")
 

@@ -368,17 +368,21 @@ def _warmup(summary: Summary, figures: dict[str, Figure]) -> list[Block]:
     rows = [[e["query"], e["variant"], e["prewarm"], str(e["repetitions"]), str(e["positions"]),
              fmt_num(e.get("prewarm_seconds", 0) * 1000) if "prewarm_seconds" in e else "–",
              fmt_num(e["prewarm_blocks"]) if "prewarm_blocks" in e else "–",
-             fmt_num(e["first_ms"]), fmt_num(e["steady_ms"]), str(e["queries_to_steady"]),
-             fmt_num(e["ms_to_steady"])] for e in entries]
+             fmt_num(e["first_ms"]), fmt_num(e["steady_ms"]),
+             str(e["queries_to_steady"]) if e["steady"] else "–",
+             fmt_num(e["ms_to_steady"]) if e["steady"] else "–", e["reason"]] for e in entries]
     blocks: list[Block] = [
         Heading(2, "HNSW warm-up", "hnsw-warmup"),
         Para("Latency of searches 1..N after a cold start, per prewarm mode (median per "
-             "position over repetitions). Steady = median of the last half of the curve; "
-             "settled from the first search after which the running median of 3 stays within "
-             "1.5× of it.", "note"),
+             "position over repetitions). Steady ms = median of the last half of the curve; "
+             "steady from the first search after which the running median of 3 stays within "
+             "1.5× of it, if at least 5 searches confirm it and the last two quarters of the "
+             "curve agree within 50% — otherwise the curve is not steady (–) and 'How decided' "
+             "says why (ctxbench.analysis.warmup).", "note"),
         Table(["Query", "Variant", "Prewarm", "Repetitions", "Searches", "Prewarm ms",
                "Prewarm blocks", "First ms", "Steady ms", "Searches to steady",
-               "ms to steady"], rows, numeric=set(range(3, 11)))]
+               "ms to steady", "How decided"], rows, numeric=set(range(3, 11)),
+              row_kinds=["" if e["steady"] else "warn" for e in entries])]
     if "hnsw_warmup" in figures:
         blocks.append(figures["hnsw_warmup"])
     return blocks

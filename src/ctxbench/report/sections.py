@@ -13,22 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ctxbench.report import cache_section, load, remedies, scale
+from ctxbench.report import cache_section, load, remedies, scale, vector
 from ctxbench.report.document import Block, Heading, Para
 from ctxbench.results.store import ResultsDir
 
 SectionProvider = Callable[[dict[str, Any], ResultsDir], list[Block]]
 
 
-def _vector(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
-    from ctxbench.vector import report  # moving to ctxbench.report (issue 12)
-
-    return report.report_sections(summary, results)
-
-
 # (name, provider), in the order the sections appear in the report
 SECTIONS: tuple[tuple[str, SectionProvider], ...] = (
-    ("vector", _vector),
+    ("vector", vector.report_sections),
     ("load", load.report_sections),
     ("remedies", remedies.report_sections),
     ("scale", scale.report_sections),

@@ -8,13 +8,24 @@ from typing import Any
 
 import numpy as np
 
+from ctxbench.analysis.vector import Point
 from ctxbench.report.plots import COLORS as ALL_COLORS
 from ctxbench.report.plots import budget_line, figure, log_axis, to_png
 from ctxbench.report.plots import color as series_color
-from ctxbench.vector.analysis import Point, pareto
 
 COLORS = ALL_COLORS[:5]  # the vector plots cycle through five colours
 MARKERS = {"relaxed_order": "s", "strict_order": "D"}
+
+
+def _recall(p: Point) -> float:
+    """Recall of a point the plot shows (only points with a recall are shown)."""
+    return p.recall_value if p.recall_value is not None else float("nan")
+
+
+def _lat(p: Point, metric: str) -> float:
+    """Latency of a point the plot shows (only points with that latency are shown)."""
+    value = p.lat(metric)
+    return value if value is not None else float("nan")
 
 
 def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float | None = None,
@@ -22,7 +33,8 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
                       basis: str = "all queries") -> bytes | None:
     """One panel per selectivity: the ef_search sweep per statistics state (labelled by ef),
     iterative scans as squares/diamonds, the shipped SQL as a star, each state's Pareto
-    frontier as a wide pale step line, the recall target and the latency budget dashed."""
+    frontier (the points the analysis flagged ``frontier``) as a wide pale step line, the
+    recall target and the latency budget dashed."""
     sels: list[str] = []
     for p in items:
         if p.selectivity not in sels and p.recall_value is not None and p.lat(metric):
@@ -43,31 +55,32 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
         for i, phase in enumerate(phases):
             color = series_color(i, COLORS)
             tag = phase.split(".")[0] if "." in phase else phase
-            front = pareto([p for p in mine if p.phase == phase and p.kind != "shipped"], metric)
+            front = sorted((p for p in mine if p.phase == phase and p.kind != "shipped"
+                            and p.frontier), key=lambda p: (_lat(p, metric), -_recall(p)))
             if len(front) > 1:  # recall r costs the latency of the first frontier point reaching r
-                ax.step([p.recall_value for p in front], [p.lat(metric) for p in front],
+                ax.step([_recall(p) for p in front], [_lat(p, metric) for p in front],
                         where="pre", color=color, linewidth=5, alpha=0.18,
                         label=f"Pareto frontier ({tag})")
             sweep = sorted((p for p in mine if p.phase == phase and p.kind == "sweep"),
                            key=lambda p: p.ef_search)
             if sweep:
-                ax.plot([p.recall_value for p in sweep], [p.lat(metric) for p in sweep],
+                ax.plot([_recall(p) for p in sweep], [_lat(p, metric) for p in sweep],
                         marker="o", color=color, linewidth=1.2, label=f"ef sweep ({tag})")
                 for p in sweep:
-                    ax.annotate(str(p.ef_search), (p.recall_value, p.lat(metric)), fontsize=7,
+                    ax.annotate(str(p.ef_search), (_recall(p), _lat(p, metric)), fontsize=7,
                                 xytext=(3, 3), textcoords="offset points", color=color)
             for p in (p for p in mine if p.phase == phase and p.kind == "iterative"):
-                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                ax.plot([_recall(p)], [_lat(p, metric)], linestyle="none", color=color,
                         marker=MARKERS.get(p.iterative_scan, "^"), markerfacecolor="none",
                         label=f"{p.variant} ({tag})")
             for p in (p for p in mine if p.phase == phase and p.kind == "shipped"):
-                ax.plot([p.recall_value], [p.lat(metric)], linestyle="none", color=color,
+                ax.plot([_recall(p)], [_lat(p, metric)], linestyle="none", color=color,
                         marker="*", markersize=11, label=f"as shipped ({tag})")
         if target is not None:
             budget_line(ax, target, vertical=True, color="#1a7f37")
         if budget_ms:
             budget_line(ax, budget_ms)
-        lowest = min([p.recall_value for p in mine] + ([target] if target is not None else []))
+        lowest = min([_recall(p) for p in mine] + ([target] if target is not None else []))
         ax.set_xlim(max(0.0, lowest - 0.03), 1.005)
         log_axis(ax, "y")
         filt = next((p.filter for p in mine), "")
@@ -81,8 +94,9 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
 
 
 def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
-    """Latency of search 1..N after a cold start per prewarm mode; a circle where steady
-    state begins (none when the curve never settled), the steady level dotted."""
+    """Latency of search 1..N after a cold start per prewarm mode (summary.json's
+    ``hnsw_warmup`` entries); a circle where steady state begins (none when the curve never
+    settled), the steady level dotted."""
     entries = [e for e in entries if e.get("curve")]
     if not entries:
         return None
@@ -91,11 +105,11 @@ def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
     for i, e in enumerate(entries):
         color = series_color(i, COLORS)
         pts = np.asarray(e["curve"], dtype=np.float64)
-        state = (f"steady from search {e['searches_to_steady']}" if e["steady"]
+        state = (f"steady from search {e['queries_to_steady']}" if e["steady"]
                  else "not steady")
         ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2, color=color,
                 label=f"prewarm={e['prewarm']} ({state})")
-        ax.axhline(e["level_ms"], linewidth=0.7, linestyle=":", color=color)
+        ax.axhline(e["steady_ms"], linewidth=0.7, linestyle=":", color=color)
         if e["steady"] and e["steady_index"] is not None:
             x, y = pts[e["steady_index"]]
             ax.plot([x], [y], marker="o", markersize=10, markerfacecolor="none", color=color)

@@ -6,6 +6,8 @@ Layout::
     measurements.jsonl   one Measurement per line, flushed per line
     phases.jsonl         one PhaseRecord per finished (or failed) phase
     plans/*.json         captured plans (EXPLAIN ANALYZE BUFFERS JSON + summary)
+    vector.json          the vector study (``ctxbench vector``): spec, query set, filters,
+                         ground truth, cross-check, geometry, cells (rewritten as it grows)
     (reports written by ctxbench.report next to these)
 
 Lines are flushed as they are written, so a run killed halfway leaves every finished
@@ -30,6 +32,7 @@ MEASUREMENTS = "measurements.jsonl"
 PHASES = "phases.jsonl"
 META = "meta.json"
 PLANS = "plans"
+VECTOR_JSON = "vector.json"
 
 
 def _safe(name: str) -> str:
@@ -127,6 +130,17 @@ class ResultsDir:
     def read_phases(self) -> list[PhaseRecord]:
         path = self.path / PHASES
         return [checked.record(PhaseRecord, d, f"{path}:{i}") for i, d in _read_jsonl(path)]
+
+    def read_vector(self) -> dict[str, Any] | None:
+        """vector.json (None when the folder is not a vector run's)."""
+        path = self.path / VECTOR_JSON
+        if not path.exists():
+            return None
+        data = _read_json(path)
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: expected a JSON object (the vector study), "
+                             f"got {type(data).__name__}")
+        return data
 
     def read_plans(self) -> list[dict[str, Any]]:
         folder = self.path / PLANS

@@ -1,8 +1,8 @@
-"""Vector search quality: recall against exact ground truth, ef_search sweeps, filtered search,
-iterative scans, the shipped SQL's completeness, and HNSW warm-up to steady state.
+"""Vector search quality, the measuring side: exact ground truth, the query set, filters by
+selectivity, the cells of the study (ef_search sweep, iterative scans, the shipped SQL) with
+recall/completeness per search, and plan classification.
 
-``ctxbench vector --scenario scenarios/vector.toml`` runs it (``ctxbench.vector.run``); the
-report section comes from ``ctxbench.vector.report``.
+``ctxbench vector --scenario scenarios/vector.toml`` runs the study
+(``ctxbench.runs.vector``); its analysis is ``ctxbench.analysis.vector`` (summary.json's
+``vector`` section) and its report section ``ctxbench.report.vector``.
 """
-
-VECTOR_JSON = "vector.json"

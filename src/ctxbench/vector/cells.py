@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from ctxbench.analysis.vector import QUERY
 from ctxbench.measure.executor import Recorder
 from ctxbench.queries import ParamSet, Statement, catalog
 from ctxbench.queries.execution import outside_transaction, settings_tuple
@@ -32,7 +33,6 @@ from ctxbench.vector.plans import classify
 from ctxbench.vector.queryset import QuerySet
 from ctxbench.vector.recall import score_answer
 
-QUERY = "semantic_search"
 ID_COL = 0
 SIMILARITY_COL = len(INCIDENT_FIELDS) + 1  # the 19 incident fields, the embedding, similarity
 SWEEP, ITERATIVE, SHIPPED = "sweep", "iterative", "shipped"

@@ -1,32 +1,28 @@
-"""The report's "Vector search quality" section (loaded by ``ctxbench.report.sections``).
+"""The report's "Vector search quality" section (registered in ``ctxbench.report.sections``).
 
-Only for folders a vector run wrote (``vector.json`` present); everything else comes from the
-summary the analysis already built, so the section is a pure function of the folder.
+A pure renderer: the numbers come from summary.json's ``vector`` section (built by
+``ctxbench.analysis.vector``) and its ``hnsw_warmup`` curves (steady state decided by
+``ctxbench.analysis.warmup``); the study's raw facts (query set, ground truth, cross-check,
+filters, geometry) are shown from vector.json as the run wrote them. Only for folders a vector
+run wrote.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ctxbench.analysis import geometry as geo
+from ctxbench.analysis import vector as an
 from ctxbench.report import vector_plots as plots
 from ctxbench.report.content import fmt_est, fmt_num, fmt_pct
 from ctxbench.report.document import Block, Bullets, Details, Figure, Heading, Para, Table
 from ctxbench.results.store import ResultsDir
-from ctxbench.vector import VECTOR_JSON
-from ctxbench.vector import analysis as an
+from ctxbench.results.summary_types import EstimateJson
 
 LOW_AGREEMENT = 0.999
 
 
-def load_vector_doc(results: ResultsDir) -> dict[str, Any] | None:
-    path = results.path / VECTOR_JSON
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _est(e: dict[str, float] | None) -> str:
+def _est(e: EstimateJson | None) -> str:
     return fmt_est(e) if e else "–"
 
 
@@ -69,8 +65,6 @@ def _setup(vec: dict[str, Any], spec: dict[str, Any]) -> list[Block]:
 
 def _geometry(vec: dict[str, Any]) -> list[Block]:
     """What the recall figures were measured on: the data's geometry beside a real model's."""
-    from ctxbench.analysis import geometry as geo
-
     g = vec.get("geometry")
     if not g:
         return [Para("The geometry of the searched embeddings was not measured "
@@ -129,6 +123,12 @@ def _recommendation(recs: dict[str, Any], spec: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def _incomplete(p: an.Point) -> bool:
+    """Fewer rows than the exact answer has, on average (completeness below 0.99)."""
+    value = p.completeness["value"] if p.completeness else None
+    return value is not None and value < 0.99
+
+
 def _sweep_table(items: list[an.Point], basis: dict[an.CellKey, an.Point], metric: str,
                  basis_name: str) -> Table:
     rows, kinds = [], []
@@ -138,8 +138,7 @@ def _sweep_table(items: list[an.Point], basis: dict[an.CellKey, an.Point], metri
                      p.plan_kind, _est(p.recall), _est(b.recall) if b else "–",
                      _est(p.completeness), _lat(p, "p50"), _lat(p, metric), str(p.n),
                      "◆" if b and b.frontier else ""])
-        low_c = p.completeness and p.completeness["value"] < 0.99
-        kinds.append("warn" if low_c else "")
+        kinds.append("warn" if _incomplete(p) else "")
     return Table(["Phase", "Selectivity", "Variant", "ef_search", "Iterative", "Plan", "Recall",
                   f"Recall ({basis_name})", "Completeness", "p50 ms", f"{metric} ms", "n",
                   "Frontier"], rows, numeric={3, 6, 7, 8, 9, 10, 11}, row_kinds=kinds)
@@ -155,7 +154,7 @@ def _shipped(items: list[an.Point]) -> list[Block]:
                      p.settings_applied.get("hnsw.ef_search", str(p.ef_search)), p.plan_kind,
                      _est(p.recall), _est(p.completeness), _est(p.fill), fmt_num(p.rows_mean),
                      _lat(p, "p95")])
-        kinds.append("warn" if p.completeness and p.completeness["value"] < 0.99 else "")
+        kinds.append("warn" if _incomplete(p) else "")
     return [Heading(3, "The shipped SQL as it behaves", "vector-shipped"),
             Para("as_shipped: the service's no-op SET LOCALs (ef_search stays at the server "
                  "default, read back inside the transaction), its threshold, and the joins and "
@@ -165,8 +164,7 @@ def _shipped(items: list[an.Point]) -> list[Block]:
                   numeric={3, 6, 7, 8, 9, 10}, row_kinds=kinds)]
 
 
-def _flips(items: list[an.Point]) -> list[Block]:
-    flips = an.plan_flips(items)
+def _flips(flips: list[dict[str, Any]]) -> list[Block]:
     if not flips:
         return []
     lines = []
@@ -181,47 +179,35 @@ def _flips(items: list[an.Point]) -> list[Block]:
             Bullets(lines)]
 
 
-def _by_kind(items: list[an.Point], searches: dict[an.CellKey, an.Searches]) -> list[Block]:
-    """Mean recall per query kind for every cell (from the measurements themselves)."""
-    kinds = sorted({k for s in searches.values() for k in s.kinds})
-    rows = []
-    for p in items:
-        s = searches.get(p.key)
-        if s is None:
-            continue
-        row = [p.phase, p.selectivity, p.variant]
-        for kind in kinds:
-            vals = [r for k, r in zip(s.kinds, s.recall, strict=True) if k == kind and r is not None]
-            row.append(fmt_num(sum(vals) / len(vals)) if vals else "–")
-        rows.append(row)
+def _by_kind(by_kind: dict[str, Any]) -> list[Block]:
+    """Mean recall per query kind for every cell."""
+    kinds = list(by_kind.get("kinds") or [])
+    rows = [[r["phase"], r["selectivity"], r["variant"],
+             *(fmt_num(r["recall"].get(k)) for k in kinds)] for r in by_kind.get("rows") or []]
     if not rows:
         return []
     return [Details("Recall by query kind", [Table(["Phase", "Selectivity", "Variant", *kinds], rows,
                                                    numeric=set(range(3, 3 + len(kinds))))])]
 
 
-def _warm_reference(items: list[an.Point], variant: str | None) -> an.Point | None:
-    """The warm, unfiltered cell of the warm-up's variant in the last measured phase."""
-    same = [p for p in items if p.variant == variant and p.selectivity == "100%"]
-    return same[-1] if same else None
-
-
-def _warmup(summary: dict[str, Any], items: list[an.Point]) -> list[Block]:
-    entries = an.warmup_steady(summary)
+def _warmup(entries: list[dict[str, Any]], ref: dict[str, Any] | None) -> list[Block]:
+    """The warm-up curves with the steady state the analysis decided (one rule, see
+    ``ctxbench.analysis.warmup``), compared with the warm p50 of the same variant."""
     if not entries:
         return []
     rows, kinds = [], []
-    ref = _warm_reference(items, entries[0].get("variant"))
-    warm = ref.lat("p50") if ref else None
+    warm = ref.get("p50_ms") if ref else None
     for e in entries:
-        ratio = f"{e['level_ms'] / warm:.1f}×" if warm else "–"
-        rows.append([e["prewarm"], str(e["repetitions"]), str(e["searches"]),
-                     fmt_num(e["prewarm_ms"]), fmt_num(e["prewarm_blocks"]), fmt_num(e["first_ms"]),
-                     fmt_num(e["level_ms"]), ratio, "yes" if e["steady"] else "no",
-                     str(e["searches_to_steady"]) if e["steady"] else "–",
-                     fmt_num(e["ms_to_steady"] / 1000) if e["steady"] else "–",
-                     fmt_num(e["total_ms_to_steady"] / 1000) if e["steady"] else "–", e["reason"]])
-        kinds.append("" if e["steady"] else "warn")
+        steady = bool(e.get("steady"))
+        prewarm_ms = e["prewarm_seconds"] * 1000.0 if "prewarm_seconds" in e else None
+        ratio = f"{e['steady_ms'] / warm:.1f}×" if warm else "–"
+        rows.append([e["prewarm"], str(e["repetitions"]), str(e["positions"]),
+                     fmt_num(prewarm_ms), fmt_num(e.get("prewarm_blocks")), fmt_num(e["first_ms"]),
+                     fmt_num(e["steady_ms"]), ratio, "yes" if steady else "no",
+                     str(e["queries_to_steady"]) if steady else "–",
+                     fmt_num(e["ms_to_steady"] / 1000) if steady else "–",
+                     fmt_num(e["total_ms_to_steady"] / 1000) if steady else "–", e["reason"]])
+        kinds.append("" if steady else "warn")
     blocks: list[Block] = [
         Heading(3, "HNSW warm-up: time to steady state", "vector-warmup"),
         Para("From a cold start (cache reset), searches 1..N per prewarm mode. Steady state is "
@@ -229,7 +215,7 @@ def _warmup(summary: dict[str, Any], items: list[an.Point]) -> list[Block]:
              "level for at least 5 searches, and the last two quarters of the curve must agree "
              "within 50%; otherwise the curve is reported as not steady. Steady is not warm: "
              "'vs warm' compares the steady level with the warm p50 of the same variant, "
-             "unfiltered" + (f" ({ref.phase}, {fmt_num(warm)} ms)" if ref and warm else "")
+             "unfiltered" + (f" ({ref['phase']}, {fmt_num(warm)} ms)" if ref and warm else "")
              + "; searches with new parameters keep reading pages no earlier search touched.",
              "note"),
         Table(["Prewarm", "Reps", "Searches", "Prewarm ms", "Prewarm blocks", "First ms",
@@ -243,17 +229,17 @@ def _warmup(summary: dict[str, Any], items: list[an.Point]) -> list[Block]:
 
 
 def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]:
-    vec = load_vector_doc(results)
-    if vec is None:
+    data = summary.get("vector")
+    if not data:
         return []
+    vec = results.read_vector() or {}
     spec = vec.get("spec") or {}
-    metric = spec.get("latency_metric", "p95")
-    target = float(spec.get("recall_target", 0.95))
-    budget = float(spec.get("latency_budget_ms", 250.0))
-    st = an.study(summary, vec, results.iter_measurements())
-    items, basis, searches, recs = st.items, st.basis, st.searches, st.recommendations
+    rule = data["rule"]
+    metric = rule["latency_metric"]
+    items = [an.Point.from_json(p) for p in data["points"]]
+    basis = [an.Point.from_json(p) for p in data["basis"]]
     blocks: list[Block] = [Heading(2, "Vector search quality", "vector"), *_setup(vec, spec)]
-    blocks += _recommendation(recs, spec)
+    blocks += _recommendation(data["recommendations"], spec)
     blocks += _geometry(vec)
     blocks += [Heading(3, "Filters", "vector-filters"), _filters(vec)]
     if items:
@@ -266,7 +252,8 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
                         "distance. Latencies over all queries.", "note"),
                    _sweep_table(items, {p.key: p for p in basis}, metric,
                                 _basis(spec).removesuffix(" queries"))]
-        png = plots.recall_vs_latency(basis, metric=metric, target=target, budget_ms=budget,
+        png = plots.recall_vs_latency(basis, metric=metric, target=rule["recall_target"],
+                                      budget_ms=rule["latency_budget_ms"],
                                       k=int(spec.get("k", 10)), basis=_basis(spec))
         if png:
             blocks.append(Figure("vector-recall-latency.png",
@@ -274,7 +261,7 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
     else:
         blocks.append(Para("No vector cells were measured.", "warning"))
     blocks += _shipped(items)
-    blocks += _flips(items)
-    blocks += _by_kind(items, searches)
-    blocks += _warmup(summary, items)
+    blocks += _flips(data["plan_flips"])
+    blocks += _by_kind(data["recall_by_kind"])
+    blocks += _warmup(summary.get("hnsw_warmup") or [], data.get("warm_reference"))
     return blocks

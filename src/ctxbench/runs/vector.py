@@ -1,5 +1,5 @@
-"""``ctxbench vector``: scenario → dataset → ground truth → cells per statistics state →
-HNSW warm-up → a normal results folder and reports.
+"""The vector study's lifecycle (``ctxbench vector``): scenario → dataset → ground truth →
+cells per statistics state → HNSW warm-up → a normal results folder and reports.
 
 It is its own command rather than a phase of ``ctxbench run`` because the study has its own
 inputs and costs: a ground truth (cached per dataset), a query set, statistics states it
@@ -9,6 +9,10 @@ for every query's cold phases. It shares everything else with the runner: the sc
 dataset preparation, the recorder, the phase records, the HNSW warm-up phase, the results
 folder and ``build_reports`` (so ``ctxbench report DIR`` rebuilds it and budgets on recall and
 completeness gate the exit code like latency budgets).
+
+What is measured lives in ``ctxbench.vector`` (ground truth, query set, filters, cells, recall,
+plan classification); the study's analysis in ``ctxbench.analysis.vector`` (into summary.json);
+its report section in ``ctxbench.report.vector``. This module only wires them together.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ctxbench.analysis import geometry as geo
+from ctxbench.analysis.vector import PHASE_OF_STATE
 from ctxbench.db import control
 from ctxbench.db.target import Target
 from ctxbench.measure import phases as ph
@@ -28,9 +34,9 @@ from ctxbench.measure.executor import ConnectionSpec, Recorder
 from ctxbench.measure.phases import hnsw_warmup
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog
 from ctxbench.results import PhaseRecord, ResultsDir
+from ctxbench.results.store import VECTOR_JSON
 from ctxbench.runs import session
 from ctxbench.scenario import Scenario
-from ctxbench.vector import VECTOR_JSON
 from ctxbench.vector import cells as cl
 from ctxbench.vector.filters import FilterChoice, pick_filters
 from ctxbench.vector.groundtruth import Truth, TruthInfo, default_cache_dir, ground_truth
@@ -38,8 +44,6 @@ from ctxbench.vector.queryset import QuerySet, build_query_set
 from ctxbench.vector.recall import score_answer
 
 VECTOR_SCHEMA_VERSION = 1
-PHASE_OF_STATE = {"before_analyze": "before_analyze.vector", "after_analyze": "after_analyze.vector",
-                  "as_found": "vector"}
 
 
 @dataclass
@@ -134,8 +138,6 @@ def _geometry_phase(ctx: ph.PhaseContext, study: Study, checksum: str | None,
                     dataset_params: dict[str, Any]) -> None:
     """The geometry of the searched embeddings (``analysis.geometry``), cached per dataset
     checksum, so every recall figure of the study says what data it was measured on."""
-    from ctxbench.analysis import geometry as geo
-
     spec = study.scenario.vector
     cache_dir = Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
 

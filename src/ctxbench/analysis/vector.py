@@ -1,8 +1,11 @@
-"""From a vector run's summary.json groups and vector.json: the sweep table, the Pareto
-frontier, the ef_search recommendation and the steady state of each warm-up curve.
+"""The vector study's analysis: from a vector run's measurements, its summary groups and
+vector.json to the sweep table, the Pareto frontier, the ef_search recommendation, plan flips
+between statistics states and recall per query kind — the ``vector`` section of summary.json
+(``summarize``), which the report's vector section only renders.
 
-Pure functions of the results folder (through the summary the analysis already built), so
-``ctxbench report DIR`` gives the same section again.
+Pure functions of the results folder, so ``ctxbench report DIR`` gives the same summary and
+section again. The warm-up curves' steady state is decided once, by
+``ctxbench.analysis.warmup.detect_steady``, for every table that shows it.
 
 Recommendation rule: per statistics state and selectivity, the smallest ef_search of the
 sweep (iterative scan off) whose mean recall@k reaches the target *and* whose latency metric
@@ -14,7 +17,7 @@ serve is named, with the best the sweep reached and whether an iterative scan di
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +25,15 @@ import numpy as np
 
 from ctxbench.analysis.stats import latency_estimates, mean_estimate, seed_for
 from ctxbench.results.model import Measurement
-from ctxbench.vector.steady import detect_steady
+from ctxbench.results.store import ResultsDir
+from ctxbench.results.summary_types import EstimateJson
 
-VECTOR_PHASES = ("before_analyze.vector", "after_analyze.vector", "vector")
+# the statistics state a study measures in → the phase its cells are recorded under
+PHASE_OF_STATE = {"before_analyze": "before_analyze.vector",
+                  "after_analyze": "after_analyze.vector", "as_found": "vector"}
+VECTOR_PHASES = tuple(PHASE_OF_STATE.values())
 QUERY = "semantic_search"
+DEFAULT_TARGET, DEFAULT_BUDGET_MS, DEFAULT_METRIC = 0.95, 250.0, "p95"
 
 
 CellKey = tuple[str, str, tuple[tuple[str, str], ...]]
@@ -49,9 +57,9 @@ class Point:
     iterative_scan: str
     threshold: float
     n: int
-    recall: dict[str, float] | None
-    completeness: dict[str, float] | None
-    fill: dict[str, float] | None
+    recall: EstimateJson | None
+    completeness: EstimateJson | None
+    fill: EstimateJson | None
     latency: dict[str, Any]
     rows_mean: float | None
     plan_kind: str = "unknown"
@@ -70,15 +78,23 @@ class Point:
 
     @property
     def recall_value(self) -> float | None:
-        return float(self.recall["value"]) if self.recall else None
+        value = self.recall["value"] if self.recall else None
+        return float(value) if value is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Point:
+        return cls(**data)
 
 
-def _metric(group: dict[str, Any], name: str) -> dict[str, float] | None:
+def _metric(group: Mapping[str, Any], name: str) -> EstimateJson | None:
     m = (group.get("metrics") or {}).get(name)
     return m["mean"] if m and m.get("mean") else None
 
 
-def points(summary: dict[str, Any], vec: dict[str, Any]) -> list[Point]:
+def points(summary: Mapping[str, Any], vec: dict[str, Any]) -> list[Point]:
     cells = {(c["phase"], c["variant"], tuple(sorted(c["labels"].items()))): c
              for c in vec.get("cells", [])}
     out = []
@@ -159,9 +175,7 @@ def subset(items: list[Point], searches: dict[CellKey, Searches], prefixes: list
 
 def _phases(vec: dict[str, Any]) -> list[str]:
     states = (vec.get("spec") or {}).get("stats") or []
-    names = {"before_analyze": "before_analyze.vector", "after_analyze": "after_analyze.vector",
-             "as_found": "vector"}
-    return [names[s] for s in states if s in names] or list(VECTOR_PHASES)
+    return [PHASE_OF_STATE[s] for s in states if s in PHASE_OF_STATE] or list(VECTOR_PHASES)
 
 
 def _kind(variant: str, labels: dict[str, str]) -> str:
@@ -280,28 +294,32 @@ def plan_flips(items: list[Point]) -> list[dict[str, Any]]:
     return out
 
 
-def warmup_steady(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The analysis' warm-up curves with the steady state detected (or refused) per curve."""
-    out = []
-    for e in summary.get("hnsw_warmup", []):
-        curve = e.get("curve") or []
-        positions = [int(p) for p, _ in curve]
-        values = [float(v) for _, v in curve]
-        st = detect_steady(values)
-        prewarm_ms = float(e.get("prewarm_seconds", 0.0)) * 1000.0
-        searches = positions[st.index] if st.steady and st.index is not None else None
-        out.append({
-            "prewarm": e.get("prewarm", "none"), "variant": e.get("variant"),
-            "repetitions": e.get("repetitions"), "searches": len(values),
-            "first_ms": values[0] if values else None, "steady": st.steady,
-            "level_ms": st.level_ms, "searches_to_steady": searches,
-            "ms_to_steady": st.ms_to_steady,
-            "prewarm_ms": prewarm_ms if "prewarm_seconds" in e else None,
-            "prewarm_blocks": e.get("prewarm_blocks"),
-            "total_ms_to_steady": (st.ms_to_steady + prewarm_ms) if st.steady else None,
-            "reason": st.reason, "curve": curve, "steady_index": st.index,
-        })
-    return out
+def recall_by_kind(items: list[Point], searches: dict[CellKey, Searches]) -> dict[str, Any]:
+    """Mean recall per query kind for every cell (from the searches themselves; None where a
+    kind has no scored search)."""
+    kinds = sorted({k for s in searches.values() for k in s.kinds})
+    rows = []
+    for p in items:
+        s = searches.get(p.key)
+        if s is None:
+            continue
+        means: dict[str, float | None] = {}
+        for kind in kinds:
+            vals = [r for k, r in zip(s.kinds, s.recall, strict=True) if k == kind and r is not None]
+            means[kind] = sum(vals) / len(vals) if vals else None
+        rows.append({"phase": p.phase, "selectivity": p.selectivity, "variant": p.variant,
+                     "recall": means})
+    return {"kinds": kinds, "rows": rows}
+
+
+def warm_reference(items: list[Point], variant: str | None) -> dict[str, Any] | None:
+    """The warm, unfiltered cell of the warm-up's variant in the last measured phase: what
+    the warm-up's steady level is compared with."""
+    same = [p for p in items if p.variant == variant and p.selectivity == "100%"]
+    if not same:
+        return None
+    ref = same[-1]
+    return {"phase": ref.phase, "variant": ref.variant, "p50_ms": ref.lat("p50")}
 
 
 @dataclass
@@ -314,10 +332,10 @@ class Study:
     recommendations: dict[str, Any]
 
 
-def study(summary: dict[str, Any], vec: dict[str, Any], measurements: Iterable[Measurement]
+def study(summary: Mapping[str, Any], vec: dict[str, Any], measurements: Iterable[Measurement]
           ) -> Study:
     spec = vec.get("spec") or {}
-    metric = spec.get("latency_metric", "p95")
+    metric = spec.get("latency_metric", DEFAULT_METRIC)
     items = points(summary, vec)
     searches = searches_by_cell(measurements)
     basis = subset(items, searches, list(spec.get("recommend_kinds") or []))
@@ -326,6 +344,33 @@ def study(summary: dict[str, Any], vec: dict[str, Any], measurements: Iterable[M
             for p in pareto([p for p in basis if p.phase == phase and p.selectivity == sel
                              and p.kind != "shipped"], metric):
                 p.frontier = True
-    recs = recommendations(basis, float(spec.get("recall_target", 0.95)),
-                           float(spec.get("latency_budget_ms", 250.0)), metric)
+    recs = recommendations(basis, float(spec.get("recall_target", DEFAULT_TARGET)),
+                           float(spec.get("latency_budget_ms", DEFAULT_BUDGET_MS)), metric)
     return Study(items, basis, searches, recs)
+
+
+def summarize(results: ResultsDir, groups: Sequence[Mapping[str, Any]],
+              hnsw_warmup: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """summary.json's ``vector`` section (None for a folder without vector.json): the rule the
+    recommendation applied, every cell over all queries (``points``) and over the
+    recommendation's basis (``basis``, with ``frontier`` flags), the recommendation per phase,
+    plan flips, recall per query kind and the warm cell the warm-up is compared with.
+    ``groups`` are summary.json's groups, ``hnsw_warmup`` its warm-up curves."""
+    vec = results.read_vector()
+    if vec is None:
+        return None
+    spec = vec.get("spec") or {}
+    st = study({"groups": groups}, vec, results.iter_measurements())
+    variant = hnsw_warmup[0].get("variant") if hnsw_warmup else None
+    return {
+        "rule": {"recall_target": float(spec.get("recall_target", DEFAULT_TARGET)),
+                 "latency_budget_ms": float(spec.get("latency_budget_ms", DEFAULT_BUDGET_MS)),
+                 "latency_metric": spec.get("latency_metric", DEFAULT_METRIC),
+                 "k": spec.get("k"), "basis_kinds": list(spec.get("recommend_kinds") or [])},
+        "recommendations": st.recommendations,
+        "points": [p.to_json() for p in st.items],
+        "basis": [p.to_json() for p in st.basis],
+        "plan_flips": plan_flips(st.items),
+        "recall_by_kind": recall_by_kind(st.items, st.searches),
+        "warm_reference": warm_reference(st.items, variant) if hnsw_warmup else None,
+    }
