@@ -164,11 +164,12 @@ def _group(key: str, values: np.ndarray, errors: int = 0) -> GroupData:
 
 def _compare_runs(rng: np.random.Generator, draw: Callable[[np.random.Generator, int],
                                                            np.ndarray], *, groups: int,
-                  n: int, threshold: float, alpha: float, correct: bool = True) -> list[str]:
+                  n: int, threshold: float, alpha: float, correct: bool = True,
+                  slowdown: float = 1.0) -> list[str]:
     rows = []
     for j in range(groups):
         key = GroupKey(f"q{j}", "default", "warm")
-        a, b = _group(f"q{j}", draw(rng, n)), _group(f"q{j}", draw(rng, n))
+        a, b = _group(f"q{j}", draw(rng, n)), _group(f"q{j}", draw(rng, n) * slowdown)
         rows.append(compare.compare_group(key, a, b, threshold=threshold, alpha=alpha,
                                           n_resamples=200))
     if correct:
@@ -200,6 +201,13 @@ def test_compare_same_distribution_reports_no_change() -> None:
     print(f"\ncompare, same distribution: {same:.3f} of groups unchanged, FWER {fwer:.3f}")
     assert same >= 0.95
     assert fwer <= bound, fwer
+    # the same harness, B twice as slow: the corrected rule must still see it (a compare that
+    # always answers "no significant change" passes the two checks above and fails this one)
+    slowed = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha,
+                            slowdown=2.0) for _ in range(10)]
+    found = sum(v == compare.SLOWER for run in slowed for v in run) / (10 * groups)
+    print(f"compare, B 2x slower: {found:.3f} of groups called slower")
+    assert found >= 0.8, found
     raw = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha,
                          correct=False) for _ in range(runs)]
     fwer_raw = sum(any(v != compare.SAME for v in run) for run in raw) / runs
