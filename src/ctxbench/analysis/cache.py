@@ -1,7 +1,8 @@
 """What the read path did, from the measurements (cache phases and load runs through the cache).
 
 Each request through ``CachedExecutor`` carries per-request metrics (``l1``, ``l2``, ``shared``,
-``cached`` as 0/1, ``db_queries``, ``redis_ms``, ``decode_ms``, ``value_kb``). Here they become,
+``cached``, ``redis_error`` as 0/1, ``db_queries``, ``redis_ms``, ``decode_ms``, ``value_kb``).
+Here they become,
 per group (phase, query, variant, labels other than the tier): the split of requests over the
 tiers, database queries per request, the share that reached the database, and latency per
 tier — the numbers the service's docs state its targets in.
@@ -59,6 +60,7 @@ def cache_tables(measurements: Iterable[Measurement]) -> list[dict[str, Any]]:
             "phase": phase, "query": query, "cache": cache, "variant": ms[0].variant,
             "labels": dict(labels), "n": len(ms),
             "errors": sum(not m.ok for m in ms),
+            "redis_errors": sum(bool(m.metrics.get("redis_error")) for m in ms),
             "share": {t: float((tiers == t).mean()) for t in TIER_ORDER if (tiers == t).any()},
             "hit_rate": float(np.isin(tiers, ("l1", "l2")).mean()),
             "db_queries_per_request": float(dbq.mean()),

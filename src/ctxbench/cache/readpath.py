@@ -31,6 +31,7 @@ from ctxbench.cache import codec, keys
 from ctxbench.cache.l1 import RedisL1
 from ctxbench.cache.l2 import DEFAULT_CAPACITY, DEFAULT_TTL_S, L2Map
 from ctxbench.cache.singleflight import Group
+from ctxbench.db.faults import ConnectionLost, connection_lost, describe
 from ctxbench.errors import UsageError
 from ctxbench.queries import AS_SHIPPED, catalog
 
@@ -97,6 +98,8 @@ class Outcome:
     db_ns: int = 0      # database calls (leader)
     fill_ns: int = 0    # encode + synchronous write (leader)
     value_bytes: int = 0
+    redis_error: bool = False  # the Redis GET failed: the read fell through to L2 / the database
+    connection_lost: bool = False  # the database connection was lost (ctxbench.db.faults)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -128,7 +131,8 @@ class Outcome:
                 "l2": float(self.tier == "l2"), "shared": float(self.tier == "shared"),
                 "cached": float(self.tier != "uncached"), "redis_ms": self.redis_ns / 1e6,
                 "decode_ms": self.decode_ns / 1e6, "db_ms": self.db_ns / 1e6,
-                "fill_ms": self.fill_ns / 1e6, "value_kb": self.value_bytes / 1024}
+                "fill_ms": self.fill_ns / 1e6, "value_kb": self.value_bytes / 1024,
+                "redis_error": float(self.redis_error)}
 
 
 @contextmanager
@@ -139,13 +143,23 @@ def single_connection(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 class CachedExecutor:
     """The read path over the query core. ``connections()`` yields a database connection
-    (a pool's ``connection`` for concurrent callers); ``l1`` is None for an L2-only cache."""
+    (a pool's ``connection`` for concurrent callers); ``l1`` is None for an L2-only cache.
+
+    A database failure is classified by ``ctxbench.db.faults.connection_lost`` (the rule the
+    uncached paths use; ``server_answers`` is asked only when no connection could be had): a
+    lost connection is reported as ``Outcome.connection_lost`` — for the leader and for every
+    single-flight waiter that shared its call — and ends the caller's phase; a query-level
+    failure (statement timeout, bad parameter) is ``Outcome.error``, a measured failure. A
+    lost Redis is not a failure: the read falls through to L2 and the database, as the
+    service's did, and the request says so (``redis_error``)."""
 
     def __init__(self, connections: Connections, l1: RedisL1 | None, *,
                  variant: str = AS_SHIPPED, query_variants: Mapping[str, str] | None = None,
                  lru_size: int = DEFAULT_CAPACITY, ttl_s: float = DEFAULT_TTL_S,
-                 max_value_bytes: int = codec.MAX_VALUE_BYTES) -> None:
+                 max_value_bytes: int = codec.MAX_VALUE_BYTES,
+                 server_answers: Callable[[], bool] | None = None) -> None:
         self.connections, self.l1 = connections, l1
+        self.server_answers = server_answers
         self.variant = cache_variant(variant)
         self.query_variants = dict(query_variants or {})
         self.l2 = L2Map(lru_size, ttl_s)
@@ -163,9 +177,15 @@ class CachedExecutor:
             self.db_queries += 1
         out.db_queries += 1
         t0 = time.perf_counter_ns()
+        held: psycopg.Connection | None = None
         try:
             with self.connections() as conn:
+                held = conn
                 return q.execute(conn, params, self.query_variants.get(query, AS_SHIPPED))
+        except psycopg.Error as exc:
+            if connection_lost(exc, held, server_answers=self.server_answers):
+                raise ConnectionLost(exc) from exc
+            raise
         finally:
             out.db_ns += time.perf_counter_ns() - t0
 
@@ -180,6 +200,7 @@ class CachedExecutor:
                 out.tier = "l1"
                 return data
             if err:
+                out.redis_error = True
                 out.notes.append(f"redis: {err}")
         data = self.l2.get(key)
         if data is not None:
@@ -243,8 +264,10 @@ class CachedExecutor:
             else:
                 keys.check_params(query, params)
                 self._cached(query, key, params, out)
+        except ConnectionLost as exc:
+            out.error, out.connection_lost = describe(exc), True
         except (psycopg.Error, UsageError) as exc:
-            out.error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            out.error = describe(exc)
         out.latency_ns = time.perf_counter_ns() - t0
         return out
 
@@ -293,6 +316,8 @@ class CachedExecutor:
         filters = {k: params[k] for k in ("namespace", "severity") if params.get(k) is not None}
         try:
             total = catalog["count_incidents"].to_result(self._db("count_incidents", filters, out), filters)
+        except ConnectionLost:
+            raise  # not a failed count but a lost database: the caller's phase ends
         except psycopg.Error as exc:  # the service fell back to the page's length
             out.notes.append(f"count failed: {type(exc).__name__}")
             total = len(incidents)

@@ -13,6 +13,7 @@ from ctxbench.cache import owner
 from ctxbench.cache.l1 import RedisL1
 from ctxbench.cache.readpath import CachedExecutor
 from ctxbench.cache.server import resolve_url
+from ctxbench.db.faults import pool_probe
 
 log = logging.getLogger("ctxbench.cache")
 
@@ -35,7 +36,8 @@ def executor_for_load(pool: Any, variant: str, url: str | None = None) -> Cached
     if l1 is None:
         log.warning("ctxbench: Redis %s does not answer: the cache is L2 only (as the service did)",
                     owner.redis_url_masked(url))
-    return CachedExecutor(pool.connection, l1, variant=variant)
+    return CachedExecutor(pool.connection, l1, variant=variant,
+                          server_answers=pool_probe(pool))
 
 
 class ZipfParams:

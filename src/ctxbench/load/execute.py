@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from ctxbench.db.dsn import mask_password
+from ctxbench.db.faults import connection_lost, describe, pool_probe
 from ctxbench.load.workload import ParamLike, item_name
 from ctxbench.queries import Executable
 from ctxbench.results import Measurement
@@ -72,30 +72,10 @@ def execute_one(pool: ConnectionPool, query: Executable, variant: str, ps: Param
         lab.setdefault("param_kind", str(ps.kind))
     m = Measurement(run_id="", phase=PHASE, query=query.name, variant=variant, param_id=str(ps.id),
                     seq=0, latency_ns=latency, rows=len(rows), ok=error is None,
-                    error=None if error is None else _describe(error), warmup=warmup,
+                    error=None if error is None else describe(error), warmup=warmup,
                     labels=lab, metrics=metrics)
-    return Executed(m, item_name(query.name, variant), latency / 1e6, error,
-                    connection_lost=error is not None and connection_lost(error, held, pool))
-
-
-def connection_lost(error: Exception, conn: psycopg.Connection | None, pool: ConnectionPool) -> bool:
-    """A failure of the connection, not of the request: the connection it ran on is closed or
-    broken (server killed, backend terminated), or the pool had none to give within its timeout
-    and the server refuses a new one."""
-    if conn is not None:
-        return bool(conn.closed or conn.broken)
-    if isinstance(error, PoolTimeout):
-        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-        try:
-            with psycopg.connect(conninfo, connect_timeout=5):
-                return False  # the server is there: the pool was only busy
-        except psycopg.OperationalError:
-            return True
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {mask_password(str(exc)).strip()[:300]}"
+    lost = error is not None and connection_lost(error, held, server_answers=pool_probe(pool))
+    return Executed(m, item_name(query.name, variant), latency / 1e6, error, connection_lost=lost)
 
 
 def execute_cached(cached: Any, query: Executable, variant: str, ps: ParamLike, *,
@@ -122,4 +102,4 @@ def execute_cached(cached: Any, query: Executable, variant: str, ps: ParamLike, 
                     seq=0, latency_ns=latency, rows=out.rows, ok=error is None, error=error, warmup=warmup,
                     labels=lab, metrics=metrics)
     return Executed(m, item_name(query.name, variant), latency / 1e6,
-                    None if error is None else RuntimeError(error))
+                    None if error is None else RuntimeError(error), connection_lost=out.connection_lost)

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from ctxbench.db.connect import connect
 from ctxbench.db.dsn import mask_password
+from ctxbench.db.faults import connection_lost, describe
 from ctxbench.errors import InfraError, UsageError
 from ctxbench.queries import Bindable, ParamSet, ensure_vector_adapter
 from ctxbench.results import Measurement, ResultsDir
@@ -72,6 +73,7 @@ class Recorder:
             seq = self.counters.get(key, 0) + 1
             self.counters[key] = seq
         error: str | None = None
+        lost = False
         rows: list[Any] = []
         stmt = query.bind(ps.params, variant)  # no I/O: before the timer
         timings: dict[str, int] = {}
@@ -81,7 +83,8 @@ class Recorder:
             t1 = time.perf_counter_ns()
         except psycopg.Error as exc:
             t1 = time.perf_counter_ns()
-            error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            error = describe(exc)
+            lost = connection_lost(exc, conn)
             _recover(conn)
         metrics = score(rows) if score is not None and error is None and not warmup else {}
         if "query_ns" in timings and error is None:
@@ -95,11 +98,15 @@ class Recorder:
         self.results.append_measurement(m)
         if self.on_record:
             self.on_record(m)
-        if error is not None and (conn.closed or conn.broken):
-            # the server or this backend is gone: recorded once, and the phase ends here
-            raise InfraError(f"the connection to the server was lost in phase {phase} "
-                             f"({query.name}[{variant}]: {error}); the phase ended after recording it")
+        if lost:  # the server or this backend is gone: recorded once, and the phase ends here
+            raise lost_connection(phase, f"{query.name}[{variant}]", str(error))
         return m
+
+
+def lost_connection(phase: str, what: str, error: str) -> InfraError:
+    """The error that ends a phase whose connection was lost (``ctxbench.db.faults``)."""
+    return InfraError(f"the connection to the server was lost in phase {phase} ({what}: {error}); "
+                      "the phase ended after recording it")
 
 
 def _recover(conn: psycopg.Connection) -> None:

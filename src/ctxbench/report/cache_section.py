@@ -42,6 +42,17 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
                          *[(f"{_ms(lat[t]['p50'])} / {_ms(lat[t]['p95'])}" if t in lat else "–")
                            for t in tiers], l1])
         blocks.append(Table(header, body, numeric=set(range(4, len(header) - 1))))
+        failed = sum(r["redis_errors"] for r in rows)
+        if failed:
+            where = ", ".join(f"{r['phase']} {r['query']} {r['redis_errors']} of {r['n']}"
+                              for r in rows if r["redis_errors"])
+            blocks.append(Para(
+                f"Redis failed during the run: {failed} request(s) got an error from Redis "
+                f"({where}). The read path did what the service does when Redis is down: each "
+                "such read fell through to L2 and then the database, and a failed cache write was "
+                "ignored. Those requests are measured as served (their tier is L2 or miss, their "
+                "latency includes the failed Redis call); they describe the service with its L1 "
+                "down, not the configured cache.", kind="warning"))
     if stampede:
         blocks.append(Heading(3, "Stampede check"))
         blocks.append(Para("Concurrent identical requests into an empty cache, released together; "

@@ -35,7 +35,8 @@ from ctxbench.cache import CachedExecutor, Outcome, RedisL1, cache_variant, keys
 from ctxbench.cache.server import resolve_url
 from ctxbench.config import spec_field as _f
 from ctxbench.db import control
-from ctxbench.measure.executor import open_pool
+from ctxbench.db.faults import pool_probe
+from ctxbench.measure.executor import lost_connection, open_pool
 from ctxbench.measure.phases.base import Fail, Phase, PhaseContext, RunState, run_guarded
 from ctxbench.queries import AS_SHIPPED, ParamSet
 from ctxbench.results import Measurement, PhaseRecord
@@ -89,7 +90,8 @@ class CacheSession:
         self.flush()
         connections = pool.connection if pool is not None else (lambda: single_connection(conn))
         ex = CachedExecutor(connections, RedisL1.connect(self.url, self.spec.ttl_s) if l1 else None,
-                            variant=variant, lru_size=self.spec.lru_size, ttl_s=self.spec.ttl_s)
+                            variant=variant, lru_size=self.spec.lru_size, ttl_s=self.spec.ttl_s,
+                            server_answers=None if pool is None else pool_probe(pool))
         try:
             yield ex
         finally:
@@ -109,6 +111,8 @@ def _measurement(ctx: PhaseContext, phase: str, variant: str, ps: ParamSet, out:
                     error=out.problem,
                     warmup=warmup, labels=lab, metrics=out.metrics())
     ctx.results.append_measurement(m)
+    if out.connection_lost:  # the database is gone: recorded once, and the phase ends here
+        raise lost_connection(phase, f"{ps.query}[cache {variant}]", str(out.error))
     return m
 
 
@@ -336,6 +340,9 @@ def _stampede(ctx: PhaseContext, session: CacheSession, variant: str, record: Ph
                                             if expected is not None else {}),
                                          "shared": float(sum(o.tier == "shared" for o in outs if o))})
                 ctx.results.append_measurement(m)
+                lost = next((o for o in outs if o is not None and o.connection_lost), None)
+                if lost is not None:
+                    raise lost_connection("cache.stampede", f"{query}[cache {variant}]", str(lost.error))
                 ctx.progress.advance()
     finally:
         pool.close()
