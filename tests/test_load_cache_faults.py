@@ -221,3 +221,37 @@ def test_a_statement_timeout_in_a_cached_load_is_a_measured_failure(tmp_path: Pa
     assert outcome.exit_code == 1  # the error_rate budget (max 0) failed: measured, not infrastructure
     summary = json.loads((outcome.results_dir / "summary.json").read_text())
     assert any(v["metric"] == "error_rate" and v["verdict"] == "FAIL" for v in summary["verdicts"])
+
+
+def test_redis_killed_mid_run_falls_back_to_l2_and_the_database_and_the_report_says_so(
+        tmp_path: Path, dataset_target, own_redis: RedisServer, monkeypatch) -> None:
+    """Redis is not the measured system's database: when it dies the service served from L2 and
+    the database, and so does the read path. The run goes on (exit 0: no request failed), every
+    cached read after the kill carries ``redis_error``, and the report warns."""
+    from test_load_locust import dataset_scenario
+
+    from ctxbench.load.settings import LoadSettings
+
+    monkeypatch.setenv("CTXBENCH_REDIS_URL", own_redis.url(3))
+    sc = dataset_scenario(tmp_path, dataset_target, "[load]\ncache = true\n[phases.cache]\nmix_keys = 400\n")
+    settings = LoadSettings.from_scenario(sc, users=4, spawn_rate=4, duration_s=16)
+    out_dir = tmp_path / "runs"
+    t, result = _run_in_thread(sc, settings, out_dir, dataset_target.dsn)
+    wait_for(out_dir, hits_and_misses, timeout=120)
+    os.kill(int(own_redis.pid_file.read_text().split()[0]), signal.SIGKILL)
+    killed = len(lines(out_dir))
+    wait_for(out_dir, lambda rows: len(rows) >= killed + 40, timeout=60)
+    outcome = _finish(t, result)
+
+    ms = list(ResultsDir(outcome.results_dir).iter_measurements())
+    assert [m.error for m in ms if not m.ok] == []  # a lost Redis fails no request
+    before = [m for m in ms[:killed] if m.metrics["cached"]]
+    after = [m for m in ms[killed + 20:] if m.metrics["cached"]]  # past the batches in flight
+    assert before and not any(m.metrics["redis_error"] for m in before)
+    assert after and all(m.metrics["redis_error"] == 1 and not m.metrics["l1"] for m in after)
+    assert any(m.metrics["l2"] for m in after) and any(m.metrics["db_queries"] for m in after)
+    meta = ResultsDir(outcome.results_dir).read_meta()
+    assert meta is not None and meta.status == "complete", meta.error
+    assert outcome.exit_code == 0
+    report = (outcome.results_dir / "report.md").read_text()
+    assert "Redis failed during the run" in report and "fell through to L2 and then the database" in report

@@ -14,6 +14,7 @@ from ctxbench.cache.l1 import RedisL1
 from ctxbench.cache.readpath import CachedExecutor
 from ctxbench.cache.server import resolve_url
 from ctxbench.db.faults import pool_probe
+from ctxbench.errors import InfraError
 
 log = logging.getLogger("ctxbench.cache")
 
@@ -21,10 +22,18 @@ log = logging.getLogger("ctxbench.cache")
 def reset_for_run(url: str | None = None) -> str:
     """Resolve the Redis (CTXBENCH_REDIS_URL or ctxbench's own), claim and flush its database."""
     url, _ = resolve_url(url)
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
     try:
         owner.claim(client, url)
         owner.flush_owned(client, url)
+    except (redis.RedisError, OSError) as exc:
+        # A run configured through the cache cannot start from an empty Redis: refuse it rather
+        # than measure an L2-only cache (the `cache.outage` phase measures that on purpose).
+        why = " ".join(str(exc).split())
+        raise InfraError(f"Redis {owner.redis_url_masked(url)} does not answer ({type(exc).__name__}: "
+                         f"{why}); a load through the cache starts from an empty Redis. Start it, "
+                         f"fix {owner.ENV_URL} / --redis-url, or run without the cache "
+                         "(scenario key load.cache = false)") from exc
     finally:
         client.close()
     return url

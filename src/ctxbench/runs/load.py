@@ -255,6 +255,10 @@ def run_load(scenario: Scenario, settings: LoadSettings, *, out_dir: Path | None
     code = 0
     target: Target | None = None
     try:
+        if settings.cache != "off":  # Redis must answer before anything is provisioned or measured
+            from ctxbench.cache.runtime import reset_for_run
+
+            reset_for_run()  # (Locust's master empties it again: a plain `locust` run needs that)
         target = prepare_target(scenario, settings, meta, dsn=dsn, home=home, progress=progress)
         results.write_meta(meta)
         code = _run_locust(scenario, settings, results.path, target.dsn, progress, locustfile)
