@@ -255,3 +255,45 @@ def test_redis_killed_mid_run_falls_back_to_l2_and_the_database_and_the_report_s
     assert outcome.exit_code == 0
     report = (outcome.results_dir / "report.md").read_text()
     assert "Redis failed during the run" in report and "fell through to L2 and then the database" in report
+
+
+def test_one_rule_tells_a_lost_connection_from_a_failed_query(dataset_target) -> None:
+    """Real errors from a real server through ``ctxbench.db.faults.connection_lost`` and through
+    the cache's read path (which carries the verdict in ``Outcome.connection_lost``)."""
+    import psycopg
+
+    from ctxbench.cache import CachedExecutor, single_connection
+    from ctxbench.db.faults import connection_lost, server_answers
+
+    with dataset_target.connect() as admin, dataset_target.connect() as conn:
+        conn.execute("SET statement_timeout = 50")
+        with pytest.raises(psycopg.errors.QueryCanceled) as timeout:
+            conn.execute("SELECT pg_sleep(1)")
+        assert timeout.value.sqlstate == "57014" and not connection_lost(timeout.value, conn)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation) as bad:
+            conn.execute("SELECT 'x'::int")
+        assert not connection_lost(bad.value, conn)
+
+        ex = CachedExecutor(lambda: single_connection(conn), None)
+        with admin.transaction():  # the miss waits for this lock until statement_timeout cancels it
+            admin.execute("LOCK TABLE resource_action_traces IN ACCESS EXCLUSIVE MODE")
+            slow = ex.request("list_incidents", {"limit": 5, "offset": 0})
+        assert slow.error is not None and "QueryCanceled" in slow.error and not slow.connection_lost
+        assert slow.tier == "miss" and slow.db_queries == 1
+
+        conn.execute("SET statement_timeout = 0")
+        pid = conn.info.backend_pid
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        gone = ex.request("list_incidents", {"limit": 5, "offset": 0})
+        assert gone.connection_lost and gone.error is not None and gone.tier == "miss"
+        with pytest.raises(psycopg.OperationalError) as terminated:
+            conn.execute("SELECT 1")
+        assert connection_lost(terminated.value, conn)
+
+        # no connection at all: asked to the server only then
+        refused = psycopg.OperationalError("connection failed")
+        assert connection_lost(refused, None, server_answers=lambda: False)
+        assert not connection_lost(refused, None, server_answers=lambda: True)
+        assert server_answers(dataset_target.dsn)
+        assert connection_lost(psycopg.errors.AdminShutdown("terminating connection"), None)
+        assert connection_lost(psycopg.errors.lookup("08006")("connection failure"), None)
