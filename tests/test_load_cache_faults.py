@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import own_embedded_server, throwaway_home
+from servers import own_embedded_server, own_redis_server
 
 from ctxbench.cache.server import RedisServer
 from ctxbench.db.embedded import EmbeddedServer
@@ -66,13 +66,8 @@ def own_server() -> Iterator[EmbeddedServer]:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis of the test's own: the Redis test kills it."""
-    with throwaway_home("ctxbench-loadcache-redis-") as home:
-        server = RedisServer(home)
-        server.up()
-        try:
-            yield server
-        finally:
-            server.down()
+    with own_redis_server("ctxbench-loadcache-redis-") as server:
+        yield server
 
 
 def lines(out: Path) -> list[dict]:
