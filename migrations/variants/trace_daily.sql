@@ -56,6 +56,19 @@ CREATE TABLE trace_daily_namespaces (
 CREATE INDEX idx_rat_daily_created
     ON resource_action_traces (created_at) INCLUDE (execution_end_time);
 
+-- The trend's rollup counts UTC days, so the daily trend uses it only in a session whose
+-- TimeZone is UTC, and runs the shipped statement otherwise (a one-time filter on this
+-- function picks the branch). PARALLEL UNSAFE on purpose: the shipped fallback branch's cost
+-- estimate would otherwise win the statement a parallel plan (two workers started, ~50 ms
+-- under load, for well under 1 ms of work).
+CREATE FUNCTION trace_daily_utc_session() RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL UNSAFE AS $$
+BEGIN
+    RETURN current_setting('TimeZone') IN ('UTC', 'Etc/UTC', 'UCT', 'Etc/UCT', 'GMT', 'Etc/GMT',
+                                           'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu');
+END
+$$;
+
 -- One function for every change: TG_ARGV[0] is +1 (rows added) or -1 (rows removed); every
 -- trigger names its transition table daily_rows. Upserts in key order (no deadlock between
 -- two multi-row writers).
@@ -136,25 +149,33 @@ CREATE TRIGGER trace_daily_delete AFTER DELETE ON resource_action_traces
 CREATE TRIGGER trace_daily_truncate AFTER TRUNCATE ON resource_action_traces
     FOR EACH STATEMENT EXECUTE FUNCTION trace_daily_truncate();
 
--- The initial fill: three grouped passes over the traces (the build cost of this remedy).
-INSERT INTO trace_daily_created
-SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), count(execution_end_time)
-FROM resource_action_traces
-WHERE created_at IS NOT NULL
-GROUP BY 1;
-INSERT INTO trace_daily_actions
-SELECT (action_timestamp AT TIME ZONE 'UTC')::date, action_type, count(*),
-       count(*) FILTER (WHERE execution_status = 'completed'),
-       count(*) FILTER (WHERE execution_status = 'failed'),
-       coalesce(sum(execution_duration_ms), 0), count(execution_duration_ms)
-FROM resource_action_traces
-GROUP BY 1, 2;
+-- The initial fill (the build cost of this remedy): one pass over the traces, the columns the
+-- rollups need kept aside (~60 B a row), then grouped three ways.
+WITH t AS MATERIALIZED (
+    SELECT created_at, execution_end_time, action_timestamp, action_type, execution_status,
+           alert_severity, execution_duration_ms, action_history_id
+    FROM resource_action_traces
+), created AS (
+    INSERT INTO trace_daily_created
+    SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), count(execution_end_time)
+    FROM t
+    WHERE created_at IS NOT NULL
+    GROUP BY 1
+), actions AS (
+    INSERT INTO trace_daily_actions
+    SELECT (action_timestamp AT TIME ZONE 'UTC')::date, action_type, count(*),
+           count(*) FILTER (WHERE execution_status = 'completed'),
+           count(*) FILTER (WHERE execution_status = 'failed'),
+           coalesce(sum(execution_duration_ms), 0), count(execution_duration_ms)
+    FROM t
+    GROUP BY 1, 2
+)
 INSERT INTO trace_daily_namespaces
 SELECT rr.namespace, (t.action_timestamp AT TIME ZONE 'UTC')::date, count(*),
        count(*) FILTER (WHERE t.execution_status = 'completed'),
        count(*) FILTER (WHERE t.alert_severity = 'critical'),
        coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms)
-FROM resource_action_traces t
+FROM t
 JOIN action_histories ah ON ah.id = t.action_history_id
 JOIN resource_references rr ON rr.id = ah.resource_id
 WHERE rr.namespace IS NOT NULL
@@ -168,6 +189,7 @@ DROP TRIGGER IF EXISTS trace_daily_update_a_old ON resource_action_traces;
 DROP TRIGGER IF EXISTS trace_daily_insert ON resource_action_traces;
 DROP FUNCTION IF EXISTS trace_daily_truncate();
 DROP FUNCTION IF EXISTS trace_daily_apply();
+DROP FUNCTION IF EXISTS trace_daily_utc_session();
 DROP INDEX IF EXISTS idx_rat_daily_created;
 DROP TABLE IF EXISTS trace_daily_namespaces;
 DROP TABLE IF EXISTS trace_daily_actions;

@@ -193,10 +193,8 @@ TREND_BOUNDED_SQL = TREND_SQL.replace(
 # Remedy (schema variant trace_daily): whole UTC days after the window's first day from the
 # per-day rollups, the first (partial) day from an index range scan of the traces. The window
 # has no upper bound, so today's and any later day's rows are in the rollup rows too.
-UTC_ZONES = ("UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "Universal", "Etc/Universal",
-             "Zulu", "Etc/Zulu")
-SESSION_IS_UTC = ("current_setting('TimeZone') IN ("
-                  + ", ".join(f"'{z}'" for z in UTC_ZONES) + ")")
+# The trend's days are the session's: the rollup (UTC days) answers in a UTC session only.
+SESSION_IS_UTC = "trace_daily_utc_session()"
 
 
 def _edge(start: str) -> tuple[str, str]:
