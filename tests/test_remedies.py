@@ -144,11 +144,15 @@ def test_remedy_answer_matches_as_shipped(setup, query, variant):
     assert len({ps.kind for ps in sets}) > 1 or q.parameterless
 
 
-def _copy_some_traces(conn, n: int, copy: int) -> None:
-    cols = [r[0] for r in conn.execute(
+def _trace_columns(conn) -> list[str]:
+    return [r[0] for r in conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = "
         "'resource_action_traces' AND table_schema = current_schema() ORDER BY ordinal_position"
     ).fetchall()]
+
+
+def _copy_some_traces(conn, n: int, copy: int) -> None:
+    cols = _trace_columns(conn)
     exprs = [f"id + {copy} * 1000000000" if c == "id"
              else f"action_id || '-copy{copy}'" if c == "action_id" else c for c in cols]
     conn.execute(f"INSERT INTO resource_action_traces ({', '.join(cols)}) "
@@ -195,10 +199,7 @@ DAILY = ("trend", "top_failing_actions", "action_comparison", "namespace_health"
 def _write_recent_traces(conn, n: int, copy: int, spread_h: int) -> None:
     """``n`` copies of existing traces re-timed into the last ``spread_h`` hours (so they land
     in the windows, on their first days and on today), one INSERT statement."""
-    cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = "
-        "'resource_action_traces' AND table_schema = current_schema() ORDER BY ordinal_position"
-    ).fetchall()]
+    cols = _trace_columns(conn)
     shift = f"NOW() - (id % {spread_h * 60}) * INTERVAL '1 minute'"
     exprs = [f"id + {copy} * 1000000000" if c == "id"
              else f"action_id || '-daily{copy}'" if c == "action_id"
@@ -212,10 +213,7 @@ def _write_on_window_edges(conn, checks: list[tuple[str, list[dict]]], copy: int
     """Copies of traces stamped exactly at each sampled window's start (``NOW() - window``:
     outside a ``>`` window, inside trend's ``>=``) and exactly at the UTC midnight after it
     (the first day the rollup answers); returns how many landed (inside the partitions)."""
-    cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = "
-        "'resource_action_traces' AND table_schema = current_schema() ORDER BY ordinal_position"
-    ).fetchall()]
+    cols = _trace_columns(conn)
     starts = sorted({f"NOW() - {int(p.get('days', 30))} * INTERVAL '1 day'" if name == "trend"
                      else f"NOW() - '{p.get('time_window', '168h0m0s')}'::interval"
                      for name, params in checks for p in params})
