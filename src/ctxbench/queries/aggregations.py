@@ -475,7 +475,7 @@ top_failing_actions = Query(
             "trigger-maintained) for every whole day after the window's first one, and an "
             "index-only range scan of that first, partial day on window_covering's "
             "(action_timestamp) index; the sums then grouped, filtered and ordered as shipped. "
-            "Same answer.",
+            "Same answer (ties in rate and total in no defined order, as shipped).",
             schema_variant="trace_daily+window_covering"),
     },
     _validate=_validate_top,
@@ -552,7 +552,8 @@ action_comparison = Query(
             "Per-day rollup (trace_daily: per UTC day and action type, counts and the sum and "
             "count of durations) for the whole days after the window's first one, an "
             "index-only range scan of that first, partial day; the mean is sum / count of the "
-            "non-null durations, as AVG computes it (numeric). Same answer.",
+            "non-null durations, as AVG computes it (numeric). Same answer (ties in rate and "
+            "total in no defined order, as shipped).",
             schema_variant="trace_daily+window_covering"),
     },
     _validate=_validate_comparison,
