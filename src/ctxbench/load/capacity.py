@@ -22,7 +22,8 @@ every step passes, capacity is reported as "at least max_rate".
 A plan with a warm-up period (``RatePlan.warmup_s``) runs it at ``start_rate`` before step 0:
 its arrivals and requests (step :data:`WARMUP_STEP`, flagged warm-up) are collected apart and
 reported in ``result()["warmup"]`` (rate, seconds, arrivals, served, achieved rate and, through
-the cache, the hit rate of its last quarter of requests); they never enter a step's judgement.
+the cache, the hit rate of the last quarter of its requests as recorded, i.e. by completion);
+they never enter a step's judgement.
 The per-step latencies stay in measurements.jsonl for the full report.
 """
 
@@ -87,7 +88,7 @@ class StepData:
     errors: Counter[str] = field(default_factory=Counter)
     lag_ms: list[float] = field(default_factory=list)
     service_ms: list[float] = field(default_factory=list)
-    hits: list[bool] = field(default_factory=list)  # through the cache: hit or not, in arrival order
+    hits: list[bool] = field(default_factory=list)  # through the cache: hit or not, as recorded
 
 
 @dataclass
