@@ -159,6 +159,9 @@ def test_capacity_search_finds_the_known_capacity_of_a_synthetic_server(
     assert json.loads((folder / "capacity.json").read_text()) == ResultsDir(folder).read_meta().extra[
         "capacity"]
     assert "Capacity" in (folder / "report.md").read_text()
+    rows = json.loads((folder / "summary.json").read_text())["verdicts"]
+    check = [v for v in rows if v["metric"] == "capacity"]
+    assert len(check) == 1 and check[0]["verdict"] == "PASS" and check[0]["estimate"] == expected
 
 
 def test_capacity_warm_up_period_runs_before_the_first_step_and_is_not_judged(

@@ -266,6 +266,38 @@ def test_capacity_steps_use_the_verdict_engine_per_type_and_pooled() -> None:
     assert not v.passed and "all requests p95" in v.reason and "> 50 ms" in v.reason
 
 
+def test_an_undecided_stop_is_named_and_the_search_is_the_runs_check() -> None:
+    """A search that stops on an undecided step says so (not "below the first rate"), and the
+    search becomes the run's one check: PASS with a capacity, FAIL when the first step failed,
+    INCONCLUSIVE when it was undecided — never "PASS, 0 of 0 budget checks"."""
+    from ctxbench.analysis.load import capacity_verdict
+
+    undecided = _search()
+    _feed(undecided, 0, [10.0] * 196, scheduled=200)  # 4 unfinished: undecided (above)
+    undecided.judge(0)
+    out = undecided.result()
+    assert out["capacity_rps"] is None and out["summary"].startswith("not established")
+    assert "more requests would decide" in out["summary"]
+    row = capacity_verdict(out)
+    assert row is not None and row["verdict"] == "INCONCLUSIVE" and row["threshold"] == 10
+    later = _search()
+    _feed(later, 0, [10.0] * 200)
+    later.judge(0)
+    _feed(later, 1, [10.0] * 196, scheduled=200)
+    later.judge(1)
+    out = later.result()
+    assert out["capacity_rps"] == 10.0 and "step at 20 req/s was undecided" in out["summary"]
+    assert capacity_verdict(out)["verdict"] == "PASS"  # type: ignore[index]
+    failed = _search()
+    _feed(failed, 0, [30.0] * 80 + [400.0] * 20)
+    failed.judge(0)
+    out = failed.result()
+    assert out["summary"].startswith("no step passed")
+    row = capacity_verdict(out)
+    assert row is not None and row["verdict"] == "FAIL" and row["estimate"] is None
+    assert capacity_verdict(None) is None
+
+
 def test_errors_fail_a_step_and_all_steps_passing_gives_a_lower_bound() -> None:
     s = _search()
     _feed(s, 0, [10.0] * 95, errors=5)

@@ -265,9 +265,17 @@ class CapacitySearch:
                 break
             capacity = v.rate
         exhausted = self.stopped_at is None and len(ordered) >= (self.plan.n_steps or 0)
-        if capacity is None:
+        stop = next((v for v in ordered if not v.passed), None)
+        undecided = stop is not None and stop.reason.startswith("undecided")
+        if capacity is None and undecided and stop is not None:
+            summary = (f"not established: the first step ({stop.rate:g} req/s) was undecided — "
+                       f"{'; '.join(stop.undecided)}; longer steps (step_seconds) would decide it")
+        elif capacity is None:
             summary = (f"no step passed: capacity is below the first rate {self.plan.start_rate:g} "
                        "req/s" if ordered else "no step was judged")
+        elif undecided and stop is not None:
+            summary = (f"capacity >= {capacity:g} req/s: the step at {stop.rate:g} req/s was "
+                       f"undecided ({'; '.join(stop.undecided)})")
         elif exhausted:
             summary = f"capacity >= {capacity:g} req/s (every step up to max_rate passed)"
         else:
