@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,7 @@ def test_redis_killed_mid_run_falls_back_to_l2_and_the_database_and_the_report_s
     t, result = _run_in_thread(sc, settings, out_dir, dataset_target.dsn)
     wait_for(out_dir, hits_and_misses, timeout=120)
     os.kill(int(own_redis.pid_file.read_text().split()[0]), signal.SIGKILL)
+    killed_at = datetime.now(UTC)
     killed = len(lines(out_dir))
     wait_for(out_dir, lambda rows: len(rows) >= killed + 40, timeout=60)
     outcome = _finish(t, result)
@@ -241,7 +243,8 @@ def test_redis_killed_mid_run_falls_back_to_l2_and_the_database_and_the_report_s
     ms = list(ResultsDir(outcome.results_dir).iter_measurements())
     assert [m.error for m in ms if not m.ok] == []  # a lost Redis fails no request
     before = [m for m in ms[:killed] if m.metrics["cached"]]
-    after = [m for m in ms[killed + 20:] if m.metrics["cached"]]  # past the batches in flight
+    settled = (killed_at + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    after = [m for m in ms if m.metrics["cached"] and m.ts > settled]  # finished after the kill
     assert before and not any(m.metrics["redis_error"] for m in before)
     assert after and all(m.metrics["redis_error"] == 1 and not m.metrics["l1"] for m in after)
     assert any(m.metrics["l2"] for m in after) and any(m.metrics["db_queries"] for m in after)
