@@ -511,12 +511,17 @@ def build_summary(results_dir: Path | str,
                              "97.5 % each, failures censored at +inf; means: percentile "
                              "bootstrap", "level": CI_LEVEL,
                    "resamples": N_RESAMPLES, "min_resamples": MIN_RESAMPLES,
-                   "seed": ROOT_SEED, "rates": "Wilson score interval"},
+                   "seed": ROOT_SEED,
+                   "rates": "Wilson score interval; error_rate checks: exact binomial "
+                            "(Clopper-Pearson) bounds, one-sided 97.5 % each, per independent "
+                            "sample"},
             "latency_unit": "ms",
             "verdict_rule": "percentiles: PASS if the 97.5% upper order-statistic bound is "
                             "within the budget, FAIL if the 97.5% lower bound is beyond it, "
                             "else INCONCLUSIVE; failed executions count as slower than any "
-                            "budget (see ctxbench.analysis.verdicts)",
+                            "budget; error_rate likewise on its exact binomial bounds, by "
+                            "default <= 1 % over every execution of the run pooled (see "
+                            "ctxbench.analysis.verdicts)",
         },
         "budgets": [b.to_json() for b in budgets],
         "open_loop": ({k: v for k, v in accounting.items() if k != "unserved"}
