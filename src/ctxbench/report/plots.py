@@ -167,22 +167,38 @@ def before_after_analyze(pairs: list[dict[str, Any]]) -> bytes | None:
                         "Before vs after ANALYZE (median)")
 
 
-def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
-    """Latency of search 1..N after a cold start, one line per (query, prewarm mode)."""
+def warmup_curves(entries: list[dict[str, Any]], *, title: str = "HNSW warm-up",
+                  palette: tuple[str, ...] = COLORS) -> bytes | None:
+    """Latency of search 1..N after a cold start, one line per (query, prewarm mode) of
+    summary.json's ``hnsw_warmup`` entries; the steady level dotted, and a circle where steady
+    state begins when the entry says so (none when the curve never settled, or for folders
+    written before the steady-state rule)."""
+    entries = [e for e in entries if e.get("curve")]
     if not entries:
         return None
+    several = len({(e.get("query"), e.get("variant")) for e in entries}) > 1
     fig = figure(9, 4.5)
     ax = fig.add_subplot()
-    for e in entries:
+    for i, e in enumerate(entries):
+        c = color(i, palette)
         pts = np.asarray(e["curve"], dtype=np.float64)
-        name = e["query"] if e["variant"] == "default" else f"{e['query']}[{e['variant']}]"
-        ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2,
-                label=f"{name} prewarm={e['prewarm']}")
-        ax.axhline(e["steady_ms"], linewidth=0.6, linestyle=":", color="#57606a")
+        label = f"prewarm={e['prewarm']}"
+        if several:
+            name = (e["query"] if e.get("variant") == "default"
+                    else f"{e['query']}[{e.get('variant')}]")
+            label = f"{name} {label}"
+        if "steady" in e:
+            label += (f" (steady from search {e['queries_to_steady']})" if e["steady"]
+                      else " (not steady)")
+        ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2, color=c, label=label)
+        ax.axhline(e["steady_ms"], linewidth=0.7, linestyle=":", color=c)
+        if e.get("steady") and e.get("steady_index") is not None:
+            x, y = pts[e["steady_index"]]
+            ax.plot([x], [y], marker="o", markersize=10, markerfacecolor="none", color=c)
     log_axis(ax, "y")
-    ax.set_xlabel("search number after cold start")
-    ax.set_ylabel("latency (ms, log scale; median over repetitions)")
-    ax.set_title("HNSW warm-up")
+    ax.set_xlabel("search number after a cold start")
+    ax.set_ylabel("latency (ms, log; median over repetitions)")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(which="both", alpha=0.3)
     return to_png(fig)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ctxbench.analysis.vector import Point
 from ctxbench.report.plots import COLORS as ALL_COLORS
 from ctxbench.report.plots import budget_line, figure, log_axis, to_png
 from ctxbench.report.plots import color as series_color
+from ctxbench.report.plots import warmup_curves as warmup_plot
 
 COLORS = ALL_COLORS[:5]  # the vector plots cycle through five colours
 MARKERS = {"relaxed_order": "s", "strict_order": "D"}
@@ -94,29 +93,6 @@ def recall_vs_latency(items: list[Point], *, metric: str = "p95", target: float 
 
 
 def warmup_curves(entries: list[dict[str, Any]]) -> bytes | None:
-    """Latency of search 1..N after a cold start per prewarm mode (summary.json's
-    ``hnsw_warmup`` entries); a circle where steady state begins (none when the curve never
-    settled), the steady level dotted."""
-    entries = [e for e in entries if e.get("curve")]
-    if not entries:
-        return None
-    fig = figure(9, 4.5)
-    ax = fig.add_subplot()
-    for i, e in enumerate(entries):
-        color = series_color(i, COLORS)
-        pts = np.asarray(e["curve"], dtype=np.float64)
-        state = (f"steady from search {e['queries_to_steady']}" if e["steady"]
-                 else "not steady")
-        ax.plot(pts[:, 0], pts[:, 1], marker=".", linewidth=1.2, color=color,
-                label=f"prewarm={e['prewarm']} ({state})")
-        ax.axhline(e["steady_ms"], linewidth=0.7, linestyle=":", color=color)
-        if e["steady"] and e["steady_index"] is not None:
-            x, y = pts[e["steady_index"]]
-            ax.plot([x], [y], marker="o", markersize=10, markerfacecolor="none", color=color)
-    log_axis(ax, "y")
-    ax.set_xlabel("search number after a cold start")
-    ax.set_ylabel("latency (ms, log; median over repetitions)")
-    ax.set_title("HNSW warm-up: time to steady state")
-    ax.legend(fontsize=8)
-    ax.grid(which="both", alpha=0.3)
-    return to_png(fig)
+    """The vector study's HNSW warm-up curves: the report's one warm-up plot, in this
+    section's colours."""
+    return warmup_plot(entries, title="HNSW warm-up: time to steady state", palette=COLORS)
