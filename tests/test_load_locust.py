@@ -171,9 +171,40 @@ def test_capacity_search_finds_the_known_capacity_of_a_synthetic_server(
     assert json.loads((folder / "capacity.json").read_text()) == ResultsDir(folder).read_meta().extra[
         "capacity"]
     assert "Capacity" in (folder / "report.md").read_text()
+    rows = json.loads((folder / "summary.json").read_text())["verdicts"]
+    check = [v for v in rows if v["metric"] == "capacity"]
+    assert len(check) == 1 and check[0]["verdict"] == "PASS" and check[0]["estimate"] == expected
     # past capacity errors are expected: the report's budgets are off, the run-wide one included
-    summary = json.loads((folder / "summary.json").read_text())
-    assert not [v for v in summary["verdicts"] if v["phase"] == "all"]
+    assert not [v for v in rows if v["phase"] == "all"]
+
+
+def test_capacity_warm_up_period_runs_before_the_first_step_and_is_not_judged(
+        tmp_path: Path, pg_server) -> None:
+    """warmup_s in capacity mode: a period at start_rate before step 0, recorded as warm-up,
+    apart from every step's arrivals, samples and verdict."""
+    sc = scenarios.load_text('name = "capwarm"\n', "<test>")
+    settings = LoadSettings.from_scenario(
+        sc, mode="capacity", synthetic_ms=5.0, pool_size=2, users=2, spawn_rate=2,
+        arrival="constant", start_rate=20.0, step_rate=20.0, step_seconds=1.5, max_rate=40.0,
+        budget_ms=500.0, warmup_s=2.0)
+    out = run_load(sc, settings, out_dir=tmp_path / "runs", dsn=pg_server.dsn("postgres"))
+    folder = out.results_dir
+    cap = out.capacity
+    assert cap is not None and cap["complete"] and cap["plan"]["warmup_s"] == 2.0, cap
+    ms = measurements(folder)
+    warm = [m for m in ms if m.warmup]
+    first = [m for m in ms if not m.warmup and m.labels["step_rate"] == "20"]
+    # 2 s at 20 req/s on a constant grid: 40 warm-up arrivals, every one served and flagged
+    assert len(warm) == cap["warmup"]["served"] == cap["warmup"]["scheduled"] == 40
+    assert {m.labels["step_rate"] for m in warm} == {"20"}  # at the start rate
+    step0 = cap["steps"][0]
+    assert step0["rate"] == 20.0 and step0["scheduled"] == 30  # 1.5 s at 20/s: no warm-up in it
+    assert step0["completed"] == len(first) == 30 and step0["missing"] == 0
+    arrivals = json.loads((folder / "arrivals.json").read_text())
+    assert sum(arrivals["warmup_scheduled"].values()) == 40
+    assert sum(arrivals["scheduled"].values()) == sum(s["scheduled"] for s in cap["steps"])
+    report = (folder / "report.md").read_text()
+    assert "A warm-up period of 2 s at 20 req/s" in report and "warm-up 2 s" in report
 
 
 def test_unreachable_database_exits_3_with_the_password_masked(tmp_path: Path) -> None:

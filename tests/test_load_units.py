@@ -16,7 +16,7 @@ from ctxbench.analysis.budgets import parse_budgets, resolve
 from ctxbench.errors import UsageError
 from ctxbench.load.capacity import CapacitySearch, thresholds_for
 from ctxbench.load.meta import run_budgets
-from ctxbench.load.schedule import NS, Lane, RatePlan
+from ctxbench.load.schedule import NS, WARMUP_STEP, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import build_mix, item_name
 
@@ -48,6 +48,47 @@ def test_stepped_plan_windows_and_rates() -> None:
     assert plan.step_window(3) == (6.0, 8.0)
     assert plan.duration_s == 10.0
     assert RatePlan(7).step_at(1e6) == 0 and math.isinf(RatePlan(7).duration_s)
+
+
+def test_a_warm_up_period_precedes_step_zero_at_the_start_rate() -> None:
+    plan = RatePlan(10, 5, 2.0, 30, warmup_s=3.0)
+    assert plan.step_at(0.0) == WARMUP_STEP and plan.step_at(2.999) == WARMUP_STEP
+    assert plan.step_at(3.0) == 0 and plan.step_at(4.999) == 0 and plan.step_at(5.0) == 1
+    assert plan.step_at(12.999) == 4 and plan.step_at(13.0) is None
+    assert plan.step_window(WARMUP_STEP) == (0.0, 3.0)
+    assert plan.step_window(0) == (3.0, 5.0) and plan.step_window(3) == (9.0, 11.0)
+    assert plan.rate_of(WARMUP_STEP) == plan.rate_of(0) == 10 and plan.n_steps == 5
+    assert plan.duration_s == 13.0
+    # every step ends warmup_s later than without the warm-up: the search judges it later too
+    s = CapacitySearch(plan, metric="p95", thresholds_ms={"q[v]": 100.0}, max_error_rates={})
+    assert s.due(3.0 + s.grace_s - 0.01) == [] and s.due(5.0 + s.grace_s) == [0]
+
+
+def test_rate_plans_without_a_warm_up_read_and_write_as_before() -> None:
+    old = {"start_rate": 20.0, "step_rate": 20.0, "step_seconds": 10.0, "max_rate": 400.0}
+    plan = RatePlan.from_json(old)  # capacity.json / meta.json written before the warm-up period
+    assert plan.warmup_s == 0 and plan.to_json() == old and plan.step_at(0.0) == 0
+    warm = RatePlan(10, 10, 15.0, 200, warmup_s=30.0)
+    assert RatePlan.from_json(warm.to_json()) == warm and warm.to_json()["warmup_s"] == 30.0
+    with pytest.raises(UsageError, match="warm-up"):
+        RatePlan(10, warmup_s=5.0)  # an open-loop plan has no warm-up period (first seconds)
+    with pytest.raises(UsageError, match="warm-up"):
+        RatePlan(10, 10, 1.0, 20, warmup_s=-1.0)
+
+
+def test_warm_up_arrivals_belong_to_no_step_and_late_ones_are_still_served() -> None:
+    plan = RatePlan(10, 10, 1.0, 20, warmup_s=2.0)  # warm-up 2 s at 10/s, then 10/s, 20/s
+    got = arrivals_until(lane(plan), 10 * NS)
+    assert [sum(a.step == k for a in got) for k in (WARMUP_STEP, 0, 1)] == [20, 10, 20]
+    assert all(a.intended_ns < 2 * NS for a in got if a.step == WARMUP_STEP)
+    assert all(a.intended_ns >= 2 * NS for a in got if a.step != WARMUP_STEP)
+    ln = lane(plan)
+    ln.advance(int(2.5 * NS))  # a lane behind: warm-up arrivals are still due at step 0's start
+    counts = ln.drain_scheduled()
+    assert sum(n for (k, _), n in counts.items() if k == WARMUP_STEP) == 20
+    assert sum(n for (k, _), n in counts.items() if k == 0) == 6  # t = 2.0 .. 2.5 s inclusive
+    served = [ln.pop(int(2.5 * NS)) for _ in range(27)]
+    assert [a.step for a in served if a is not None] == [WARMUP_STEP] * 20 + [0] * 6
 
 
 @pytest.mark.parametrize("kwargs", [dict(start_rate=0), dict(start_rate=10, step_rate=0, step_seconds=1,
@@ -225,6 +266,38 @@ def test_capacity_steps_use_the_verdict_engine_per_type_and_pooled() -> None:
     assert not v.passed and "all requests p95" in v.reason and "> 50 ms" in v.reason
 
 
+def test_an_undecided_stop_is_named_and_the_search_is_the_runs_check() -> None:
+    """A search that stops on an undecided step says so (not "below the first rate"), and the
+    search becomes the run's one check: PASS with a capacity, FAIL when the first step failed,
+    INCONCLUSIVE when it was undecided — never "PASS, 0 of 0 budget checks"."""
+    from ctxbench.analysis.load import capacity_verdict
+
+    undecided = _search()
+    _feed(undecided, 0, [10.0] * 196, scheduled=200)  # 4 unfinished: undecided (above)
+    undecided.judge(0)
+    out = undecided.result()
+    assert out["capacity_rps"] is None and out["summary"].startswith("not established")
+    assert "more requests would decide" in out["summary"]
+    row = capacity_verdict(out)
+    assert row is not None and row["verdict"] == "INCONCLUSIVE" and row["threshold"] == 10
+    later = _search()
+    _feed(later, 0, [10.0] * 200)
+    later.judge(0)
+    _feed(later, 1, [10.0] * 196, scheduled=200)
+    later.judge(1)
+    out = later.result()
+    assert out["capacity_rps"] == 10.0 and "step at 20 req/s was undecided" in out["summary"]
+    assert capacity_verdict(out)["verdict"] == "PASS"  # type: ignore[index]
+    failed = _search()
+    _feed(failed, 0, [30.0] * 80 + [400.0] * 20)
+    failed.judge(0)
+    out = failed.result()
+    assert out["summary"].startswith("no step passed")
+    row = capacity_verdict(out)
+    assert row is not None and row["verdict"] == "FAIL" and row["estimate"] is None
+    assert capacity_verdict(None) is None
+
+
 def test_errors_fail_a_step_and_all_steps_passing_gives_a_lower_bound() -> None:
     s = _search()
     _feed(s, 0, [10.0] * 95, errors=5)
@@ -306,21 +379,31 @@ def test_capacity_curve_puts_unfinished_steps_above_everything_measured() -> Non
 
 
 def test_warm_up_requests_do_not_feed_the_capacity_search() -> None:
-    """Warm-up requests leave their step entirely: neither samples nor unfinished arrivals."""
+    """Warm-up arrivals and requests (step WARMUP_STEP) have their own account: step 0's
+    arrivals, samples and unfinished requests never include them."""
     from ctxbench.load.owner import ResultsOwner
     from ctxbench.results import Measurement
 
-    sc = _scenario("[queries]\ninclude = ['get_incident']\n[load]\nmode = 'capacity'\n")
+    sc = _scenario("[queries]\ninclude = ['get_incident']\n[load]\nmode = 'capacity'\nwarmup_s = 12\n")
     owner = ResultsOwner(sc, LoadSettings.from_scenario(sc), build_mix(sc))
-    assert owner.search is not None
+    assert owner.search is not None and owner.search.plan.warmup_s == 12
     name = "get_incident[as_shipped]"
-    owner.search.add_scheduled(0, name, 200)  # 120 warm-up arrivals (slow: cold) + 80 measured
-    for i in range(200):
-        warm = i < 120
-        owner._feed_search(0, Measurement("r", "load", "get_incident", "as_shipped", f"p{i}", 0,
-                                          latency_ns=int((900 if warm else 5) * 1e6), rows=1,
-                                          warmup=warm, labels={"mode": "capacity"}))
+    # 120 warm-up arrivals (slow: a cold cache), 115 served by the end; 80 step-0 arrivals
+    owner.receive({"s": [[WARMUP_STEP, name, 120], [0, name, 80]], "m": []})
+    for i in range(195):
+        warm = i < 115
+        m = Measurement("r", "load", "get_incident", "as_shipped", f"p{i}", 0,
+                        latency_ns=int((900 if warm else 5) * 1e6), rows=1, warmup=warm,
+                        labels={"mode": "capacity"},
+                        metrics={"cached": 1.0, "hit_rate": float(not warm or i >= 100)})
+        owner._feed_search(WARMUP_STEP if warm else 0, m)
     data = owner.search.steps[0]
     assert data.scheduled[name] == 80 and len(data.latencies_ms[name]) == 80
     assert max(data.latencies_ms[name]) == 5.0
     assert owner.search.judge(0).passed
+    warm = owner.search.result()["warmup"]
+    assert (warm["scheduled"], warm["served"], warm["unserved"]) == (120, 115, 5)
+    assert warm["rate"] == 10.0 and warm["seconds"] == 12 and warm["achieved_rate"] == round(115 / 12, 3)
+    # its last quarter (the last 28 of 115 requests): 15 hits
+    assert warm["hit_rate_end_requests"] == 28 and warm["hit_rate_end"] == round(15 / 28, 4)
+    assert owner.arrivals[name] == 80 and owner.warmup_arrivals[name] == 120

@@ -111,3 +111,38 @@ def test_parallel_db_up_on_a_fresh_home() -> None:
             assert json.loads((home / "server.json").read_text())["port"]
         finally:
             subprocess.run([sys.executable, "-m", "ctxbench", "db", "down"], env=env, capture_output=True)
+
+
+HOLD = ("import sys, time\nfrom pathlib import Path\nfrom ctxbench.db.locks import lock_home\n"
+        "lock = lock_home(Path(sys.argv[1]))\nprint('held', flush=True)\ntime.sleep(120)\n")
+
+
+@pytest.mark.db
+def test_other_settings_never_restart_a_server_another_run_holds(pg_server: EmbeddedServer) -> None:
+    """A command wanting other settings (e.g. `ctxbench seed` next to a running study) used to
+    restart the server under the run: its connections died mid-phase. Now it is refused, and
+    the server, its postmaster and its configuration stay as they were."""
+    conf = pg_server.pgdata / "harness.conf"
+    before_conf = conf.read_text()
+    before_pid = (pg_server.pgdata / "postmaster.pid").read_text().split()[0]
+    other = EmbeddedServer(pg_server.home, {**pg_server.settings, "work_mem": "17MB"})
+    same = EmbeddedServer(pg_server.home, dict(pg_server.settings))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(pg_server.home)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError, match=f"in use by pid {holder.pid}"):
+            other.up()
+        assert same.up() is False  # same settings: no restart needed, nothing refused
+        assert conf.read_text() == before_conf
+        assert (pg_server.pgdata / "postmaster.pid").read_text().split()[0] == before_pid
+    finally:
+        holder.kill()
+        holder.wait()
+    # nobody holds it any more: the restart goes ahead, and back again
+    try:
+        assert other.up() is True
+        assert "work_mem = '17MB'" in conf.read_text()
+    finally:
+        assert same.up() is True
+    assert conf.read_text() == before_conf

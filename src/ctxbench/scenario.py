@@ -131,7 +131,8 @@ class LoadSpec:
     pool_size: int = _f(4, lo=1, hi=1000, doc="connections per Locust process")
     workers: int = _f(0, lo=0, hi=64, doc="local Locust worker processes (0 = a single process)")
     arrival: str = _f("poisson", choices=("poisson", "constant"), doc="open/capacity arrival process")
-    warmup_s: float = _f(0.0, lo=0, hi=3600, doc="seconds of load before measuring starts")
+    warmup_s: float = _f(0.0, lo=0, hi=3600, doc="seconds of load before measuring starts "
+                         "(capacity: a period at start_rate before the first step)")
     capacity: CapacitySpec = _f(factory=CapacitySpec)
     cache: bool = _f(False, doc="requests go through the service's read path (Redis + L2 + single-flight)")
     cache_variant: str = _f("as_shipped", doc="with cache = true: as_shipped, tuned or no_singleflight")

@@ -152,3 +152,30 @@ def capacity_curve(cap: dict[str, Any]) -> CapacityCurve | None:
                          service=[(s["rate"], s["service_p95_ms"]) for s in steps
                                   if s.get("service_p95_ms")],
                          budget_ms=min(budgets) if budgets else None)
+
+
+def capacity_verdict(cap: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The capacity search as one check of the run (a ``verdicts[]`` row), so the run's verdict
+    says what the search found instead of "PASS, 0 of 0 budget checks" (a capacity run switches
+    its per-step budgets off): PASS when a step passed (the capacity is at least the first
+    rate), FAIL when the first step failed, INCONCLUSIVE when the search stopped undecided
+    before any step passed or judged nothing."""
+    if not cap:
+        return None
+    steps = cap.get("steps") or []
+    plan = cap.get("plan") or {}
+    first = (plan.get("start_rate") if plan.get("start_rate") is not None
+             else (steps[0]["rate"] if steps else None))
+    rps = cap.get("capacity_rps")
+    if rps is not None:
+        verdict = "PASS"
+    elif steps and not steps[0].get("undecided"):
+        verdict = "FAIL"
+    else:
+        verdict = "INCONCLUSIVE"
+    return {"query": "all", "variant": "", "phase": "load", "labels": {}, "group": "capacity",
+            "metric": "capacity", "op": ">=", "threshold": first, "unit": "req/s",
+            "budget": f"a step at >= {first:g} req/s keeps its {cap.get('metric', 'p95')} budget"
+                      if first is not None else "a step keeps its budget",
+            "budget_source": "load.capacity", "estimate": rps, "ci_low": None, "ci_high": None,
+            "n": len(steps), "verdict": verdict, "reason": str(cap.get("summary") or "")}

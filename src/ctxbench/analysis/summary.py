@@ -25,7 +25,7 @@ from ctxbench.analysis.data import (
     group_measurements,
     pooled_groups,
 )
-from ctxbench.analysis.load import open_loop_accounting, read_arrivals
+from ctxbench.analysis.load import capacity_verdict, open_loop_accounting, read_arrivals
 from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
 from ctxbench.analysis.stats import (
@@ -496,6 +496,9 @@ def build_summary(results_dir: Path | str,
     unrecorded = sorted({k.phase for k in groups} - recorded, key=lambda p: rank.get(p, 0))
     if records and unrecorded:
         incomplete_phases += unrecorded  # measured, but the phase never reported its end
+    capacity = capacity_verdict((meta.extra or {}).get("capacity") if meta else None)
+    if capacity is not None:
+        verdict_json.append(cast(VerdictRow, capacity))
     overall = verdicts.overall((v["verdict"] for v in verdict_json),
                                complete=info["complete"])
     problems = hollow.problems(budgets, {**groups, **pooled})

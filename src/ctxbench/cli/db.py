@@ -6,7 +6,16 @@ import json
 
 import typer
 
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console, target_from
+from ctxbench.cli.options import (
+    Backend,
+    Database,
+    Dsn,
+    Home,
+    Json,
+    exclusive_server,
+    make_console,
+    target_from,
+)
 from ctxbench.db import migrate as migrations
 from ctxbench.db.connect import server_facts
 from ctxbench.db.dsn import mask_password
@@ -22,7 +31,7 @@ db_app = typer.Typer(help="Start, stop and inspect the database server; apply th
 def up(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Database = None,
        as_json: Json = False) -> None:
     """Start the server (a second `up` reuses the running one) and create ctxbench's database."""
-    with _no_run(backend, dsn, home):
+    with exclusive_server(backend, dsn, home):
         target = target_from(backend, dsn, home, database)
     info = {**target.server.status(), "database": target.database, "dsn": target.masked_dsn}
     if as_json:
@@ -35,7 +44,7 @@ def up(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Da
 def down(home: Home = None) -> None:
     """Stop the embedded server (data is kept)."""
     server = make_server("embedded", home=home)
-    with _no_run("embedded", None, home):
+    with exclusive_server("embedded", None, home):
         stopped = server.down()
     out.print("server stopped" if stopped else "server was not running")
 
@@ -44,7 +53,7 @@ def down(home: Home = None) -> None:
 def restart(home: Home = None) -> None:
     """Restart the embedded server (empties shared buffers)."""
     server = make_server("embedded", home=home)
-    with _no_run("embedded", None, home):
+    with exclusive_server("embedded", None, home):
         server.up()
         server.restart()
     out.print("server restarted")
@@ -100,24 +109,11 @@ def reset(backend: Backend = None, dsn: Dsn = None, home: Home = None, database:
     target = open_target(make_server(backend, dsn=dsn, home=home), database, create=False)
     if not yes:
         typer.confirm(f"drop database {target.database!r}?", abort=True)
-    with _no_run(backend, dsn, home):
+    with exclusive_server(backend, dsn, home):
         dropped = drop_database(target)
     if not dropped:
         raise UsageError(f"database {target.database!r} does not exist; nothing was dropped")
     out.print(f"dropped {target.database}")
-
-
-def _no_run(backend: str | None, dsn: str | None, home):
-    """Refuse to stop or reconfigure an embedded server a run is measuring on."""
-    import contextlib
-    import os
-
-    from ctxbench.db.embedded import default_home
-    from ctxbench.db.locks import no_run_on
-
-    if (backend or "embedded") != "embedded" or dsn or os.environ.get("CTXBENCH_DSN"):
-        return contextlib.nullcontext()
-    return no_run_on(home or default_home())
 
 
 def register(app: typer.Typer) -> None:

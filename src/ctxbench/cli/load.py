@@ -34,7 +34,9 @@ def load(
     pool_size: int | None = typer.Option(None, "--pool-size", help="Connections per Locust process.",
                                          show_default=False),
     warmup: float | None = typer.Option(None, "--warmup", help="Seconds at the start recorded as "
-                                        "warm-up (excluded from the statistics).", show_default=False),
+                                        "warm-up (excluded from the statistics); capacity mode: a "
+                                        "warm-up period at the start rate before the first step, "
+                                        "never judged.", show_default=False),
     max_rate: float | None = typer.Option(None, "--max-rate", help="Capacity: highest rate tried.",
                                           show_default=False),
     step_seconds: float | None = typer.Option(None, "--step-seconds", help="Capacity: seconds per "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,19 @@ Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.
 def target_from(backend: str | None, dsn: str | None, home: Path | None, database: str | None,
                 settings: dict | None = None) -> Target:
     return open_target(make_server(backend, dsn=dsn, home=home, settings=settings), database)
+
+
+def exclusive_server(backend: str | None, dsn: str | None, home: Path | None
+                     ) -> contextlib.AbstractContextManager[object]:
+    """For commands that stop, reconfigure or load the embedded server (seed, snapshot, db
+    up/down/restart): wait (bounded) while a run measures there, then refuse (exit 3), and keep
+    a run from starting meanwhile. A DSN or container server is not ctxbench's to guard."""
+    from ctxbench.db.embedded import default_home
+    from ctxbench.db.locks import no_run_on
+
+    if (backend or "embedded") != "embedded" or dsn or os.environ.get("CTXBENCH_DSN"):
+        return contextlib.nullcontext()
+    return no_run_on(home or default_home())
 
 
 def make_console(*, stderr: bool = False) -> Console:

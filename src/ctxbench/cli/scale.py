@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 from ctxbench import scenario as scenarios
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console, target_from
+from ctxbench.cli.options import (
+    Backend,
+    Database,
+    Dsn,
+    Home,
+    Json,
+    exclusive_server,
+    make_console,
+    target_from,
+)
 from ctxbench.errors import UsageError
 
 out = make_console()
@@ -75,8 +84,9 @@ def snapshot_save(
     """Snapshot the dataset loaded in the database (keyed by its parameters and schema)."""
     from ctxbench.datagen import snapshot
 
-    target = target_from(backend, dsn, home, database)
-    snap, made = snapshot.save(target, replace=replace)
+    with exclusive_server(backend, dsn, home):
+        target = target_from(backend, dsn, home, database)
+        snap, made = snapshot.save(target, replace=replace)
     if as_json:
         typer.echo(json.dumps({"saved": made, **snap.to_json()}, indent=2))
         return
@@ -96,8 +106,9 @@ def snapshot_restore(
     the dataset checksum."""
     from ctxbench.datagen import snapshot
 
-    target = target_from(backend, dsn, home, database)
-    timing = snapshot.restore(target, key, verify=not no_verify)
+    with exclusive_server(backend, dsn, home):
+        target = target_from(backend, dsn, home, database)
+        timing = snapshot.restore(target, key, verify=not no_verify)
     if as_json:
         typer.echo(json.dumps(timing, indent=2))
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,7 +21,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console, target_from
+from ctxbench.cli.options import (
+    Backend,
+    Database,
+    Dsn,
+    Home,
+    Json,
+    exclusive_server,
+    make_console,
+    target_from,
+)
 from ctxbench.datagen.generator import DatasetOptions, LoadSummary, seed_dataset
 from ctxbench.errors import UsageError
 
@@ -122,12 +132,19 @@ def seed(
     options = DatasetOptions(scale=scale, seed=seed_, anchor=parse_anchor(anchor), months=months,
                              severities=severities, default_partition=default_partition,
                              embedding_profile=embeddings)
+    with exclusive_server(backend, dsn, home):
+        _seed(options, replace=replace, analyze=not no_analyze, backend=backend, dsn=dsn,
+              home=home, database=database, as_json=as_json)
+
+
+def _seed(options: DatasetOptions, *, replace: bool, analyze: bool, backend: str | None,
+          dsn: str | None, home: Path | None, database: str | None, as_json: bool) -> None:
     target = target_from(backend, dsn, home, database)
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     with target.connect() as conn, Progress(*columns, console=err, transient=as_json,
                                             disable=as_json) as bars:
-        summary = seed_dataset(conn, options, replace=replace, analyze=not no_analyze,
+        summary = seed_dataset(conn, options, replace=replace, analyze=analyze,
                                progress=RichProgress(bars))
     if as_json:
         typer.echo(json.dumps(summary.to_json(), indent=2))

@@ -172,15 +172,22 @@ class EmbeddedServer:
             return self._up()
 
     def _up(self) -> bool:
+        from ctxbench.db.locks import restart_allowed
+
         self._prepare_filesystem()
         if not self.initialized:
             self._initdb()
-        changed = self._write_conf()
         if self.is_running():
-            if changed:
-                self.restart()
-                return True
+            if not self._conf_changes():
+                return False
+            # other settings mean a restart, allowed only when no other run measures here: that
+            # run keeps both its server and its configuration file
+            with restart_allowed(self.home):
+                if self._write_conf():
+                    self.restart()
+                    return True
             return False
+        self._write_conf()
         self._run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "120",
                   "start")
         return True
@@ -285,7 +292,7 @@ class EmbeddedServer:
             return []
         return [f"{name}: {error}" for name, error in rows]
 
-    def _write_conf(self) -> bool:
+    def _conf_text(self) -> str:
         for key in self.settings:
             if key in server_settings.RESERVED:
                 raise UsageError(f"server setting {key!r} is managed by ctxbench and cannot be set")
@@ -295,7 +302,14 @@ class EmbeddedServer:
             "port": str(self.port),
             "unix_socket_directories": str(self.pgdata),
         })
-        text = server_settings.render_conf(values)
+        return server_settings.render_conf(values)
+
+    def _conf_changes(self) -> bool:
+        path = self.pgdata / HARNESS_CONF
+        return not path.exists() or path.read_text() != self._conf_text()
+
+    def _write_conf(self) -> bool:
+        text = self._conf_text()
         path = self.pgdata / HARNESS_CONF
         previous = path.read_text() if path.exists() else None
         if previous == text:

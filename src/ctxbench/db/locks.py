@@ -37,6 +37,10 @@ SETUP_LOCK_FILE = ".setup.lock"
 ADVISORY_KEY = (0x63747862, 1)
 
 
+# Homes whose run lock this process holds (a run, or a command that reconfigures the server).
+_HELD: set[Path] = set()
+
+
 class BusyError(InfraError):
     """Another run holds the server (exit 3: the environment is busy, not a bad input)."""
 
@@ -73,8 +77,12 @@ class RunLock:
     what: str
     fh: IO[str] | None = None
     conn: psycopg.Connection | None = None
+    home: Path | None = None
 
     def release(self) -> None:
+        if self.home is not None:
+            _HELD.discard(self.home)
+            self.home = None
         if self.fh is not None:
             with contextlib.suppress(OSError):
                 self.fh.seek(0)
@@ -109,17 +117,22 @@ def _flock_until(fh: IO[str], deadline: float, poll_s: float) -> bool:
             time.sleep(poll_s)
 
 
+def _holder(fh: IO[str]) -> dict[str, Any] | None:
+    fh.seek(0)
+    try:
+        info = json.loads(fh.read() or "null")
+    except json.JSONDecodeError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
     """The embedded server under ``home``, for one run (waiting up to ``wait_s``, default
     ``CTXBENCH_LOCK_WAIT_S``)."""
     fh = _open_lock_file(home, LOCK_FILE)
     deadline = time.monotonic() + (wait_seconds() if wait_s is None else wait_s)
     if not _flock_until(fh, deadline, poll_s=0.2):
-        fh.seek(0)
-        try:
-            info = json.loads(fh.read() or "null")
-        except json.JSONDecodeError:
-            info = None
+        info = _holder(fh)
         fh.close()
         raise BusyError(
             f"the embedded server under {home} is in use by another run: {_describe(info)}; "
@@ -129,7 +142,39 @@ def lock_home(home: Path, wait_s: float | None = None) -> RunLock:
     fh.truncate()
     fh.write(json.dumps(holder_info()) + "\n")
     fh.flush()
-    return RunLock(f"embedded server under {home}", fh=fh)
+    resolved = home.resolve()
+    _HELD.add(resolved)
+    return RunLock(f"embedded server under {home}", fh=fh, home=resolved)
+
+
+def holds(home: Path) -> bool:
+    """Whether this process holds the run lock of ``home``."""
+    return home.resolve() in _HELD
+
+
+@contextlib.contextmanager
+def restart_allowed(home: Path) -> Iterator[None]:
+    """Around a restart of a running embedded server (new settings): allowed when this process
+    holds the home's run lock or nobody does (then it is held for the restart); refused while
+    another process measures there, since a restart would kill its connections and empty the
+    caches it measures."""
+    if holds(home):
+        yield
+        return
+    fh = _open_lock_file(home, LOCK_FILE)
+    try:
+        if not _flock_until(fh, time.monotonic(), poll_s=0.0):
+            raise BusyError(
+                f"the embedded server under {home} runs with other settings and is in use by "
+                f"{_describe(_holder(fh))}; restarting it would break that run, so nothing was "
+                "changed (wait for it to end, or use another --home)")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
 
 
 def lock_database(dsn: str, where: str) -> RunLock:

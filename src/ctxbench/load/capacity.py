@@ -17,8 +17,14 @@ pooled, which has the samples. A step whose checks straddle their budget is unde
 search stops there and says how many more requests would decide it.
 
 Capacity is the highest rate of a passing step before the first failing (or undecided) one; if
-every step passes, capacity is reported as "at least max_rate". Warm-up requests are not fed
-to the search; the per-step latencies stay in measurements.jsonl for the full report.
+every step passes, capacity is reported as "at least max_rate".
+
+A plan with a warm-up period (``RatePlan.warmup_s``) runs it at ``start_rate`` before step 0:
+its arrivals and requests (step :data:`WARMUP_STEP`, flagged warm-up) are collected apart and
+reported in ``result()["warmup"]`` (rate, seconds, arrivals, served, achieved rate and, through
+the cache, the hit rate of the last quarter of its requests as recorded, i.e. by completion);
+they never enter a step's judgement.
+The per-step latencies stay in measurements.jsonl for the full report.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from ctxbench.analysis.budgets import parse_budgets, percentile_of, resolve
 from ctxbench.analysis.data import POOLED_QUERY
 from ctxbench.analysis.stats import order_ranks, percentile, percentile_bounds, samples_to_decide
 from ctxbench.config import DEFAULT_BUDGET
-from ctxbench.load.schedule import RatePlan
+from ctxbench.load.schedule import WARMUP_STEP, RatePlan
 from ctxbench.queries import Executable
 
 DEFAULT_MAX_ERROR_RATE = 0.01
@@ -82,6 +88,7 @@ class StepData:
     errors: Counter[str] = field(default_factory=Counter)
     lag_ms: list[float] = field(default_factory=list)
     service_ms: list[float] = field(default_factory=list)
+    hits: list[bool] = field(default_factory=list)  # through the cache: hit or not, as recorded
 
 
 @dataclass
@@ -132,8 +139,10 @@ class CapacitySearch:
         self.steps[step].scheduled[name] += n
 
     def add_result(self, step: int, name: str, latency_ms: float, ok: bool, lag_ms: float | None,
-                   service_ms: float | None) -> None:
+                   service_ms: float | None, hit: bool | None = None) -> None:
         data = self.steps[step]
+        if hit is not None:
+            data.hits.append(hit)
         if ok:
             data.latencies_ms[name].append(latency_ms)
         else:
@@ -256,18 +265,46 @@ class CapacitySearch:
                 break
             capacity = v.rate
         exhausted = self.stopped_at is None and len(ordered) >= (self.plan.n_steps or 0)
-        if capacity is None:
+        stop = next((v for v in ordered if not v.passed), None)
+        undecided = stop is not None and stop.reason.startswith("undecided")
+        if capacity is None and undecided and stop is not None:
+            summary = (f"not established: the first step ({stop.rate:g} req/s) was undecided — "
+                       f"{'; '.join(stop.undecided)}; longer steps (step_seconds) would decide it")
+        elif capacity is None:
             summary = (f"no step passed: capacity is below the first rate {self.plan.start_rate:g} "
                        "req/s" if ordered else "no step was judged")
+        elif undecided and stop is not None:
+            summary = (f"capacity >= {capacity:g} req/s: the step at {stop.rate:g} req/s was "
+                       f"undecided ({'; '.join(stop.undecided)})")
         elif exhausted:
             summary = f"capacity >= {capacity:g} req/s (every step up to max_rate passed)"
         else:
             summary = f"capacity {capacity:g} req/s ({self.metric} within budget)"
-        return {"schema_version": 1, "capacity_rps": capacity, "metric": self.metric,
-                "lower_bound_only": bool(exhausted and capacity is not None),
-                "complete": self.finished, "summary": summary, "plan": self.plan.to_json(),
-                "budgets_ms": self.thresholds, "max_error_rates": self.max_error_rates,
-                "grace_s": self.grace_s, "steps": [v.to_json() for v in ordered]}
+        out = {"schema_version": 1, "capacity_rps": capacity, "metric": self.metric,
+               "lower_bound_only": bool(exhausted and capacity is not None),
+               "complete": self.finished, "summary": summary, "plan": self.plan.to_json(),
+               "budgets_ms": self.thresholds, "max_error_rates": self.max_error_rates,
+               "grace_s": self.grace_s, "steps": [v.to_json() for v in ordered]}
+        if self.plan.warmup_s:
+            out["warmup"] = self.warmup_result()
+        return out
+
+    def warmup_result(self) -> dict[str, Any]:
+        """The warm-up period before step 0: what was offered and served, never judged."""
+        data = self.steps.get(WARMUP_STEP) or StepData()
+        served = sum(len(v) for v in data.latencies_ms.values()) + sum(data.errors.values())
+        scheduled = sum(data.scheduled.values())
+        tail = data.hits[len(data.hits) - len(data.hits) // 4:] if len(data.hits) >= 4 else []
+        seconds = self.plan.warmup_s
+        return {"rate": self.plan.start_rate, "seconds": seconds, "scheduled": scheduled,
+                "served": served, "errors": sum(data.errors.values()),
+                "unserved": max(0, scheduled - served),
+                "offered_rate": round(scheduled / seconds, 3) if seconds else None,
+                "achieved_rate": round(served / seconds, 3) if seconds else None,
+                "lag_p95_ms": _p(data.lag_ms, 0.95), "service_p95_ms": _p(data.service_ms, 0.95),
+                "cached_requests": len(data.hits),
+                "hit_rate_end": round(sum(tail) / len(tail), 4) if tail else None,
+                "hit_rate_end_requests": len(tail)}
 
 
 def _p(values: list[float], q: float) -> float | None:

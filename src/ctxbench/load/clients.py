@@ -19,7 +19,7 @@ from typing import Any
 import gevent
 
 from ctxbench.load.execute import execute_cached, execute_one
-from ctxbench.load.schedule import NS, Lane, RatePlan
+from ctxbench.load.schedule import NS, WARMUP_STEP, Lane, RatePlan
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.workload import LaneParams, Mix, SyntheticSampler, build_mix, synthetic_mix
 from ctxbench.measure.executor import open_pool
@@ -242,7 +242,9 @@ class Clients:
         if s.mode == "capacity" and self.plan is not None:
             labels["step_rate"] = f"{self.plan.rate_of(step):g}"
         start = intended if intended is not None else time.perf_counter_ns()
-        warmup = start - reference < s.warmup_s * NS
+        # capacity: the plan's warm-up period, before step 0; closed and open: the first seconds
+        warmup = (step == WARMUP_STEP if s.mode == "capacity"
+                  else start - reference < s.warmup_s * NS)
         if self.cached is not None:
             done = execute_cached(self.cached, query, variant, ps, intended_ns=intended, labels=labels,
                                   warmup=warmup)

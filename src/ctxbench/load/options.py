@@ -19,7 +19,8 @@ OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("arrival", str, "open modes: poisson (default) or constant inter-arrival times"),
     ("think-time-ms", float, "closed mode: pause between a user's requests"),
     ("pool-size", int, "pooled connections per Locust process"),
-    ("warmup-s", float, "seconds at the start whose requests are recorded as warm-up"),
+    ("warmup-s", float, "seconds at the start whose requests are recorded as warm-up (capacity: "
+                  "a warm-up period at start-rate before the first step)"),
     ("seed", int, "root seed of mix choices and parameters (default: the scenario's)"),
     ("start-rate", float, "capacity: first step's arrival rate"),
     ("step-rate", float, "capacity: rate added per step"),

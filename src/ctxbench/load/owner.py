@@ -19,7 +19,7 @@ from typing import Any
 from ctxbench.errors import UsageError
 from ctxbench.load import meta as load_meta
 from ctxbench.load.capacity import CapacitySearch, thresholds_for
-from ctxbench.load.schedule import NS
+from ctxbench.load.schedule import NS, WARMUP_STEP
 from ctxbench.load.settings import LoadSettings
 from ctxbench.load.sink import MeasurementSink
 from ctxbench.load.workload import Mix
@@ -38,6 +38,7 @@ class ResultsOwner:
         self.standalone = False  # a plain `locust` run: this process also created meta.json
         self.sink: MeasurementSink | None = None
         self.arrivals: Counter[str] = Counter()  # arrivals that fell due, by request
+        self.warmup_arrivals: Counter[str] = Counter()  # those of a capacity plan's warm-up period
         self.search: CapacitySearch | None = None
         if settings.mode == "capacity":
             thresholds, errors = thresholds_for(mix.items, scenario.resolved_budgets(),
@@ -73,7 +74,10 @@ class ResultsOwner:
     def receive(self, data: dict[str, Any]) -> None:
         """One shipped batch: ``{"m": [[step, measurement], ...], "s": [[step, name, n], ...]}``."""
         for step, name, n in data.get("s", []):
-            self.arrivals[name] += int(n)
+            if int(step) == WARMUP_STEP:
+                self.warmup_arrivals[name] += int(n)
+            else:
+                self.arrivals[name] += int(n)
             if self.search is not None:
                 self.search.add_scheduled(int(step), name, int(n))
         items = [(int(step), m) for step, m in data.get("m", [])]
@@ -87,11 +91,11 @@ class ResultsOwner:
         if self.search is None or m.labels.get("mode") != "capacity":
             return
         name = f"{m.query}[{m.variant}]"
-        if m.warmup:  # warm-up requests are not samples of their step: out of it altogether
-            self.search.add_scheduled(step, name, -1)
-            return
+        # a warm-up request (step WARMUP_STEP) goes to the warm-up's own account, never a step's
+        cached = m.metrics.get("cached") == 1.0 and "hit_rate" in m.metrics
         self.search.add_result(step, name, m.latency_ns / 1e6, m.ok, m.metrics.get("lag_ms"),
-                               m.metrics.get("service_ms"))
+                               m.metrics.get("service_ms"),
+                               hit=bool(m.metrics["hit_rate"]) if cached else None)
 
     def capacity_tick(self, t0_ns: int | None) -> bool:
         """Judge the steps that are due; False once the search has its answer."""
@@ -120,9 +124,12 @@ class ResultsOwner:
         the report counts those never served as latencies over every budget."""
         if self.results is None or self.settings.mode == "closed":
             return
-        ResultsDir(self.results).write_json(load_meta.ARRIVALS_FILE, {
+        data: dict[str, Any] = {
             "schema_version": 1, "mode": self.settings.mode,
-            "duration_s": self.settings.duration_s, "scheduled": dict(sorted(self.arrivals.items()))})
+            "duration_s": self.settings.duration_s, "scheduled": dict(sorted(self.arrivals.items()))}
+        if self.warmup_arrivals:  # the warm-up period before step 0: apart from the steps' arrivals
+            data["warmup_scheduled"] = dict(sorted(self.warmup_arrivals.items()))
+        ResultsDir(self.results).write_json(load_meta.ARRIVALS_FILE, data)
 
     def write_locust_summary(self, stats: Any, error: str | None) -> None:
         if self.results is None:

@@ -10,8 +10,11 @@ start (as ``pgbench -R`` and wrk2 do).
 The total rate R is split evenly over L lanes (R/L each). Poisson lanes superpose to a Poisson
 stream of rate R; constant lanes are staggered by 1/R so the merged stream is evenly spaced.
 A :class:`RatePlan` may step the rate over time (capacity search): step k runs from
-``k * step_seconds`` to ``(k+1) * step_seconds`` after the plan's start at
-``start_rate + k * step_rate``.
+``warmup_s + k * step_seconds`` to ``warmup_s + (k+1) * step_seconds`` after the plan's start at
+``start_rate + k * step_rate``. A stepped plan may begin with a warm-up period of ``warmup_s``
+seconds at ``start_rate`` (step :data:`WARMUP_STEP`): its arrivals are served and recorded like
+any other, flagged warm-up, and belong to no step, so they are never judged and never counted
+in step 0's arrivals.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ctxbench.errors import UsageError
 
 ARRIVALS = ("poisson", "constant")
 NS = 1_000_000_000
+WARMUP_STEP = -1  # the step number of a stepped plan's warm-up period (before step 0)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,14 @@ class RatePlan:
     step_rate: float = 0.0
     step_seconds: float | None = None  # None: one unbounded step at start_rate
     max_rate: float | None = None
+    warmup_s: float = 0.0  # stepped plans: seconds at start_rate before step 0, never judged
 
     def __post_init__(self) -> None:
         if not self.start_rate > 0:
             raise UsageError(f"arrival rate {self.start_rate!r} is not allowed; it must be > 0 req/s")
+        if not self.warmup_s >= 0 or (self.warmup_s and self.step_seconds is None):
+            raise UsageError(f"a warm-up period of {self.warmup_s!r} s is not allowed; it must be "
+                             ">= 0 and only a stepped (capacity) plan has one")
         if self.step_seconds is not None:
             if not self.step_seconds > 0 or not self.step_rate > 0:
                 raise UsageError("a stepped rate plan needs step_seconds > 0 and step_rate > 0 "
@@ -61,33 +69,45 @@ class RatePlan:
         return math.floor((self.max_rate - self.start_rate) / self.step_rate + 1e-9) + 1
 
     def rate_of(self, step: int) -> float:
-        return self.start_rate + step * self.step_rate
+        """The target rate of a step (the warm-up runs at the first step's rate)."""
+        return self.start_rate + max(step, 0) * self.step_rate
 
     def step_at(self, t_s: float) -> int | None:
-        """The step an intended start ``t_s`` seconds after the plan start belongs to (None: after
-        the last step)."""
+        """The step an intended start ``t_s`` seconds after the plan start belongs to
+        (:data:`WARMUP_STEP` during the warm-up; None: after the last step)."""
         if not self.stepped:
             return 0
         assert self.step_seconds is not None
-        k = int(max(t_s, 0.0) // self.step_seconds)
+        t = max(t_s, 0.0)
+        if t < self.warmup_s:
+            return WARMUP_STEP
+        k = int((t - self.warmup_s) // self.step_seconds)
         n = self.n_steps
         return k if n is None or k < n else None
 
     def step_window(self, step: int) -> tuple[float, float]:
-        """(start, end) of a step in seconds after the plan start (end = inf if unbounded)."""
+        """(start, end) of a step in seconds after the plan start (end = inf if unbounded);
+        the warm-up's window is (0, warmup_s)."""
         if not self.stepped:
             return 0.0, math.inf
         assert self.step_seconds is not None
-        return step * self.step_seconds, (step + 1) * self.step_seconds
+        if step == WARMUP_STEP:
+            return 0.0, self.warmup_s
+        start = self.warmup_s + step * self.step_seconds
+        return start, start + self.step_seconds
 
     @property
     def duration_s(self) -> float:
+        """The whole plan, warm-up included."""
         n = self.n_steps
-        return math.inf if n is None else n * float(self.step_seconds or 0)
+        return math.inf if n is None else self.warmup_s + n * float(self.step_seconds or 0)
 
     def to_json(self) -> dict:
-        return {"start_rate": self.start_rate, "step_rate": self.step_rate,
-                "step_seconds": self.step_seconds, "max_rate": self.max_rate}
+        out = {"start_rate": self.start_rate, "step_rate": self.step_rate,
+               "step_seconds": self.step_seconds, "max_rate": self.max_rate}
+        if self.warmup_s:  # absent = none: plans written before the warm-up period existed read alike
+            out["warmup_s"] = self.warmup_s
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> RatePlan:

@@ -101,7 +101,8 @@ class LoadSettings:
         if self.mode == "open":
             return RatePlan(self.rate)
         if self.mode == "capacity":
-            return RatePlan(self.start_rate, self.step_rate, self.step_seconds, self.max_rate)
+            return RatePlan(self.start_rate, self.step_rate, self.step_seconds, self.max_rate,
+                            warmup_s=self.warmup_s)  # a warm-up period before step 0
         return None
 
     @property

@@ -190,6 +190,45 @@ TREND_BOUNDED_SQL = TREND_SQL.replace(
     f"  AND action_timestamp >= NOW() - %(days)s * INTERVAL '1 day' - INTERVAL '{TREND_SLACK}'")
 
 
+# Remedy (schema variant trace_daily): whole UTC days after the window's first day from the
+# per-day rollups, the first (partial) day from an index range scan of the traces. The window
+# has no upper bound, so today's and any later day's rows are in the rollup rows too.
+# The trend's days are the session's: the rollup (UTC days) answers in a UTC session only.
+SESSION_IS_UTC = "trace_daily_utc_session()"
+
+
+def _edge(start: str) -> tuple[str, str]:
+    """(the UTC day the window starts in, the timestamptz at which the next UTC day starts)."""
+    day = f"(({start}) AT TIME ZONE 'UTC')::date"
+    return day, f"(({day} + 1)::timestamp AT TIME ZONE 'UTC')"
+
+
+TREND_START = "NOW() - %(days)s * INTERVAL '1 day'"
+_TREND_DAY, _TREND_NEXT = _edge(TREND_START)
+TREND_DAILY_SQL = f"""SELECT date, count, completed
+FROM (
+    SELECT day AS date, n AS count, n_ended AS completed
+    FROM trace_daily_created
+    WHERE day > {_TREND_DAY}
+      AND n > 0
+      AND {SESSION_IS_UTC}
+    UNION ALL
+    SELECT DATE(created_at), COUNT(*), COUNT(execution_end_time)
+    FROM resource_action_traces
+    WHERE created_at >= {TREND_START}
+      AND created_at < {_TREND_NEXT}
+      AND {SESSION_IS_UTC}
+    GROUP BY DATE(created_at)
+    UNION ALL
+    SELECT DATE(created_at), COUNT(*), COUNT(execution_end_time)
+    FROM resource_action_traces
+    WHERE created_at >= {TREND_START}
+      AND NOT {SESSION_IS_UTC}
+    GROUP BY DATE(created_at)
+) days
+ORDER BY date DESC"""
+
+
 def _validate_trend(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
     c = Checker("trend", params, ("days",), surface)
     c.integer("days", 30, 1, 365)
@@ -228,6 +267,15 @@ trend = Query(
             "(action_timestamp) INCLUDE (created_at, execution_end_time, ...), never the "
             "3.6 kB heap rows. Same answer as partition_bound.",
             schema_variant="window_covering"),
+        "daily": Variant(
+            "daily", TREND_DAILY_SQL,
+            "The trace_daily schema variant's per-day rollup (one row per UTC day of "
+            "created_at, trigger-maintained): every day after the window's first one from the "
+            "rollup, the first (partial) day from an index-only range scan of created_at. Days "
+            "are UTC days, so the rollup answers only in a session whose TimeZone is UTC (the "
+            "embedded server's here); in any other session the shipped statement runs (a "
+            "one-time filter picks the branch). Same answer.",
+            schema_variant="trace_daily"),
     },
     _validate=_validate_trend,
     _render=lambda v, p: (v.sql, {"days": int(p.get("days", 30))}),
@@ -361,6 +409,36 @@ ORDER BY failure_rate DESC, total DESC
 LIMIT %(limit)s"""
 
 
+WINDOW_START = "NOW() - %(time_window)s::interval"
+_WINDOW_DAY, _WINDOW_NEXT = _edge(WINDOW_START)
+
+
+def _window_edge(column: str) -> str:
+    """The window's first (partial) UTC day, read from the traces."""
+    return f"{column} > {WINDOW_START}\n      AND {column} < {_WINDOW_NEXT}"
+
+
+TOP_FAILING_DAILY_SQL = f"""SELECT
+    action_type,
+    SUM(total)::bigint AS total,
+    SUM(failed)::bigint AS failed,
+    SUM(failed)::float8 / SUM(total)::float8 AS failure_rate
+FROM (
+    SELECT action_type, n AS total, n_failed AS failed
+    FROM trace_daily_actions
+    WHERE day > {_WINDOW_DAY}
+    UNION ALL
+    SELECT action_type, COUNT(*), COUNT(*) FILTER (WHERE execution_status = 'failed')
+    FROM resource_action_traces
+    WHERE {_window_edge('action_timestamp')}
+    GROUP BY action_type
+) days
+GROUP BY action_type
+HAVING SUM(total) >= 5
+ORDER BY failure_rate DESC, total DESC
+LIMIT %(limit)s"""
+
+
 def _validate_top(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
     c = Checker("top_failing_actions", params, ("time_window", "limit"), surface)
     c.go_duration("time_window", "24h0m0s", MAX_WINDOW_S)
@@ -391,6 +469,14 @@ top_failing_actions = Query(
             "execution_status, ...), partitions before the window pruned at executor "
             "start-up. Same answer.",
             schema_variant="window_covering"),
+        "daily": Variant(
+            "daily", TOP_FAILING_DAILY_SQL,
+            "Per-day rollup (trace_daily: one row per UTC day and action type, "
+            "trigger-maintained) for every whole day after the window's first one, and an "
+            "index-only range scan of that first, partial day on window_covering's "
+            "(action_timestamp) index; the sums then grouped, filtered and ordered as shipped. "
+            "Same answer (ties in rate and total in no defined order, as shipped).",
+            schema_variant="trace_daily+window_covering"),
     },
     _validate=_validate_top,
     _render=lambda v, p: (v.sql, {"time_window": p.get("time_window", "24h0m0s"),
@@ -410,6 +496,30 @@ FROM resource_action_traces
 WHERE action_type = ANY(%(action_types)s)
   AND action_timestamp > NOW() - %(time_window)s::interval
 GROUP BY action_type
+ORDER BY success_rate DESC, total DESC"""
+
+
+ACTION_COMPARISON_DAILY_SQL = f"""SELECT
+    action_type,
+    SUM(total)::bigint AS total,
+    SUM(completed)::bigint AS completed,
+    SUM(completed)::float8 / SUM(total)::float8 AS success_rate,
+    COALESCE(SUM(duration_sum)::numeric / NULLIF(SUM(duration_n), 0), 0) AS avg_duration_ms
+FROM (
+    SELECT action_type, n AS total, n_completed AS completed, duration_sum, duration_n
+    FROM trace_daily_actions
+    WHERE action_type = ANY(%(action_types)s)
+      AND day > {_WINDOW_DAY}
+    UNION ALL
+    SELECT action_type, COUNT(*), COUNT(*) FILTER (WHERE execution_status = 'completed'),
+           SUM(execution_duration_ms), COUNT(execution_duration_ms)
+    FROM resource_action_traces
+    WHERE action_type = ANY(%(action_types)s)
+      AND {_window_edge('action_timestamp')}
+    GROUP BY action_type
+) days
+GROUP BY action_type
+HAVING SUM(total) > 0
 ORDER BY success_rate DESC, total DESC"""
 
 
@@ -437,6 +547,14 @@ action_comparison = Query(
             "of the window with action_type, execution_status and execution_duration_ms "
             "from the index. Same answer.",
             schema_variant="window_covering"),
+        "daily": Variant(
+            "daily", ACTION_COMPARISON_DAILY_SQL,
+            "Per-day rollup (trace_daily: per UTC day and action type, counts and the sum and "
+            "count of durations) for the whole days after the window's first one, an "
+            "index-only range scan of that first, partial day; the mean is sum / count of the "
+            "non-null durations, as AVG computes it (numeric). Same answer (ties in rate and "
+            "total in no defined order, as shipped).",
+            schema_variant="trace_daily+window_covering"),
     },
     _validate=_validate_comparison,
     _render=lambda v, p: (v.sql, {"action_types": list(p["action_types"]),
@@ -455,6 +573,29 @@ HEALTH_SQL = f"""SELECT
 {FROM_JOINS}
 WHERE rr.namespace = %(namespace)s
   AND rat.action_timestamp > NOW() - %(time_window)s::interval"""
+
+
+HEALTH_DAILY_SQL = f"""SELECT
+    COALESCE(SUM(total), 0)::bigint AS total,
+    COALESCE(SUM(completed), 0)::bigint AS completed,
+    COALESCE(SUM(critical), 0)::bigint AS critical,
+    COALESCE(SUM(duration_sum)::numeric / NULLIF(SUM(duration_n), 0), 0) AS avg_duration_ms
+FROM (
+    SELECT n AS total, n_completed AS completed, n_critical AS critical, duration_sum,
+           duration_n
+    FROM trace_daily_namespaces
+    WHERE namespace = %(namespace)s
+      AND day > {_WINDOW_DAY}
+    UNION ALL
+    SELECT COUNT(*), COUNT(*) FILTER (WHERE rat.execution_status = 'completed'),
+           COUNT(*) FILTER (WHERE rat.alert_severity = 'critical'),
+           SUM(rat.execution_duration_ms), COUNT(rat.execution_duration_ms)
+    FROM resource_action_traces rat
+    JOIN action_histories ah ON rat.action_history_id = ah.id
+    JOIN resource_references rr ON ah.resource_id = rr.id
+    WHERE rr.namespace = %(namespace)s
+      AND {_window_edge('rat.action_timestamp')}
+) days"""
 
 
 def health_score(total: int, completed: int, critical: int, avg_duration_ms: float) -> float:
@@ -504,6 +645,14 @@ namespace_health = Query(
             "alert_severity and execution_duration_ms, joined to the namespace's histories. "
             "Same answer.",
             schema_variant="window_covering"),
+        "daily": Variant(
+            "daily", HEALTH_DAILY_SQL,
+            "Per-day rollup (trace_daily: per namespace and UTC day, counts, critical count, "
+            "sum and count of durations) for the whole days after the window's first one, and "
+            "the shipped join over that first, partial day (an index-only range scan of "
+            "window_covering's (action_timestamp) index). Same answer (the mean as AVG "
+            "computes it).",
+            schema_variant="trace_daily+window_covering"),
     },
     _validate=_validate_health,
     _render=lambda v, p: (v.sql, {"namespace": p["namespace"],

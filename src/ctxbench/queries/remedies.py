@@ -60,6 +60,9 @@ def _r(query: str, variant: str, addresses: set[str], what: str) -> Remedy:
 
 _ROLLUP = {AGGREGATE_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING, MISESTIMATE}
 _WINDOW = {SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING, AGGREGATE_ALL_ROWS}
+_DAILY = _WINDOW | {SORT_ALL_ROWS}
+_DAILY_WHAT = ("exact trigger-maintained per-day rollup (trace_daily): whole days summed, "
+               "the window's first partial day from an index range scan")
 
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "list_incidents": (
@@ -88,6 +91,7 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
         _r("severity_distribution", "rollup", _ROLLUP,
            "exact trigger-maintained rollup (trace_rollup)"),),
     "trend": (
+        _r("trend", "daily", _DAILY, _DAILY_WHAT),
         _r("trend", "covering", _WINDOW,
            "window bounded on the partition key + covering index: index-only range scan"),
         _r("trend", "partition_bound", {NO_PRUNING, SCAN_ALL_ROWS},
@@ -97,14 +101,17 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
         _r("filtered_aggregation", "rollup", _ROLLUP | _WINDOW,
            "rollup without a time range, covering window index with one"),),
     "top_failing_actions": (
+        _r("top_failing_actions", "daily", _DAILY, _DAILY_WHAT),
         _r("top_failing_actions", "covering", _WINDOW,
            "covering (action_timestamp) index: index-only range scan of the window"),
         _r("top_failing_actions", "indexed", {SCAN_ALL_ROWS, NO_PRUNING},
            "(action_timestamp DESC, id DESC) index: range scan + heap fetches"),),
     "action_comparison": (
+        _r("action_comparison", "daily", _DAILY, _DAILY_WHAT),
         _r("action_comparison", "covering", _WINDOW,
            "covering (action_timestamp) index: index-only range scan of the window"),),
     "namespace_health": (
+        _r("namespace_health", "daily", _DAILY, _DAILY_WHAT),
         _r("namespace_health", "covering", _WINDOW,
            "covering (action_timestamp) index: index-only window joined to the namespace"),),
 }

@@ -185,6 +185,8 @@ def fallback_cause(summary: Summary, v: VerdictRow) -> str:
         bits = plan_cause(p) + bits
     elif summary.get("plans"):
         bits.append("no plan captured for this group")
+    if not bits and v.get("reason"):
+        return str(v["reason"])  # e.g. the capacity search's own summary of its steps
     return "; ".join(bits) if bits else "no plan or row data to explain it"
 
 

@@ -26,7 +26,8 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
     extra = run.get("extra") or {}
     load = extra.get("load") or {}
     mode = load.get("mode", "closed")
-    blocks: list[Block] = [Heading(2, "Load run"), Para(_describe(load)),
+    capacity = extra.get("capacity")
+    blocks: list[Block] = [Heading(2, "Load run"), Para(_describe(load, capacity)),
                            Para(extra.get("latency_definition", ""), "note")]
     mix = extra.get("mix") or {}
     if mix:
@@ -46,13 +47,12 @@ def report_sections(summary: dict[str, Any], results: ResultsDir) -> list[Block]
             "budget.", "warning" if accounting["unserved_total"] else "text"))
     if mode == "open" and groups:
         blocks += _where_time_went(groups)
-    capacity = extra.get("capacity")
     if capacity:
         blocks += _capacity(capacity)
     return blocks
 
 
-def _describe(load: dict[str, Any]) -> str:
+def _describe(load: dict[str, Any], capacity: dict[str, Any] | None = None) -> str:
     mode = load.get("mode", "closed")
     procs = (f"a Locust master with {load['workers']} worker processes" if load.get("workers")
              else "one Locust process")
@@ -69,7 +69,12 @@ def _describe(load: dict[str, Any]) -> str:
                  f"req/s in steps of {load.get('step_rate'):g} req/s every "
                  f"{load.get('step_seconds'):g} s up to {load.get('max_rate'):g} req/s, until "
                  f"{load.get('metric')} breaks its budget.")
-    if load.get("warmup_s"):
+    warm = ((capacity or {}).get("plan") or {}).get("warmup_s") if mode == "capacity" else None
+    if warm:  # capacity runs since the warm-up period: it precedes step 0
+        text += (f" A warm-up period of {warm:g} s at {load.get('start_rate'):g} req/s (same mix, "
+                 "same keys) precedes the first step: its requests are recorded as warm-up, "
+                 "neither analysed nor judged.")
+    elif load.get("warmup_s"):
         text += f" The first {load['warmup_s']:g} s are warm-up (recorded, not analysed)."
     return text
 
@@ -115,6 +120,16 @@ def _capacity(cap: dict[str, Any]) -> list[Block]:
                            f"{cap.get('grace_s', 0):g} s after it ends, and requests still "
                            "unfinished then count as over budget.", "note"))
     rows, kinds = [], []
+    warm = cap.get("warmup")
+    if warm:
+        hit = warm.get("hit_rate_end")
+        rows.append([f"{warm['rate']:g}", f"warm-up {warm['seconds']:g} s", str(warm["scheduled"]),
+                     str(warm["served"]), str(warm["unserved"]), str(warm["errors"]), "–", "–",
+                     _fmt(warm.get("lag_p95_ms"), 1), _fmt(warm.get("service_p95_ms"), 1),
+                     "not judged" + (f"; cache hit rate {hit:.1%} over its last "
+                                     f"{warm['hit_rate_end_requests']} requests" if hit is not None
+                                     else "")])
+        kinds.append("")
     for s in cap.get("steps", []):
         rows.append([f"{s['rate']:g}", "PASS" if s["passed"] else "FAIL", str(s["scheduled"]),
                      str(s["completed"]), str(s["missing"]), str(s["errors"]),
@@ -122,6 +137,13 @@ def _capacity(cap: dict[str, Any]) -> list[Block]:
                      if s.get("worst_value_ms") is not None else "unfinished",
                      _fmt(s.get("lag_p95_ms"), 1), _fmt(s.get("service_p95_ms"), 1), s["reason"]])
         kinds.append("" if s["passed"] else "fail")
+    if warm:
+        blocks.append(Para(
+            f"Warm-up before the first step: {warm['scheduled']} arrivals offered at "
+            f"{warm['rate']:g} req/s over {warm['seconds']:g} s "
+            f"({_fmt(warm.get('offered_rate'), 1)} req/s drawn), {warm['served']} served "
+            f"({_fmt(warm.get('achieved_rate'), 1)} req/s); warm-up arrivals still waiting when the "
+            "first step began were served after it, flagged warm-up, and count in no step.", "note"))
     if rows:
         blocks.append(Table(["req/s", "step", "scheduled", "done", "unfinished", "errors",
                              "worst request", f"its {metric} ms", "lag p95 ms", "service p95 ms",

@@ -96,8 +96,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 def finalize(path: Path | str, *, strict: bool = False, error: str | None = None) -> Finished:
     """Merge what Locust wrote into meta.json, build the reports and decide the exit code.
 
-    Exit code: the report's (0 pass, 1 a budget failed); in capacity mode 1 when not even the
-    first step kept its budget (the capacity is below the lowest rate tried), else 0; 3 when
+    Exit code: the report's (0 pass, 1 a budget failed; INCONCLUSIVE 0 unless strict); in
+    capacity mode the search is the run's check (``analysis.load.capacity_verdict``): 1 when
+    the first step failed, 0 with a capacity, an undecided first step is INCONCLUSIVE; 3 when
     the run broke (an error, nothing measured, a capacity search without an answer).
     """
     results = ResultsDir(path)
@@ -130,8 +131,6 @@ def finalize(path: Path | str, *, strict: bool = False, error: str | None = None
         results.append_phase(phase_record(meta, locust, capacity, error))
     reports = build_reports(results.path, strict=strict)
     code = 3 if error else int(reports.exit_code)
-    if mode == "capacity" and not error and capacity is not None:
-        code = 1 if capacity.get("capacity_rps") is None else 0
     return Finished(code, str(reports.verdict), reports, capacity)
 
 
