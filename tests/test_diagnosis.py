@@ -108,3 +108,33 @@ def test_cold_planning_is_named_when_planning_dominates():
                   "verdict": "FAIL", "unit": "ms"},
                  {"_summary": summarize_plan(plan), "params": {}, "file": "f"})
     assert "planning took 300 ms" in d["text"] and d["remedies"] == []
+
+
+def test_remedy_sides_are_judged_by_their_latency_check_max_where_the_cold_p95_is_off(tmp_path):
+    """remedies-1m judges cold samples by "every request under 500 ms" (max) since 10 samples
+    cannot bound a p95: the Remedies table must use that check, not show "–" and never
+    recommend anything."""
+    from ctxbench.analysis.remedy_summary import summarize_remedies
+
+    def group(variant: str, phase: str, p95: float) -> dict:
+        return {"query": "count_incidents", "variant": variant, "phase": phase,
+                "key": f"{variant}@{phase}", "latency_ms": {"p95": {"value": p95}}, "n": 80,
+                "n_errors": 0}
+
+    def row(variant: str, phase: str, metric: str, verdict: str) -> dict:
+        return {"group": f"{variant}@{phase}", "metric": metric, "unit": "ms", "verdict": verdict,
+                "threshold": 500.0 if metric == "max" else 50.0}
+
+    groups = [group(v, p, x) for v, x in (("as_shipped", 900.0), ("rollup", 9.0))
+              for p in ("after_analyze.cold", "after_analyze.warm")]
+    verdicts = [row("as_shipped", "after_analyze.cold", "max", "FAIL"),
+                row("as_shipped", "after_analyze.warm", "p95", "FAIL"),
+                row("rollup", "after_analyze.cold", "max", "PASS"),
+                row("rollup", "after_analyze.warm", "p95", "PASS"),
+                {**row("rollup", "after_analyze.warm", "error_rate", "INCONCLUSIVE"), "unit": ""}]
+    [entry] = summarize_remedies(groups, verdicts, [], [], tmp_path)  # type: ignore[arg-type]
+    rollup = next(e for e in entry["remedies"] if e["variant"] == "rollup")
+    assert rollup["cold"]["verdict"] == "PASS" and rollup["cold"]["metric"] == "max"
+    assert rollup["warm"]["metric"] == "p95" and rollup["passes"]
+    assert entry["recommended"] == "rollup"
+    assert entry["as_shipped"]["cold"]["verdict"] == "FAIL"

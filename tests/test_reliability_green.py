@@ -94,7 +94,8 @@ def test_a_budget_that_matched_no_group_is_an_error(tmp_path: Path) -> None:
     assert reports.exit_code == 2 and reports.verdict != "PASS"
     assert "matched no measured group" in reports.problems[0] and "nosuch" in reports.problems[0]
     budgets[1]["labels"] = {}
-    write_run(tmp_path / "ok", groups={KEY: (lognormal_ms(5), 200)}, budgets=budgets)
+    # 400 error-free samples: enough for the default error_rate <= 1 % (368) to PASS too
+    write_run(tmp_path / "ok", groups={KEY: (lognormal_ms(5), 400)}, budgets=budgets)
     ok = build_reports(tmp_path / "ok")
     assert ok.problems == [] and ok.exit_code == 0 and ok.verdict == "PASS"
 

@@ -193,7 +193,7 @@ def test_rollup_stays_exact_through_writes(setup):
     assert after != before  # the writes did move the rollup
 
 
-DAILY = ("trend", "top_failing_actions", "action_comparison", "namespace_health")
+DAILY = ("trend", "top_failing_actions", "action_comparison", "namespace_health", "by_namespace")
 
 
 def _write_recent_traces(conn, n: int, copy: int, spread_h: int) -> None:

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from ctxbench.analysis.synthetic import index_plan, lognormal_ms, seq_plan, write_run
+from ctxbench.analysis.verdicts import ICONS
 from ctxbench.report.build import build_reports
 from ctxbench.report.content import fmt_num
 from ctxbench.report.document import Details, Heading, Para, Table
@@ -18,7 +19,10 @@ from ctxbench.report.firstscreen import (
     diagnosis_text,
     fallback_cause,
     findings,
+    first_screen,
+    is_run_wide,
     matrix,
+    run_wide_lines,
     short_cause,
 )
 from ctxbench.report.markdown import LEFT_OUT, render_markdown
@@ -128,7 +132,18 @@ def test_matrix_is_query_by_phase_with_variants_side_by_side(run) -> None:
     kinds = dict(zip([r[0] for r in table.rows], table.cell_kinds, strict=True))
     assert kinds["list_incidents"][col] == "fail"
     assert rows["count_incidents"][col] == "·" and kinds["count_incidents"][col] == "none"
-    for v in s["verdicts"]:  # every check's verdict is the colour of its cell (one per cell here)
+    # every check's verdict is the colour of its cell (one per cell here); the check on the whole
+    # run pooled (the default error budget) is a line beside the matrix, not a row and column
+    (whole,) = [v for v in s["verdicts"] if is_run_wide(v)]
+    assert "all" not in rows and not any(h.startswith("all") for h in table.headers)
+    assert run_wide_lines(s) == [line.text for line in first_screen(s)
+                                 if isinstance(line, Para) and line.text.startswith("Whole run")]
+    assert run_wide_lines(s)[0].startswith(f"Whole run (every query and phase pooled): "
+                                           f"{ICONS[whole['verdict']]} {whole['verdict']} — "
+                                           "error_rate")
+    for v in s["verdicts"]:
+        if v is whole:
+            continue
         c = table.headers.index(f"{v['phase']} · {v['variant']}")
         assert kinds[v["query"]][c] == {"PASS": "pass", "FAIL": "fail",
                                         "INCONCLUSIVE": "warn"}[v["verdict"]]

@@ -67,7 +67,8 @@ def test_missing_scenario_lists_shipped_ones(tmp_path: Path) -> None:
 
 def test_budget_glob_patterns_are_accepted() -> None:
     sc = scenario.load_text("[[budgets]]\nphase = 'after_analyze.*'\nmetric = 'p99'\nmax = 800")
-    assert sc.resolved_budgets()[1] == {"query": "*", "phase": "after_analyze.*", "variant": "*",
+    # after the two defaults (p95 <= 500 ms per group, error_rate <= 1 % over the whole run)
+    assert sc.resolved_budgets()[2] == {"query": "*", "phase": "after_analyze.*", "variant": "*",
                                         "metric": "p99", "max": 800.0}
 
 

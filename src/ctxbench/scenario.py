@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctxbench.config import DEFAULT_BUDGET, spec_field
+from ctxbench.config import DEFAULT_BUDGET, DEFAULT_ERROR_BUDGET, POOLED, spec_field
 from ctxbench.errors import UsageError
 from ctxbench.measure import phases
 from ctxbench.queries import Query, catalog
@@ -30,6 +30,9 @@ PHASES = phases.NAMES
 # searches per statistics state, see VectorSpec).
 DRIVER_PHASES = ("load", "vector", "before_analyze.vector", "after_analyze.vector")
 MEASURED_PHASES = phases.MEASURED + DRIVER_PHASES
+# A budget on query "all" and phase "all" is judged on every execution of the run pooled (the
+# default error budget, config.DEFAULT_ERROR_BUDGET; analysis.data.POOLED_PHASE)
+RUN_PHASE = POOLED
 METRICS = ("p50", "p90", "p95", "p99", "max", "mean", "error_rate", "recall", "completeness",
            # cache: share of requests answered by L1/L2, share that reached the database, and
            # database queries per request (means of per-request 0/1 or counts)
@@ -227,8 +230,10 @@ class Scenario:
         return self.database.name or f"ctxbench_{self.name}".replace("-", "_").lower()
 
     def resolved_budgets(self) -> list[dict[str, Any]]:
-        """Budgets as the analysis reads them; the default p95 <= 500 ms always comes first."""
-        out: list[dict[str, Any]] = [{**DEFAULT_BUDGET, "variant": "*"}]
+        """Budgets as the analysis reads them; the defaults always come first: p95 <= 500 ms per
+        group, then error_rate <= 1 % over the whole run (query and phase "all")."""
+        out: list[dict[str, Any]] = [{**DEFAULT_BUDGET, "variant": "*"},
+                                     {**DEFAULT_ERROR_BUDGET, "variant": "*"}]
         for b in self.budgets:
             item: dict[str, Any] = {"query": b.query, "phase": b.phase, "variant": b.variant,
                                     "metric": b.metric}
@@ -332,9 +337,15 @@ def _check(s: Scenario, ld: _Loader) -> None:
             ld.fail(f"budgets[{i}]", {"max": b.max, "min": b.min},
                     "give exactly one of max (latency in ms, error_rate) or min (recall, completeness)"
                     " (or off = true)")
-        if not fnmatch.filter(MEASURED_PHASES, b.phase):
+        if b.phase == RUN_PHASE:
+            if b.query != RUN_PHASE or b.metric != "error_rate":
+                ld.fail(f"budgets[{i}]", {"query": b.query, "phase": b.phase, "metric": b.metric},
+                        f"phase = \"{RUN_PHASE}\" (every execution of the run pooled) takes only "
+                        f"query = \"{RUN_PHASE}\" and metric = \"error_rate\"")
+        elif not fnmatch.filter(MEASURED_PHASES, b.phase):
             ld.fail(f"budgets[{i}].phase", b.phase, "a phase name or glob pattern matching one of "
-                    f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*')")
+                    f"{', '.join(MEASURED_PHASES)} (e.g. '*', '*.warm', 'after_analyze.*'), or "
+                    f"\"{RUN_PHASE}\" (the whole run pooled, for error_rate)")
 
 
 def _check_cache(s: Scenario, ld: _Loader) -> None:

@@ -11,11 +11,18 @@ labels, e.g. ``{"prewarm": "none"}``). Patterns are an exact name, a shell glob
 (``semantic_*``) or ``*``; a phase name also covers its sub-phases (``after_analyze``
 matches ``after_analyze.cold`` and ``after_analyze.warm``).
 
+``query = "all"`` judges every query of a phase pooled; ``query = "all", phase = "all"`` every
+execution of the run pooled (``analysis.data.pooled_groups``). Phase ``all`` is matched by that
+exact name only (not by ``*`` or a glob), and only an ``error_rate`` budget on query ``all`` may
+name it: a latency pooled over cold, warm and load phases would mix different experiments.
+
 Resolution: for each (group, metric) the most specific matching budget wins. Specificity is
 compared field by field — query first, then phase, then variant, then the number of labels —
 with exact > parent phase > glob > ``*``; on a tie the later budget in the list wins, so a
 scenario's own ``*``/``*`` line overrides the built-in default (p95 ≤ 500 ms, which always
-comes first). A winning budget with a ``null`` threshold means "no budget here".
+comes first), and its own ``all``/``all`` error_rate line the default error budget (≤ 1 % of
+the run's executions failed, second). A winning budget with a ``null`` threshold means "no
+budget here".
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctxbench.config import DEFAULT_BUDGET
+from ctxbench.analysis.data import POOLED_PHASE, POOLED_QUERY
+from ctxbench.config import DEFAULT_BUDGET, DEFAULT_ERROR_BUDGET
 from ctxbench.errors import UsageError
 
 LATENCY_METRICS = ("mean", "min", "max")  # plus any percentile pNN / pNN.N
@@ -35,7 +43,8 @@ RATE_METRICS = ("error_rate", "empty_rate")
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
 _KEYS = {"query", "phase", "variant", "labels", "metric", "max", "min", "unit", "source"}
 
-DEFAULT_BUDGETS: tuple[dict[str, Any], ...] = ({**DEFAULT_BUDGET, "source": "default"},)
+DEFAULT_BUDGETS: tuple[dict[str, Any], ...] = ({**DEFAULT_BUDGET, "source": "default"},
+                                              {**DEFAULT_ERROR_BUDGET, "source": "default"})
 
 
 def percentile_of(metric: str) -> float | None:
@@ -117,6 +126,8 @@ def _match(pattern: str, value: str) -> bool:
 
 
 def _match_phase(pattern: str, phase: str) -> bool:
+    if phase == POOLED_PHASE or pattern == POOLED_PHASE:
+        return pattern == phase  # the run pooled: named exactly, never by "*" or a glob
     return _match(pattern, phase) or phase.startswith(pattern + ".")
 
 
@@ -174,6 +185,11 @@ def parse_budget(data: Mapping[str, Any], where: str = "budgets", order: int = 0
             raise UsageError(f"{where}.{key}: {value!r} is not a name or pattern (use \"*\" "
                              "for all)")
         pats[key] = value
+    if pats["phase"] == POOLED_PHASE and (pats["query"] != POOLED_QUERY
+                                          or metric != "error_rate"):
+        raise UsageError(f"{where}.phase: {POOLED_PHASE!r} pools every execution of the run; it "
+                         f"takes only query = \"{POOLED_QUERY}\" and metric = \"error_rate\" "
+                         f"(got query {pats['query']!r}, metric {metric!r})")
     labels = data.get("labels") or {}
     if not isinstance(labels, Mapping) or not all(isinstance(v, (str, int, float, bool))
                                                  for v in labels.values()):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ctxbench.config import POOLED
 from ctxbench.results.model import Measurement
 
 LabelKey = tuple[tuple[str, str], ...]
@@ -67,6 +68,22 @@ def label_key(labels: Mapping[str, object] | None) -> LabelKey:
                         if k not in POOLED_LABELS))
 
 
+@dataclass(frozen=True)
+class Failures:
+    """Failed executions of a group, counted per independent sample (``GroupData.failures``)."""
+
+    samples: int  # independent samples (distinct parameter sets, or executions)
+    any_failed: int  # samples with at least one failed execution
+    all_failed: int  # samples whose every execution failed
+    executions: int  # measured executions (warm-ups excluded)
+    errors: int  # failed executions
+
+    def __add__(self, other: Failures) -> Failures:
+        return Failures(self.samples + other.samples, self.any_failed + other.any_failed,
+                        self.all_failed + other.all_failed, self.executions + other.executions,
+                        self.errors + other.errors)
+
+
 @dataclass
 class GroupData:
     """The numbers of one group, as arrays in execution order."""
@@ -87,6 +104,7 @@ class GroupData:
     first_ts: str | None = None
     last_ts: str | None = None
     space_exhausted: bool = False
+    parts: list[GroupData] = field(default_factory=list)  # a pooled group: the groups absorbed
 
     def add(self, m: Measurement) -> None:
         self.label_names.update(m.labels or {})
@@ -116,9 +134,11 @@ class GroupData:
             except (TypeError, ValueError):
                 continue
 
-    def absorb(self, other: GroupData) -> None:
-        """Add another group's executions (its parameter sets kept apart by query)."""
-        q = other.key.query
+    def absorb(self, other: GroupData, *, across_phases: bool = False) -> None:
+        """Add another group's executions (its parameter sets kept apart by query, and by the
+        whole group key when pooling ``across_phases``)."""
+        self.parts.append(other)
+        q = other.key.text() if across_phases else other.key.query
         self.latency_ms += other.latency_ms
         self.rows += other.rows
         self.seq += other.seq
@@ -155,6 +175,25 @@ class GroupData:
         """Whether executions, not parameter sets, are the unit (see the module docstring)."""
         return self.key.phase == "load" or self.n_distinct <= 1 or self.space_exhausted
 
+    def failures(self) -> Failures:
+        """Failed executions counted per independent sample (the unit ``evidence`` uses; a
+        pooled group sums the groups it absorbed, each with its own unit). A sample with
+        several executions (repeats of one parameter set) counts as failed for an upper bound
+        if *any* of them failed and for a lower bound only if *all* did: a set failing with
+        probability p fails at least once in r tries with probability ≥ p, and r times with
+        probability ≤ p, so both bounds stay valid for the per-request error rate."""
+        if self.parts:
+            out = Failures(0, 0, 0, 0, 0)
+            for part in self.parts:
+                out = out + part.failures()
+            return out
+        attempts = self.n + self.n_errors
+        if self.per_execution:
+            return Failures(attempts, self.n_errors, self.n_errors, attempts, self.n_errors)
+        failed = set(self.error_param_ids)
+        ok = set(self.param_ids)
+        return Failures(len(ok | failed), len(failed), len(failed - ok), attempts, self.n_errors)
+
     def evidence(self) -> tuple[np.ndarray, int]:
         """(latency per independent sample, number of samples censored as failures): one
         value per distinct parameter set — the median of its executions, failures as +∞ —
@@ -187,21 +226,35 @@ def group_measurements(measurements: Iterable[Measurement]) -> dict[GroupKey, Gr
 # A budget on query "all" is judged on every query's executions of a phase pooled together: the
 # service's SLOs (p95 < 200 ms, p99 < 500 ms, errors < 1 %) are about all of its traffic, and a
 # pooled group has the samples a p99 or a 1 % error rate needs where one query alone has not.
-POOLED_QUERY = "all"
+# A budget on query "all" *and* phase "all" is judged on every execution of the run pooled (one
+# group, labelled with the labels all of the run's groups share): the default error budget.
+POOLED_QUERY = POOLED_PHASE = POOLED
 
 
 def pooled_groups(groups: Mapping[GroupKey, GroupData],
-                  wanted: Callable[[str, Mapping[str, str]], bool]) -> dict[GroupKey, GroupData]:
+                  wanted: Callable[[str, Mapping[str, str]], bool], *,
+                  run_wide: bool = False) -> dict[GroupKey, GroupData]:
     """One group per (phase, labels) that ``wanted(phase, labels)`` asks for, holding the
     executions of every query and variant of that phase and labels. Parameter sets stay
-    distinct per query (a set id is only unique within its query)."""
+    distinct per query (a set id is only unique within its query). With ``run_wide``, also
+    one group of phase ``POOLED_PHASE`` holding every execution of the run, its parameter sets
+    kept apart per group, labelled with the labels every group shares."""
     out: dict[GroupKey, GroupData] = {}
-    for key, data in groups.items():
-        if key.query == POOLED_QUERY or not wanted(key.phase, key.label_dict):
+    measured = {k: d for k, d in groups.items()
+                if k.query != POOLED_QUERY and k.phase != POOLED_PHASE}
+    for key, data in measured.items():
+        if not wanted(key.phase, key.label_dict):
             continue
         pkey = GroupKey(POOLED_QUERY, POOLED_QUERY, key.phase, key.labels)
         pooled = out.get(pkey)
         if pooled is None:
             pooled = out[pkey] = GroupData(pkey)
         pooled.absorb(data)
+    if run_wide and measured:
+        shared = set.intersection(*(set(k.labels) for k in measured))
+        everything = GroupData(GroupKey(POOLED_QUERY, POOLED_QUERY, POOLED_PHASE,
+                                        tuple(sorted(shared))))
+        for data in measured.values():
+            everything.absorb(data, across_phases=True)
+        out[everything.key] = everything
     return {k: out[k] for k in sorted(out)}

@@ -52,11 +52,14 @@ def _side(groups: list[GroupStats], verdicts: list[VerdictRow], query: str,
                   == (query, variant, phase)), None)
     if group is None:
         return None
-    mine = [v for v in verdicts if v["group"] == group["key"] and v["metric"] == "p95"]
+    # the group's latency checks (a p95, or the cold "every request under the budget" max that
+    # replaces it where few samples are taken), the worst of them deciding
+    mine = [v for v in verdicts if v["group"] == group["key"] and v.get("unit") == "ms"]
     worst = min(mine, key=lambda v: VERDICT_RANK.get(v["verdict"], 1)) if mine else None
     p95 = group["latency_ms"].get("p95")
     return {"p95": p95, "n": group["n"], "n_errors": group["n_errors"],
             "verdict": worst["verdict"] if worst else None,
+            "metric": worst["metric"] if worst else None,
             "budget_ms": worst["threshold"] if worst else None,
             "diagnosis": worst.get("diagnosis") if worst else None}
 

@@ -25,7 +25,13 @@ time bounded for load runs with millions of samples. Because the sample is sorte
 q-th percentile of a resample is the sorted sample at the ⌈q·n⌉-th smallest resampled index,
 so a chunk needs one ``np.partition`` for all percentiles.
 
-Rates (errors, empty answers) use the Wilson score interval, which behaves at 0 and at 1.
+**Error rates (what verdicts use)** are decided on exact binomial (Clopper–Pearson) bounds:
+with k of n independent samples failed, the one-sided 97.5 % upper bound of the failure
+probability is the 0.975 quantile of Beta(k + 1, n − k) and the lower bound the 0.025 quantile
+of Beta(k, n − k + 1) (``rate_bounds``; the interval ``scipy.stats.binomtest(k, n)
+.proportion_ci(method="exact")`` gives). No errors in n samples shows a rate ≤ r only when
+n ≥ ⌈ln 0.025 / ln(1 − r)⌉ (r = 1 %: 368). Rates shown per group (errors, empty answers) use
+the Wilson score interval, which behaves at 0 and at 1.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from statistics import NormalDist
 from typing import Final
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import beta, binom
 
 from ctxbench.results.summary_types import EstimateJson
 
@@ -275,3 +281,58 @@ def samples_to_bound_below(q: float, level: float = CI_LEVEL) -> int:
     (1−q)^n ≤ α/2."""
     alpha = 1 - level
     return max(1, math.ceil(math.log(alpha / 2) / math.log(1 - q) - 1e-9))
+
+
+@functools.lru_cache(maxsize=4096)
+def rate_bounds(failed_hi: int, failed_lo: int, n: int, *,
+                alpha: float = ALPHA_ONE_SIDED) -> tuple[float, float]:
+    """Exact one-sided (1 − alpha) bounds (lower, upper) of a failure probability from n
+    independent samples: the upper bound counts ``failed_hi`` of them as failed, the lower one
+    ``failed_lo`` (equal when each sample is one execution; see ``GroupData.failures``)."""
+    if n <= 0:
+        return 0.0, 1.0
+    lo = float(beta.ppf(alpha, failed_lo, n - failed_lo + 1)) if failed_lo > 0 else 0.0
+    hi = float(beta.ppf(1 - alpha, failed_hi + 1, n - failed_hi)) if failed_hi < n else 1.0
+    return lo, hi
+
+
+@functools.lru_cache(maxsize=4096)
+def error_free_to_pass(n: int, failed: int, ceiling: float, *, alpha: float = ALPHA_ONE_SIDED,
+                       cap: int = MAX_PLANNED_SAMPLES) -> int | None:
+    """How many more error-free samples would bring the exact upper bound of a rate with
+    ``failed`` of ``n`` samples failed to ``ceiling`` or below (0 if it already is); None if
+    not within ``cap`` samples in all."""
+    if ceiling <= 0:
+        return None
+    def ok(extra: int) -> bool:
+        return rate_bounds(failed, failed, n + extra, alpha=alpha)[1] <= ceiling
+    if ok(0):
+        return 0
+    hi = 1
+    while not ok(hi):
+        if n + hi > cap:
+            return None
+        hi *= 2
+    lo = hi // 2  # ok(lo) is False, ok(hi) is True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+@functools.lru_cache(maxsize=4096)
+def samples_to_fail_rate(n: int, failed: int, ceiling: float, *,
+                         alpha: float = ALPHA_ONE_SIDED,
+                         cap: int = MAX_PLANNED_SAMPLES) -> int | None:
+    """The smallest total N ≥ n at which the exact lower bound of the rate would exceed
+    ``ceiling`` if the share of failed samples stayed at failed / n; None if it never would
+    (the share is at or below the ceiling) or only beyond ``cap``."""
+    if n <= 0 or failed / n <= ceiling:
+        return None
+    share = failed / n
+    sizes = np.unique(np.concatenate([np.arange(n, min(cap, n + 2000) + 1),
+                                      np.geomspace(n, cap, 400).astype(np.int64)]))
+    k = np.rint(share * sizes)
+    lo = beta.ppf(alpha, np.maximum(k, 1), sizes - k + 1)
+    hit = np.nonzero((k > 0) & (lo > ceiling))[0]
+    return int(sizes[hit[0]]) if hit.size else None

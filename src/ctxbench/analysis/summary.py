@@ -16,7 +16,15 @@ import numpy as np
 
 from ctxbench.analysis import comparisons, diagnosis, hollow, vector, verdicts, warmup
 from ctxbench.analysis.budgets import Budget, metric_kind, parse_budgets, percentile_of, resolve
-from ctxbench.analysis.data import POOLED_QUERY, GroupData, GroupKey, group_measurements, pooled_groups
+from ctxbench.analysis.data import (
+    POOLED_PHASE,
+    POOLED_QUERY,
+    Failures,
+    GroupData,
+    GroupKey,
+    group_measurements,
+    pooled_groups,
+)
 from ctxbench.analysis.load import capacity_verdict, open_loop_accounting, read_arrivals
 from ctxbench.analysis.plans import explain_changes, short_change
 from ctxbench.analysis.remedy_summary import summarize_remedies
@@ -188,8 +196,19 @@ def _breakdown(g: GroupData) -> list[ParamKindStats]:
     return out
 
 
-def _estimate_for(budget: Budget, stats: GroupStats) -> tuple[Estimate | None, int]:
+def _failures_of(stats: GroupStats) -> Failures:
+    """Failures of a group known only by its statistics: each execution one sample."""
+    attempts = stats["n_executions"] + stats["n_errors"]
+    return Failures(attempts, stats["n_errors"], stats["n_errors"], attempts, stats["n_errors"])
+
+
+def _estimate_for(budget: Budget, stats: GroupStats,
+                  failures: Failures | None = None) -> tuple[Estimate | None, int]:
     kind = metric_kind(budget.metric)
+    if budget.metric == "error_rate" and budget.op == "max":
+        # exact bounds over independent samples, failed and timed-out executions as errors
+        f = failures or _failures_of(stats)
+        return verdicts.error_rate_estimate(f), f.samples
     if kind == "latency":
         e = stats["latency_ms"].get(budget.metric)
         n = stats["n"]
@@ -225,16 +244,21 @@ def _over(budget: Budget, latencies: np.ndarray | None, errors: int) -> int | No
 
 
 def verdict_rows(stats: GroupStats, budgets: list[Budget],
-                 latencies: np.ndarray | None = None) -> list[VerdictRow]:
+                 latencies: np.ndarray | None = None,
+                 failures: Failures | None = None) -> list[VerdictRow]:
     """One row per budget; ``latencies`` (the group's successful samples) let an undecided
-    percentile check say how many samples would decide it."""
+    percentile check say how many samples would decide it, ``failures`` (the group's failed
+    executions per independent sample; default: each execution one sample) an error-rate
+    check how many error-free samples would."""
     out: list[VerdictRow] = []
+    failures = failures or _failures_of(stats)
     for b in budgets:
-        estimate, n = _estimate_for(b, stats)
+        estimate, n = _estimate_for(b, stats, failures)
         kind = metric_kind(b.metric)
         errors = stats["n_censored"] if kind == "latency" else stats["n_errors"]
         decision = verdicts.decide(b, estimate, n, errors=errors,
-                                   over=_over(b, latencies, stats["n_censored"]))
+                                   over=_over(b, latencies, stats["n_censored"]),
+                                   failures=failures)
         out.append({
             "query": stats["query"], "variant": stats["variant"], "phase": stats["phase"],
             "labels": stats["labels"], "group": stats["key"], "metric": b.metric,
@@ -426,7 +450,8 @@ def build_summary(results_dir: Path | str,
 
     pooled_budgets = [b for b in budgets if b.query == POOLED_QUERY and b.threshold is not None]
     pooled = pooled_groups(groups, lambda phase, labels: any(
-        b.matches(POOLED_QUERY, phase, POOLED_QUERY, labels) for b in pooled_budgets))
+        b.matches(POOLED_QUERY, phase, POOLED_QUERY, labels) for b in pooled_budgets),
+        run_wide=any(b.phase == POOLED_PHASE for b in pooled_budgets))
     ordered: list[tuple[GroupKey, GroupData]] = sorted(
         [*groups.items(), *pooled.items()], key=lambda kv: (rank.get(kv[0].phase, 10**6), kv[0].query,
                                         kv[0].variant, kv[0].labels))
@@ -442,8 +467,9 @@ def build_summary(results_dir: Path | str,
                             if (k.phase, k.labels) == (key.phase, key.labels))
                         if key in pooled else accounting["unserved"].get(key, 0))
         stats = group_stats(data, _quantiles_for(applicable), unserved=unserved)
-        group_json.append(stats)
-        verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0]))
+        if key.phase != POOLED_PHASE:  # the whole run pooled has checks, not a latency row
+            group_json.append(stats)
+        verdict_json.extend(verdict_rows(stats, applicable, data.evidence()[0], data.failures()))
 
     plans = read_plans(results)
     plans.sort(key=lambda p: (rank.get(_phase(p), 10**6), p["query"] or "", p["variant"],
@@ -488,12 +514,17 @@ def build_summary(results_dir: Path | str,
                              "97.5 % each, failures censored at +inf; means: percentile "
                              "bootstrap", "level": CI_LEVEL,
                    "resamples": N_RESAMPLES, "min_resamples": MIN_RESAMPLES,
-                   "seed": ROOT_SEED, "rates": "Wilson score interval"},
+                   "seed": ROOT_SEED,
+                   "rates": "Wilson score interval; error_rate checks: exact binomial "
+                            "(Clopper-Pearson) bounds, one-sided 97.5 % each, per independent "
+                            "sample"},
             "latency_unit": "ms",
             "verdict_rule": "percentiles: PASS if the 97.5% upper order-statistic bound is "
                             "within the budget, FAIL if the 97.5% lower bound is beyond it, "
                             "else INCONCLUSIVE; failed executions count as slower than any "
-                            "budget (see ctxbench.analysis.verdicts)",
+                            "budget; error_rate likewise on its exact binomial bounds, by "
+                            "default <= 1 % over every execution of the run pooled (see "
+                            "ctxbench.analysis.verdicts)",
         },
         "budgets": [b.to_json() for b in budgets],
         "open_loop": ({k: v for k, v in accounting.items() if k != "unserved"}

@@ -18,8 +18,14 @@ Rule (for a "≤ threshold" budget; "≥" budgets are the mirror image):
   ``MIN_SAMPLES`` samples, all within. This is a statement about the measured samples, not a
   population percentile.
 - a mean needs n ≥ ``MIN_SAMPLES_MEAN`` (10) for its bootstrap interval to mean anything;
-- rates (error_rate, empty_rate) use the Wilson interval; a threshold of 0 is read
-  literally (PASS with no errors at all, FAIL with one).
+- ``error_rate`` is decided on exact binomial (Clopper–Pearson) bounds over independent
+  samples, failed and timed-out executions counted as errors (``stats.rate_bounds``,
+  ``GroupData.failures``): **PASS** only if the one-sided 97.5 % upper bound is ≤ threshold,
+  **FAIL** only if the 97.5 % lower bound is > threshold, else **INCONCLUSIVE**, saying how
+  many more error-free samples would decide it. Showing ≤ 1 % takes ≥ 368 error-free samples
+  (n ≥ ⌈ln 0.025 / ln 0.99⌉), which is why the default error budget (≤ 1 %) is one check on
+  the whole run pooled (query and phase ``all``). Other rates (empty_rate) use the Wilson
+  interval. A threshold of 0 is read literally (PASS with no errors at all, FAIL with one).
 - a group whose every execution failed FAILs every latency budget ("no successful samples").
 
 Overall verdict: FAIL if any FAIL, else INCONCLUSIVE if any INCONCLUSIVE (or the run is
@@ -33,11 +39,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctxbench.analysis.budgets import Budget, metric_kind, percentile_of
+from ctxbench.analysis.data import Failures
 from ctxbench.analysis.stats import (
     Estimate,
+    error_free_to_pass,
+    rate_bounds,
     samples_to_bound_above,
     samples_to_bound_below,
     samples_to_decide,
+    samples_to_fail_rate,
 )
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
@@ -68,13 +78,25 @@ def _needs(budget: Budget) -> tuple[int, int]:
     return MIN_SAMPLES_MEAN, MIN_SAMPLES_MEAN
 
 
+def error_rate_estimate(f: Failures) -> Estimate | None:
+    """The error rate of a group's executions with the exact bounds of its samples' failure
+    probability (``Failures``: an upper bound counting a sample failed if any execution
+    failed, a lower one only if all did)."""
+    if f.samples <= 0 or f.executions <= 0:
+        return None
+    lo, hi = rate_bounds(f.any_failed, f.all_failed, f.samples)
+    return Estimate(f.errors / f.executions, lo, hi)
+
+
 def decide(budget: Budget, estimate: Estimate | None, n: int, *, errors: int = 0,
-           over: int | None = None) -> Decision:
+           over: int | None = None, failures: Failures | None = None) -> Decision:
     """The verdict of one budget on one group's estimate.
 
     ``n`` is the number of independent samples behind the estimate — for percentiles
     including the ``errors`` censored at +∞; ``over`` (percentiles only) is how many of them
-    lie beyond the threshold, used to say how many samples would decide an open check."""
+    lie beyond the threshold, used to say how many samples would decide an open check;
+    ``failures`` (error_rate: the estimate is ``error_rate_estimate(failures)``) lets an open
+    error-rate check say how many more error-free samples would decide it."""
     threshold = budget.threshold
     assert threshold is not None
     kind = metric_kind(budget.metric)
@@ -90,6 +112,8 @@ def decide(budget: Budget, estimate: Estimate | None, n: int, *, errors: int = 0
     q = percentile_of(budget.metric)
     if q is not None:
         return _decide_percentile(budget, q, estimate, n, over)
+    if failures is not None and budget.metric == "error_rate" and budget.op == "max":
+        return _decide_error_rate(threshold, estimate, failures)
     if budget.metric == "max" and budget.op == "max" and estimate.value > threshold:
         return Decision(FAIL, "a sample is over the budget" if estimate.value != float("inf")
                         else "a sample failed (counted as over every budget)")
@@ -137,6 +161,26 @@ def _decide_percentile(budget: Budget, q: float, estimate: Estimate, n: int,
             why += f"; {over / n:.1%} of samples over the budget: no feasible n decides it"
         elif total > n:
             why += f"; about {total - n} more samples would decide it"
+    return Decision(INCONCLUSIVE, why)
+
+
+def _decide_error_rate(threshold: float, estimate: Estimate, f: Failures) -> Decision:
+    if estimate.lo > threshold:
+        return Decision(FAIL, "exact 97.5 % lower bound beyond the budget "
+                              f"({f.all_failed} of {f.samples} samples failed)")
+    if estimate.hi <= threshold:
+        return Decision(PASS, "exact 97.5 % upper bound within the budget "
+                              f"({f.any_failed} of {f.samples} samples failed)")
+    if f.any_failed == 0:
+        why = f"too few samples for error_rate: n={f.samples}, none failed"
+    else:
+        why = f"the exact bounds straddle the budget (n={f.samples}, {f.any_failed} failed)"
+    more = error_free_to_pass(f.samples, f.any_failed, threshold)
+    if more:
+        why += f"; about {more} more error-free samples would decide it"
+    fail_at = samples_to_fail_rate(f.samples, f.all_failed, threshold)
+    if fail_at is not None and fail_at > f.samples:
+        why += f"; about {fail_at - f.samples} more at the observed share would FAIL it"
     return Decision(INCONCLUSIVE, why)
 
 

@@ -86,6 +86,8 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "success_rate": (
         _r("success_rate", "rollup", _ROLLUP, "exact trigger-maintained rollup (trace_rollup)"),),
     "by_namespace": (
+        _r("by_namespace", "daily", _ROLLUP,
+           "exact per-day namespace rollup (trace_daily): namespaces × days rows"),
         _r("by_namespace", "rollup", _ROLLUP, "exact trigger-maintained rollup (trace_rollup)"),),
     "severity_distribution": (
         _r("severity_distribution", "rollup", _ROLLUP,

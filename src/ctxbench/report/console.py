@@ -13,7 +13,7 @@ from rich.text import Text
 from ctxbench.analysis.verdicts import FAIL, INCONCLUSIVE, PASS
 from ctxbench.report.build import ReportPaths
 from ctxbench.report.content import budget_text, overall_line, phase_label, verdict_estimate
-from ctxbench.report.firstscreen import findings, is_near_miss, matrix
+from ctxbench.report.firstscreen import findings, is_near_miss, matrix, run_wide_lines
 from ctxbench.report.terminal import rich_table
 from ctxbench.results.summary_types import Summary, VerdictRow
 
@@ -41,6 +41,8 @@ def print_verdicts(console: Console | None, report: ReportPaths | Summary,
     table = matrix(summary)
     if table is not None:
         console.print(rich_table(table))
+    for whole_run in run_wide_lines(summary):
+        console.print(Text(whole_run), highlight=False)
     rows = [v for v in summary["verdicts"] if v["verdict"] == FAIL or is_near_miss(v)]
     shown = rows[:limit] if limit else rows
     if console.width < WIDE:

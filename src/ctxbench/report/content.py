@@ -469,8 +469,9 @@ def _environment(summary: Summary) -> list[Block]:
                         f"Intervals: {a['ci']['method']}, {a['ci']['level']:.0%}, "
                         f"{a['ci']['resamples']} resamples (fewer, ≥ {a['ci']['min_resamples']}, "
                         f"for very large n), seed {a['ci']['seed']}; rates: {a['ci']['rates']}.",
-                        a["verdict_rule"] + ". A PASS on p95 needs ≥ 72 samples, on p99 ≥ 368; "
-                        "a FAIL can be shown with fewer.",
+                        a["verdict_rule"] + ". A PASS on p95 needs ≥ 72 samples, on p99 ≥ 368, "
+                        "on an error rate ≤ 1 % ≥ 368 error-free ones; a FAIL can be shown "
+                        "with fewer.",
                         "Budgets: " + "; ".join(_budget_text(b) for b in summary["budgets"])])]
     return blocks
 

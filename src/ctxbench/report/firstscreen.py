@@ -17,6 +17,7 @@ from typing import Any
 
 from ctxbench.analysis.lookup import group_of, plan_of
 from ctxbench.analysis.verdicts import FAIL, ICONS, INCONCLUSIVE, PASS, SEVERITY
+from ctxbench.config import POOLED
 from ctxbench.report.document import Block, Bullets, Para, Table
 from ctxbench.results.summary_types import GroupStats, Summary, VerdictRow
 
@@ -54,8 +55,16 @@ def _labels_text(v: VerdictRow) -> str:
     return fmt_labels(shown_labels(str(v.get("phase") or ""), v.get("labels") or {}))
 
 
+def is_run_wide(v: Mapping[str, Any]) -> bool:
+    """A check on every execution of the run pooled (query and phase 'all': the default error
+    budget), shown beside the matrix rather than as a row and column of its own."""
+    return v.get("query") == POOLED and v.get("phase") == POOLED
+
+
 def where(v: VerdictRow) -> str:
     """'list_incidents[as_shipped] · after_analyze.cold (prewarm=none)'."""
+    if is_run_wide(v):
+        return "the whole run (every query and phase)"
     extra = _labels_text(v)
     return f"{check_name(v)} · {v.get('phase') or '?'}" + (f" ({extra})" if extra else "")
 
@@ -152,6 +161,14 @@ def plan_cause(p: dict[str, Any]) -> list[str]:
 
 def fallback_cause(summary: Summary, v: VerdictRow) -> str:
     """What the data shows about a check without a diagnosis."""
+    if is_run_wide(v):
+        failing = [g for g in summary.get("groups") or [] if g.get("n_errors")]
+        if not failing:
+            return "no failed execution"
+        most = max(failing, key=lambda x: x["n_errors"])
+        top = next(iter((most.get("errors") or {}).keys()), "")
+        return (f"{sum(int(x['n_errors']) for x in failing)} failed executions in "
+                f"{len(failing)} groups, most in {most.get('key')}" + (f" ({top})" if top else ""))
     bits: list[str] = []
     g = group_of(summary, v)
     if g:
@@ -168,6 +185,8 @@ def fallback_cause(summary: Summary, v: VerdictRow) -> str:
         bits = plan_cause(p) + bits
     elif summary.get("plans"):
         bits.append("no plan captured for this group")
+    if not bits and v.get("reason"):
+        return str(v["reason"])  # e.g. the capacity search's own summary of its steps
     return "; ".join(bits) if bits else "no plan or row data to explain it"
 
 
@@ -226,7 +245,8 @@ def findings(summary: Summary) -> list[str]:
     undecided = [v for v in checks if v.get("verdict") == INCONCLUSIVE and not is_near_miss(v)]
     if undecided:
         kinds = Counter(_reason_kind(str(v.get("reason") or "")) for v in undecided)
-        phases = sorted({str(v.get("phase")) for v in undecided})
+        phases = sorted({"the whole run" if is_run_wide(v) else str(v.get("phase"))
+                         for v in undecided})
         text = "; ".join(f"{n}× {k}" for k, n in kinds.most_common(3))
         out.append(f"{len(undecided)} checks undecided ({text}) in "
                    + ", ".join(phases[:4]) + (" …" if len(phases) > 4 else "")
@@ -307,7 +327,7 @@ def _worst(checks: list[VerdictRow]) -> VerdictRow:
 def matrix(summary: Summary) -> Table | None:
     """Query × phase (variants side by side); a cell is the worst check's verdict with its
     estimate vs budget, and '+k' when the cell holds more checks."""
-    checks = list(summary.get("verdicts") or [])
+    checks = [v for v in summary.get("verdicts") or [] if not is_run_wide(v)]
     if not checks:
         return None
     phase_rank = {p.get("phase"): i for i, p in enumerate(summary.get("phases") or [])}
@@ -352,8 +372,29 @@ def matrix(summary: Summary) -> Table | None:
     return Table(headers, rows, cell_kinds=kinds, kind="matrix")
 
 
+def run_wide_lines(summary: Summary) -> list[str]:
+    """'Whole run (every query and phase pooled): ✅ PASS — error_rate 0% [0–0.16%] vs ≤ 1 %
+    over 2376 samples: exact 97.5 % upper bound within the budget (…)'."""
+    from ctxbench.report.content import verdict_estimate
+
+    out = []
+    for v in summary.get("verdicts") or []:
+        if not is_run_wide(v):
+            continue
+        verdict = str(v.get("verdict"))
+        limit = _num(v.get("threshold"))
+        threshold = (f"{limit * 100:g} %" if limit is not None and not v.get("unit")
+                     else f"{_fmt(limit)}{_unit(v)}")
+        out.append(f"Whole run (every query and phase pooled): {ICONS.get(verdict, '')} "
+                   f"{verdict} — {v.get('metric')} {verdict_estimate(v)} vs "
+                   f"{OP_TEXT.get(str(v.get('op')), '')} {threshold} over {v.get('n')} samples:"
+                   f" {v.get('reason')}.")
+    return out
+
+
 def first_screen(summary: Summary) -> list[Block]:
-    """Findings, then the matrix with its legend (the overall verdict line comes before)."""
+    """Findings, then the matrix with its legend, then the checks on the whole run (the overall
+    verdict line comes before)."""
     blocks: list[Block] = [Bullets(findings(summary), "findings")]
     table = matrix(summary)
     if table is not None:
@@ -362,4 +403,5 @@ def first_screen(summary: Summary) -> list[Block]:
                            "(ms, p95 unless named; +k = k more checks there). "
                            f"{ICONS[PASS]} pass, {ICONS[INCONCLUSIVE]} undecided, "
                            f"{ICONS[FAIL]} fail. Every check is listed below.", "note"))
+    blocks += [Para(line, "note") for line in run_wide_lines(summary)]
     return blocks

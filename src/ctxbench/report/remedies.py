@@ -60,7 +60,10 @@ def _p95(side: dict[str, Any] | None) -> str:
 
 
 def _verdict(side: dict[str, Any] | None) -> str:
-    return verdict_cell(side["verdict"]) if side and side.get("verdict") else "–"
+    if not side or not side.get("verdict"):
+        return "–"
+    metric = side.get("metric")
+    return verdict_cell(side["verdict"]) + (f" ({metric})" if metric and metric != "p95" else "")
 
 
 def _cost(e: dict[str, Any]) -> str:
