@@ -61,9 +61,15 @@ def test_hard_profile_is_far_from_real_embeddings(generated) -> None:
 def test_realistic_hnsw_recall_matches_the_real_model(generated, fresh_target) -> None:
     v = generated["realistic"]
     base, queries = calibration.holdout(len(v))
+    # pgvector draws each node's HNSW level from an unseeded random source, so recall differs
+    # from one index build to the next: at ef_search 10, ten builds here gave 0.9405-0.966
+    # (sd ~0.009), and a single build fell outside the +-0.03 tolerance about one time in
+    # three runs. The mean of three builds is what is compared (sd ~0.005).
+    builds = 3
     with fresh_target.connect(autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        recall = calibration.hnsw_recall(conn, v[base], v[queries])
+        runs = [calibration.hnsw_recall(conn, v[base], v[queries]) for _ in range(builds)]
+    recall = {ef: sum(r[ef] for r in runs) / builds for ef in runs[0]}
     ref = REF["real"][str(SCALE)]["recall"]
     tol = REF["tolerances"]["recall"]
     bad = _failures(recall, ref, {ef: tol for ef in ref})
