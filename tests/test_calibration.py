@@ -205,9 +205,13 @@ def test_compare_same_distribution_reports_no_change() -> None:
     # always answers "no significant change" passes the two checks above and fails this one)
     slowed = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha,
                             slowdown=2.0) for _ in range(10)]
-    found = sum(v == compare.SLOWER for run in slowed for v in run) / (10 * groups)
+    verdicts = [v for run in slowed for v in run]
+    found = verdicts.count(compare.SLOWER) / len(verdicts)
     print(f"compare, B 2x slower: {found:.3f} of groups called slower")
-    assert found >= 0.8, found
+    # seeded: 0.950 of the 120 groups measured here; a compare that misses a doubling in more
+    # than one group in ten, or that reads its direction backwards, fails
+    assert found >= 0.9, found
+    assert compare.FASTER not in verdicts, verdicts
     raw = [_compare_runs(rng, draw, groups=groups, n=30, threshold=0.0, alpha=alpha,
                          correct=False) for _ in range(runs)]
     fwer_raw = sum(any(v != compare.SAME for v in run) for run in raw) / runs
