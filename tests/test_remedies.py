@@ -14,7 +14,7 @@ import pytest
 
 from ctxbench.db import migrate as mig
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog, schema_variant_names
-from ctxbench.queries.incidents import FROM_JOINS, where_clause
+from ctxbench.queries.incidents import BUILDER_ONLY, FROM_JOINS, SKIP_PROBE_MAX, incident_dict, where_clause
 from ctxbench.queries.remedies import REMEDIES
 from ctxbench.queries.sampler import NOW_RELATIVE
 
@@ -347,13 +347,20 @@ JOIN resource_references rr ON rr.id = ah.resource_id
 GROUP BY 1, 2, 3"""
 
 
-def _day_counts(conn) -> dict[tuple, int]:
-    return {tuple(r[:3]): r[3] for r in conn.execute(
-        "SELECT namespace, alert_severity, day, n FROM list_day_counts WHERE n <> 0")}
+def _day_counts(conn) -> tuple[dict[tuple, int], dict[tuple, int]]:
+    """(list_day_counts, list_day_totals) without their zero rows."""
+    return ({tuple(r[:3]): r[3] for r in conn.execute(
+                "SELECT namespace, alert_severity, day, n FROM list_day_counts WHERE n <> 0")},
+            {tuple(r[:2]): r[2] for r in conn.execute(
+                "SELECT alert_severity, day, n FROM list_day_totals WHERE n <> 0")})
 
 
-def _recount(conn) -> dict[tuple, int]:
-    return {tuple(r[:3]): r[3] for r in conn.execute(RECOUNT)}
+def _recount(conn) -> tuple[dict[tuple, int], dict[tuple, int]]:
+    counts = {tuple(r[:3]): r[3] for r in conn.execute(RECOUNT)}
+    totals: dict[tuple, int] = {}
+    for (_, severity, day), n in counts.items():
+        totals[(severity, day)] = totals.get((severity, day), 0) + n
+    return counts, totals
 
 
 def _write_midnight_ties(conn, copy: int) -> str:
@@ -405,6 +412,15 @@ def _skip_param_sets(conn, sampler, midnight: str) -> list[dict]:
     return sets
 
 
+def _forced_namespace_tests(stmt) -> list[tuple[str, dict]]:
+    """skip's statement with the namespace tested by per-entry probes, then by the hash, for
+    every entry whatever the estimate."""
+    probe_test = f"<= {SKIP_PROBE_MAX} *"
+    assert probe_test in stmt.sql
+    return [(stmt.sql.replace(probe_test, f"<= {limit} *"), dict(stmt.args))
+            for limit in ("1e18", "0")]
+
+
 def test_skip_list_matches_stable_order_across_days_ties_and_past_the_end(setup):
     """`skip` returns exactly stable_order's page (every field, in order) on the sampler's
     sets and on pages built to start, end or straddle a UTC midnight (with timestamp ties
@@ -423,6 +439,10 @@ def test_skip_list_matches_stable_order_across_days_ties_and_past_the_end(setup)
                 want = q.run(conn, p, "stable_order")
                 assert q.run(conn, p, "skip") == want, p
                 nonempty += bool(want)
+                if p.get("namespace") is not None and not any(
+                        p.get(k) is not None for k in BUILDER_ONLY):  # both namespace tests
+                    for forced in _forced_namespace_tests(q.bind(p, "skip")):
+                        assert [incident_dict(r) for r in conn.execute(*forced)] == want, p
             ties = q.run(conn, {"limit": 100, "offset": 0, "start_time": midnight,
                                 "end_time": midnight}, "skip")
         finally:
@@ -480,9 +500,12 @@ def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target)
         seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
         shipped = objects(conn)
         mig.set_variants(conn, ["list_day_counts"])
-        assert conn.execute("SELECT sum(n) FROM list_day_counts").fetchone()[0] == \
-            conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0] > 0
+        traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
+        assert conn.execute("SELECT (SELECT sum(n) FROM list_day_counts), "
+                            "(SELECT sum(n) FROM list_day_totals)").fetchone() == (traces, traces)
+        assert traces > 0
         conn.execute("TRUNCATE resource_action_traces CASCADE")
-        assert conn.execute("SELECT count(*) FROM list_day_counts").fetchone()[0] == 0
+        assert conn.execute("SELECT (SELECT count(*) FROM list_day_counts) + "
+                            "(SELECT count(*) FROM list_day_totals)").fetchone()[0] == 0
         mig.set_variants(conn, [])
         assert objects(conn) == shipped

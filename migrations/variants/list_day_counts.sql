@@ -8,12 +8,14 @@
 -- session's TimeZone, and the list turns them back into UTC instants the same way.
 --
 -- Maintenance, as trace_daily/trace_rollup: statement-level AFTER triggers with transition
--- tables, so a COPY batch or a multi-row INSERT costs one grouped upsert, and a single-row
--- INSERT one one-row upsert (a row lock on today's row of its namespace and severity:
--- concurrent writers of the same namespace and severity serialize on it until commit). UPDATE
--- adds the net change only (new rows minus old rows, grouped): an UPDATE that changes none of
--- action_timestamp, alert_severity, action_history_id pays the grouping and writes nothing.
--- DELETE subtracts; TRUNCATE empties the counts. The namespace is looked up through
+-- tables, so a COPY batch or a multi-row INSERT costs two grouped upserts (list_day_counts
+-- and list_day_totals), and a single-row INSERT two one-row upserts: row locks on today's row
+-- of its namespace and severity and on today's total of its severity, so concurrent writers of
+-- the same severity serialize on that total until commit. UPDATE adds the net change only (new
+-- rows minus old rows, grouped): an UPDATE that changes none of action_timestamp,
+-- alert_severity, action_history_id pays the grouping and writes nothing. DELETE subtracts;
+-- TRUNCATE empties the counts. Two small indexes on resource_references and
+-- action_histories (one row per resource) cost their writers one index entry each. The namespace is looked up through
 -- action_histories → resource_references when the trace is written (the schema keeps it
 -- there); a resource whose history is deleted with ON DELETE CASCADE leaves its counts behind
 -- (delete its traces first), and a resource's namespace changed later is not followed.
@@ -26,6 +28,19 @@ CREATE TABLE list_day_counts (
     n              BIGINT NOT NULL,
     CONSTRAINT list_day_counts_key UNIQUE NULLS NOT DISTINCT (namespace, alert_severity, day)
 );
+
+-- The same counts over every namespace (a page without a namespace filter sums these: one row
+-- per day and severity, not one per namespace too).
+CREATE TABLE list_day_totals (
+    alert_severity VARCHAR(20) NOT NULL,
+    day            DATE NOT NULL,
+    n              BIGINT NOT NULL,
+    PRIMARY KEY (alert_severity, day)
+);
+-- A namespace's history ids as index-only scans, for the list's hashed namespace test (the
+-- shipped indexes need heap reads of both tables for it).
+CREATE INDEX idx_rr_namespace_id ON resource_references (namespace, id);
+CREATE INDEX idx_ah_resource_id_id ON action_histories (resource_id) INCLUDE (id);
 
 -- TG_OP picks the transition tables the firing trigger has: INSERT new_rows, DELETE
 -- old_rows, UPDATE both (net change). Upserts in key order (no deadlock between two
@@ -42,6 +57,12 @@ BEGIN
         GROUP BY 1, 2, 3
         ORDER BY 1, 2, 3
         ON CONFLICT ON CONSTRAINT list_day_counts_key DO UPDATE SET n = c.n + EXCLUDED.n;
+        INSERT INTO list_day_totals AS c
+        SELECT t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date, count(*)
+        FROM new_rows t
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        ON CONFLICT (alert_severity, day) DO UPDATE SET n = c.n + EXCLUDED.n;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO list_day_counts AS c
         SELECT rr.namespace, t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date,
@@ -52,6 +73,12 @@ BEGIN
         GROUP BY 1, 2, 3
         ORDER BY 1, 2, 3
         ON CONFLICT ON CONSTRAINT list_day_counts_key DO UPDATE SET n = c.n + EXCLUDED.n;
+        INSERT INTO list_day_totals AS c
+        SELECT t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date, -count(*)
+        FROM old_rows t
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        ON CONFLICT (alert_severity, day) DO UPDATE SET n = c.n + EXCLUDED.n;
     ELSE
         INSERT INTO list_day_counts AS c
         SELECT rr.namespace, t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date,
@@ -67,6 +94,15 @@ BEGIN
         HAVING sum(t.d) <> 0
         ORDER BY 1, 2, 3
         ON CONFLICT ON CONSTRAINT list_day_counts_key DO UPDATE SET n = c.n + EXCLUDED.n;
+        INSERT INTO list_day_totals AS c
+        SELECT t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date, sum(t.d)
+        FROM (SELECT alert_severity, action_timestamp, 1 AS d FROM new_rows
+              UNION ALL
+              SELECT alert_severity, action_timestamp, -1 FROM old_rows) t
+        GROUP BY 1, 2
+        HAVING sum(t.d) <> 0
+        ORDER BY 1, 2
+        ON CONFLICT (alert_severity, day) DO UPDATE SET n = c.n + EXCLUDED.n;
     END IF;
     RETURN NULL;
 END
@@ -74,7 +110,7 @@ $$;
 
 CREATE FUNCTION list_day_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE list_day_counts;
+    TRUNCATE list_day_counts, list_day_totals;
     RETURN NULL;
 END
 $$;
@@ -98,7 +134,9 @@ FROM resource_action_traces t
 JOIN action_histories ah ON ah.id = t.action_history_id
 JOIN resource_references rr ON rr.id = ah.resource_id
 GROUP BY 1, 2, 3;
-ANALYZE list_day_counts;
+INSERT INTO list_day_totals
+SELECT alert_severity, day, sum(n) FROM list_day_counts GROUP BY 1, 2;
+ANALYZE list_day_counts, list_day_totals, resource_references, action_histories;
 -- ctxbench:down
 DROP TRIGGER IF EXISTS list_day_counts_truncate ON resource_action_traces;
 DROP TRIGGER IF EXISTS list_day_counts_delete ON resource_action_traces;
@@ -106,4 +144,7 @@ DROP TRIGGER IF EXISTS list_day_counts_update ON resource_action_traces;
 DROP TRIGGER IF EXISTS list_day_counts_insert ON resource_action_traces;
 DROP FUNCTION IF EXISTS list_day_counts_truncate();
 DROP FUNCTION IF EXISTS list_day_counts_apply();
+DROP INDEX IF EXISTS idx_ah_resource_id_id;
+DROP INDEX IF EXISTS idx_rr_namespace_id;
+DROP TABLE IF EXISTS list_day_totals;
 DROP TABLE IF EXISTS list_day_counts;
