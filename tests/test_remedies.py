@@ -479,6 +479,31 @@ def test_day_counts_stay_exact_through_writes(setup):
                          " FROM resource_action_traces)")
             conn.execute("DELETE FROM resource_action_traces WHERE id % 7 = 0")
             assert _day_counts(conn) == _recount(conn)
+            # traces of a history first seen now: its namespace is recorded for the hash
+            cols = _trace_columns(conn)
+            history = conn.execute(
+                "WITH r AS (INSERT INTO resource_references (resource_uid, api_version, kind, "
+                "name, namespace) VALUES (gen_random_uuid()::text, 'v1', 'Pod', 'skip-new', "
+                "'skip-new-ns') RETURNING id) INSERT INTO action_histories (resource_id) "
+                "SELECT id FROM r RETURNING id").fetchone()[0]
+            exprs = ["id + 4000000000" if c == "id" else "action_id || '-newhist'"
+                     if c == "action_id" else str(history) if c == "action_history_id"
+                     else c for c in cols]
+            conn.execute(f"INSERT INTO resource_action_traces ({', '.join(cols)}) "
+                         f"SELECT {', '.join(exprs)} FROM resource_action_traces "
+                         "ORDER BY id LIMIT 7")
+            assert conn.execute(
+                "SELECT count(*) FROM resource_action_traces t "
+                "JOIN action_histories ah ON ah.id = t.action_history_id "
+                "JOIN resource_references rr ON rr.id = ah.resource_id "
+                "LEFT JOIN list_history_namespaces h ON h.action_history_id = ah.id "
+                "WHERE h.namespace IS DISTINCT FROM rr.namespace").fetchone()[0] == 0
+            new_ns = {"namespace": "skip-new-ns", "limit": 5, "offset": 2}
+            want = q.run(conn, new_ns, "stable_order")
+            assert len(want) == 5
+            for forced in _forced_namespace_tests(q.bind(new_ns, "skip")):
+                assert [incident_dict(r) for r in conn.execute(*forced)] == want
+            assert _day_counts(conn) == _recount(conn)
             for p in _skip_param_sets(conn, sampler, midnight)[::3]:
                 assert q.run(conn, p, "skip") == q.run(conn, p, "stable_order"), p
         finally:
@@ -506,6 +531,7 @@ def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target)
         assert traces > 0
         conn.execute("TRUNCATE resource_action_traces CASCADE")
         assert conn.execute("SELECT (SELECT count(*) FROM list_day_counts) + "
-                            "(SELECT count(*) FROM list_day_totals)").fetchone()[0] == 0
+                            "(SELECT count(*) FROM list_day_totals) + "
+                            "(SELECT count(*) FROM list_history_namespaces)").fetchone()[0] == 0
         mig.set_variants(conn, [])
         assert objects(conn) == shipped

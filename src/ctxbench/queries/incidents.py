@@ -128,7 +128,8 @@ ORDER BY rat.action_timestamp DESC, rat.id DESC"""
 # none: the page runs to the oldest trace). The walk is bounded to those days, and skips only
 # OFFSET minus the rows of the newer days. Past the end: no day, the bounds are NULL and
 # nothing is read. The namespace is tested per index entry through its history (a few entries)
-# or with a hashed subplan of that namespace's history ids (SKIP_PROBE below; inside a CASE
+# or with a hashed subplan of that namespace's history ids (list_history_namespaces, kept by
+# the same triggers as the counts; SKIP_PROBE below decides; inside a CASE
 # the planner keeps both as subplans, and the hash is built only if used); with no namespace
 # filter the page needs no join at all (every trace has exactly one history and one resource:
 # NOT NULL foreign keys).
@@ -180,9 +181,8 @@ SKIP_PAGE_FILTERS = (
           JOIN resource_references rr ON ah.resource_id = rr.id
           WHERE ah.id = rat.action_history_id) = %(namespace)s
       ELSE rat.action_history_id IN (
-          SELECT ah.id FROM action_histories ah
-          JOIN resource_references rr ON ah.resource_id = rr.id
-          WHERE rr.namespace = %(namespace)s) END"""),
+          SELECT h.action_history_id FROM list_history_namespaces h
+          WHERE h.namespace = %(namespace)s) END"""),
     ("severity", "rat.alert_severity = %(severity)s"),
 )
 
