@@ -49,9 +49,11 @@ CREATE TABLE trace_filter_cube (
     CONSTRAINT trace_filter_cube_key UNIQUE NULLS NOT DISTINCT
         (hc, hc_code, day, environment, alert_severity, execution_status)
 );
--- Per UTC hour, without a high-cardinality key: the whole hours of a range's first and last
+-- Per UTC hour, the slices '-' and 'n' (namespace): the whole hours of a range's first and last
 -- days (the partial hours at both ends come from the traces).
 CREATE TABLE trace_filter_hours (
+    hc               CHAR(1) NOT NULL CHECK (hc IN ('-', 'n')),
+    hc_code          INTEGER NOT NULL,
     hour             TIMESTAMPTZ NOT NULL,
     environment      VARCHAR(20),
     alert_severity   VARCHAR(20) NOT NULL,
@@ -64,7 +66,7 @@ CREATE TABLE trace_filter_hours (
     cluster_mask     BIGINT NOT NULL,
     type_mask        BIGINT NOT NULL,
     CONSTRAINT trace_filter_hours_key UNIQUE NULLS NOT DISTINCT
-        (hour, environment, alert_severity, execution_status)
+        (hc, hc_code, hour, environment, alert_severity, execution_status)
 );
 
 -- True while every code has a bit (the cube answers); false sends the query to the shipped
@@ -130,7 +132,7 @@ BEGIN
             cluster_mask = r.cluster_mask | EXCLUDED.cluster_mask,
             type_mask = r.type_mask | EXCLUDED.type_mask;
     INSERT INTO trace_filter_hours AS r
-    SELECT date_trunc('hour', t.action_timestamp, 'UTC'), t.environment,
+    SELECT k.hc, k.code, date_trunc('hour', t.action_timestamp, 'UTC'), t.environment,
            t.alert_severity, t.execution_status, count(*),
            count(*) FILTER (WHERE t.execution_status = 'completed'),
            coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms),
@@ -143,8 +145,10 @@ BEGIN
     LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
     LEFT JOIN trace_filter_codes cc ON cc.dim = 'c' AND cc.value = t.cluster_name
     LEFT JOIN trace_filter_codes ct ON ct.dim = 't' AND ct.value = t.action_type
-    GROUP BY 1, 2, 3, 4
-    ORDER BY 1, 2, 3, 4
+    CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', cn.code)) k (hc, code)
+    WHERE k.code IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4, 5, 6
     ON CONFLICT ON CONSTRAINT trace_filter_hours_key DO UPDATE
         SET n = r.n + EXCLUDED.n, n_completed = r.n_completed + EXCLUDED.n_completed,
             duration_sum = r.duration_sum + EXCLUDED.duration_sum,
@@ -196,16 +200,19 @@ BEGIN
     UPDATE trace_filter_hours r
     SET n = r.n - o.n, n_completed = r.n_completed - o.n_completed,
         duration_sum = r.duration_sum - o.duration_sum, duration_n = r.duration_n - o.duration_n
-    FROM (SELECT date_trunc('hour', t.action_timestamp, 'UTC') AS hour, t.environment,
-                 t.alert_severity, t.execution_status, count(*) AS n,
+    FROM (SELECT k.hc, k.code, date_trunc('hour', t.action_timestamp, 'UTC') AS hour,
+                 t.environment, t.alert_severity, t.execution_status, count(*) AS n,
                  count(*) FILTER (WHERE t.execution_status = 'completed') AS n_completed,
                  coalesce(sum(t.execution_duration_ms), 0) AS duration_sum,
                  count(t.execution_duration_ms) AS duration_n
           FROM cube_rows t
           JOIN action_histories ah ON ah.id = t.action_history_id
           JOIN resource_references rr ON rr.id = ah.resource_id
-          GROUP BY 1, 2, 3, 4) o
-    WHERE r.hour = o.hour AND r.environment IS NOT DISTINCT FROM o.environment
+          LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
+          CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', cn.code)) k (hc, code)
+          WHERE k.code IS NOT NULL
+          GROUP BY 1, 2, 3, 4, 5, 6) o
+    WHERE r.hc = o.hc AND r.hc_code = o.code AND r.hour = o.hour AND r.environment IS NOT DISTINCT FROM o.environment
       AND r.alert_severity = o.alert_severity
       AND r.execution_status IS NOT DISTINCT FROM o.execution_status;
     DELETE FROM trace_filter_cube r USING trace_filter_touched d
@@ -266,8 +273,8 @@ BEGIN
       AND r.execution_status IS NOT DISTINCT FROM m.execution_status;
     UPDATE trace_filter_hours r
     SET ns_mask = m.ns_mask, cluster_mask = m.cluster_mask, type_mask = m.type_mask
-    FROM (SELECT date_trunc('hour', t.action_timestamp, 'UTC') AS hour, t.environment,
-                 t.alert_severity, t.execution_status,
+    FROM (SELECT k.hc, k.code, date_trunc('hour', t.action_timestamp, 'UTC') AS hour,
+                 t.environment, t.alert_severity, t.execution_status,
                  bit_or(CASE WHEN t.ns_code < 64 THEN 1::bigint << t.ns_code ELSE 0 END)
                      AS ns_mask,
                  bit_or(CASE WHEN t.cluster_code < 64 THEN 1::bigint << t.cluster_code
@@ -275,8 +282,10 @@ BEGIN
                  bit_or(CASE WHEN t.type_code < 64 THEN 1::bigint << t.type_code ELSE 0 END)
                      AS type_mask
           FROM trace_filter_now t
-          GROUP BY 1, 2, 3, 4) m
-    WHERE r.hour = m.hour AND r.environment IS NOT DISTINCT FROM m.environment
+          CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', t.ns_code)) k (hc, code)
+          WHERE k.code IS NOT NULL
+          GROUP BY 1, 2, 3, 4, 5, 6) m
+    WHERE r.hc = m.hc AND r.hc_code = m.code AND r.hour = m.hour AND r.environment IS NOT DISTINCT FROM m.environment
       AND r.alert_severity = m.alert_severity
       AND r.execution_status IS NOT DISTINCT FROM m.execution_status;
     RETURN NULL;
@@ -344,15 +353,17 @@ CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', t.ns_code), ('c', t.cluster_co
 WHERE k.code IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6;
 INSERT INTO trace_filter_hours
-SELECT date_trunc('hour', t.action_timestamp, 'UTC'), t.environment, t.alert_severity,
-       t.execution_status, count(*),
+SELECT k.hc, k.code, date_trunc('hour', t.action_timestamp, 'UTC'), t.environment,
+       t.alert_severity, t.execution_status, count(*),
        count(*) FILTER (WHERE t.execution_status = 'completed'),
        coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms),
        bit_or(CASE WHEN t.ns_code < 64 THEN 1::bigint << t.ns_code ELSE 0 END),
        bit_or(CASE WHEN t.cluster_code < 64 THEN 1::bigint << t.cluster_code ELSE 0 END),
        bit_or(CASE WHEN t.type_code < 64 THEN 1::bigint << t.type_code ELSE 0 END)
 FROM trace_filter_fill_coded t
-GROUP BY 1, 2, 3, 4;
+CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', t.ns_code)) k (hc, code)
+WHERE k.code IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6;
 DROP TABLE trace_filter_fill_coded;
 DROP TABLE trace_filter_fill;
 ANALYZE trace_filter_codes, trace_filter_cube, trace_filter_hours;

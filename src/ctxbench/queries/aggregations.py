@@ -364,9 +364,7 @@ CUBE_LOW = (
     ("phase", "execution_status = %(phase)s"),
 )
 CUBE_HIGH = (  # filter key, slice, condition on the traces
-    ("namespace", "n", "action_history_id IN (SELECT ah.id FROM action_histories ah JOIN "
-                       "resource_references rr ON rr.id = ah.resource_id WHERE rr.namespace = "
-                       "%(namespace)s)"),
+    ("namespace", "n", ""),  # filtered on the traces' histories (hist.ns_code)
     ("cluster_name", "c", "cluster_name = %(cluster_name)s"),
     ("action_type", "t", "action_type = %(action_type)s"),
 )
@@ -391,8 +389,18 @@ _SUMS = """coalesce(sum(n), 0)::bigint AS n, coalesce(sum(n_completed), 0)::bigi
            coalesce(bit_or(ns_mask), 0) AS ns_mask,
            coalesce(bit_or(cluster_mask), 0) AS cluster_mask,
            coalesce(bit_or(type_mask), 0) AS type_mask"""
-FILTERED_CUBE_SQL = """WITH rows AS MATERIALIZED (
+FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
 {rows}
+), hist AS MATERIALIZED (
+    SELECT h.action_history_id,
+           (SELECT c.code FROM action_histories ah
+            JOIN resource_references rr ON rr.id = ah.resource_id
+            JOIN trace_filter_codes c ON c.dim = 'n' AND c.value = rr.namespace
+            WHERE ah.id = h.action_history_id) AS ns_code
+    FROM (SELECT DISTINCT action_history_id FROM raw) h
+), rows AS (
+    SELECT raw.*, hist.ns_code
+    FROM raw JOIN hist USING (action_history_id){ns_filter}
 ), parts AS (
     SELECT {sums}
     FROM trace_filter_cube
@@ -404,12 +412,7 @@ FILTERED_CUBE_SQL = """WITH rows AS MATERIALIZED (
     UNION ALL
     SELECT count(*), count(*) FILTER (WHERE execution_status = 'completed'),
            coalesce(sum(execution_duration_ms), 0)::bigint, count(execution_duration_ms),
-           (SELECT coalesce(bit_or(1::bigint << (
-                SELECT c.code FROM action_histories ah
-                JOIN resource_references rr ON rr.id = ah.resource_id
-                JOIN trace_filter_codes c ON c.dim = 'n' AND c.value = rr.namespace
-                WHERE ah.id = h.action_history_id)), 0)
-            FROM (SELECT DISTINCT action_history_id FROM rows) h),
+           coalesce(bit_or(1::bigint << ns_code), 0),
            coalesce(bit_or(1::bigint << (SELECT c.code FROM trace_filter_codes c
                                          WHERE c.dim = 'c' AND c.value = rows.cluster_name)), 0),
            coalesce(bit_or(1::bigint << (SELECT c.code FROM trace_filter_codes c
@@ -435,6 +438,8 @@ SELECT * FROM (
 {shipped}
 ) shipped
 WHERE NOT trace_filter_cube_fits()"""
+_NS_CODE = "code = (SELECT code FROM trace_filter_codes WHERE dim = 'n' AND value = %(namespace)s)"
+_NS_FILTER = f"\n    WHERE hist.ns_{_NS_CODE}"
 _ROWS_PART = """    SELECT action_history_id, cluster_name, action_type, execution_status,
            execution_duration_ms
     FROM resource_action_traces
@@ -461,8 +466,9 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     high = [(key, dim, cond) for key, dim, cond in CUBE_HIGH if p.get(key) is not None]
     if len(high) > 1 and not (has_start or has_end):  # the all-time rollup's index prefix
         return _render_filtered(filtered_aggregation.variants["rollup"], p)
+    hourly = len(high) == 0 or (len(high) == 1 and high[0][1] == "n")
     if len(high) > 1:  # no slice: the whole range from the traces
-        conds = low + [c for _, _, c in high]
+        conds = low + [c for _, _, c in high if c]
         if has_start:
             conds.append(f"action_timestamp >= {CUBE_START}")
         if has_end:
@@ -470,7 +476,13 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         rows = _ROWS_PART.replace("{where}", _and(conds))
         day_where, hour_where = ["FALSE"], ["FALSE"]
     else:
-        if high:
+        if high and high[0][1] == "n":  # the namespace slices of both cubes
+            day_where = ["hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+            edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
+            edge_end = _hour(CUBE_END)
+            hour_where = [*low, "hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+            row_filter = list(low)
+        elif high:
             key, dim, cond = high[0]
             day_where = [f"hc = '{dim}'", f"hc_code = (SELECT code FROM trace_filter_codes "
                                           f"WHERE dim = '{dim}' AND value = %({key})s)"]
@@ -478,12 +490,12 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
             edge_end = _midnight(_utc_day(CUBE_END))
             hour_where = ["FALSE"]
-            row_filter = [*low, cond]
+            row_filter = [*low, cond] if cond else list(low)
         else:
             day_where = ["hc = '-'", "hc_code = -1"]
             edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
             edge_end = _hour(CUBE_END)
-            hour_where = list(low)
+            hour_where = [*low, "hc = '-'", "hc_code = -1"]
             row_filter = list(low)
         day_where += low
         parts: list[list[str]] = []
@@ -493,7 +505,7 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             if has_end:
                 first.append(f"action_timestamp <= {CUBE_END}")
             parts.append(first)
-            if not high:
+            if hourly:
                 hour_where += [f"hour >= {edge_start}",
                                f"hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')}"]
         if has_end:
@@ -503,12 +515,15 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
                 last += [f"action_timestamp >= {CUBE_START}",
                          f"action_timestamp >= {edge_start}"]
             parts.append(last)
-        if not high and has_start and has_end:
+        if hourly and has_start and has_end:
             # the whole hours of S's day and of E's day, once each, none of the whole days
-            hour_where = [*list(low), f"hour >= {edge_start}", f"hour < {edge_end}", f"(hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')} " f"OR hour >= {_midnight(_utc_day(CUBE_END))})"]
-        elif not high and has_end:
+            hour_where = [*hour_where[:len(low) + 2],
+                          f"hour >= {edge_start}", f"hour < {edge_end}",
+                          f"(hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')} "
+                          f"OR hour >= {_midnight(_utc_day(CUBE_END))})"]
+        elif hourly and has_end:
             hour_where += [f"hour >= {_midnight(_utc_day(CUBE_END))}", f"hour < {edge_end}"]
-        elif not high and not has_start:
+        elif hourly and not has_start:
             hour_where = ["FALSE"]
         rows = "\n    UNION ALL\n".join(
             _ROWS_PART.replace("{where}", _and(conds + row_filter)) for conds in parts) \
@@ -516,7 +531,8 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     shipped, _ = _render_filtered(filtered_aggregation.variants["as_shipped"], p)
     sql = (FILTERED_CUBE_SQL.replace("{rows}", rows).replace("{sums}", _SUMS)
            .replace("{day_where}", _and(day_where)).replace("{hour_where}", _and(hour_where))
-           .replace("{shipped}", shipped))
+           .replace("{shipped}", shipped)
+           .replace("{ns_filter}", _NS_FILTER if p.get("namespace") is not None else ""))
     return sql, args
 
 
