@@ -1,26 +1,37 @@
--- ctxbench schema variant (remedy): an exact, trigger-maintained per-day cube for the filtered
--- aggregation (AggregateWithFilters) whose filters are environment, severity and/or phase
--- (execution_status), with or without a time range.
--- The answer needs three distinct counts (namespaces, clusters, action types). A cube keyed by
--- every filter dimension does not compress (40 namespaces × 10 clusters × 4 environments × 3
--- severities × 20 types × 5 statuses per day is more cells than a day has traces), so this
--- cube keeps only the low-cardinality keys (UTC day, environment, severity, status: tens of
--- rows a day) and carries the high-cardinality ones as bitmasks: bit k of ns_mask is set when
--- a trace of the cell has the namespace whose code (trace_filter_codes) is k. The distinct
--- count of a union of cells is the number of bits set in the OR of their masks. Codes are
--- 0–63 (a bigint); a value coded 64 or more has no bit, and the query falls back to the
--- shipped statement whenever trace_filter_codes holds such a code (trace_filter_cube_fits()).
--- NULL namespaces/clusters get no code (COUNT(DISTINCT) ignores NULLs).
+-- ctxbench schema variant (remedy): exact, trigger-maintained cubes for the filtered aggregation
+-- (AggregateWithFilters: COUNT(*), three COUNT(DISTINCT)s, success rate and mean duration under
+-- optional equality filters and an optional action_timestamp range).
+-- Why cubes with bitmasks: the answer needs distinct counts of namespaces, clusters and action
+-- types. A cube keyed by every filter dimension does not compress (40 namespaces × 10 clusters
+-- × 4 environments × 3 severities × 20 types × 5 statuses per day is more cells than a day has
+-- traces), and distinct counts do not add up across cells. So a cell carries the distinct
+-- values as bitmasks: bit k of ns_mask is set when a trace of the cell has the namespace coded
+-- k (trace_filter_codes); the distinct count of a union of cells is bit_count of the OR of
+-- their masks. Codes are 0–63 (a bigint); a value coded 64 or more has no bit, and the query
+-- runs the shipped statement instead whenever such a code exists (trace_filter_cube_fits()).
+-- NULL values get no code (COUNT(DISTINCT) ignores NULLs).
+--
+-- Three tables, each read through an index prefix so a query reads only its filters' cells:
+-- trace_filter_cube  per UTC day: slice '-' keyed by (environment, severity, status) (≈ 65 rows
+--                    a day), slices 'n'/'c'/'t' additionally keyed by one namespace / cluster /
+--                    action type code (for a query filtered on that one of them);
+-- trace_filter_hours per UTC hour, slices '-' and 'n': the whole hours of a range's first and
+--                    last days, so only the partial hours at both ends are read from the traces;
+-- trace_filter_combo per UTC day and combination of the three codes (nearly a row per trace):
+--                    for a query filtered on two or three of them (it reads only their rows).
 --
 -- Maintenance: statement-level AFTER triggers with transition tables. INSERT (COPY batch,
 -- multi-row or single-row): codes for values never seen (an advisory lock serializes that rare
--- step), then one grouped upsert that adds the counts and ORs the masks. An OR cannot be
--- undone, so DELETE and UPDATE subtract the counts and recompute the masks of the cells they
--- touched from the traces of that day (one index range scan of a UTC day per touched cell:
--- UPDATE/DELETE pay a day's scan, INSERT does not). TRUNCATE empties the cube. The namespace is
--- looked up through action_histories → resource_references when the trace is written (a
--- resource whose history is deleted with ON DELETE CASCADE leaves its bits behind). Staleness:
--- none (same transaction). Writes that go to a partition directly are not seen.
+-- step), then one grouped upsert per table that adds the counts and ORs the masks (a trace
+-- touches 4 + 2 + 1 cells). An OR cannot be undone, so DELETE and the old side of UPDATE
+-- subtract the counts, delete cells left empty, and recompute the masks of the cells of every
+-- touched (UTC day, environment, severity, status) from the traces of that day: UPDATE and
+-- DELETE pay a day's index range scan per touched combination, INSERT does not. Every UPDATE
+-- pays this, even one that changes no column the cubes use (no column list is allowed on
+-- triggers with transition tables). TRUNCATE empties the cubes. The namespace is looked up
+-- through action_histories → resource_references when the trace is written (a resource whose
+-- history is deleted with ON DELETE CASCADE leaves its counts behind). Staleness: none (same
+-- transaction). Writes that go to a partition directly are not seen.
 CREATE TABLE trace_filter_codes (
     dim   CHAR(1) NOT NULL CHECK (dim IN ('n', 'c', 't')),  -- namespace, cluster, action type
     value VARCHAR(100) NOT NULL,
@@ -68,6 +79,28 @@ CREATE TABLE trace_filter_hours (
     CONSTRAINT trace_filter_hours_key UNIQUE NULLS NOT DISTINCT
         (hc, hc_code, hour, environment, alert_severity, execution_status)
 );
+
+-- Per UTC day and every combination of namespace, cluster and action type code (NULL for a
+-- NULL value), environment, severity and status: for a query filtered on two or three of the
+-- high-cardinality dimensions (nearly a row per trace, but such a query reads only the rows of
+-- its two or three values, through one of the three indexes).
+CREATE TABLE trace_filter_combo (
+    day              DATE NOT NULL,
+    ns_code          INTEGER,
+    cluster_code     INTEGER,
+    type_code        INTEGER,
+    environment      VARCHAR(20),
+    alert_severity   VARCHAR(20) NOT NULL,
+    execution_status VARCHAR(20),
+    n                BIGINT NOT NULL,
+    n_completed      BIGINT NOT NULL,
+    duration_sum     BIGINT NOT NULL,
+    duration_n       BIGINT NOT NULL,
+    CONSTRAINT trace_filter_combo_key UNIQUE NULLS NOT DISTINCT
+        (ns_code, cluster_code, type_code, day, environment, alert_severity, execution_status)
+);
+CREATE INDEX trace_filter_combo_nt ON trace_filter_combo (ns_code, type_code, day);
+CREATE INDEX trace_filter_combo_ct ON trace_filter_combo (cluster_code, type_code, day);
 
 -- True while every code has a bit (the cube answers); false sends the query to the shipped
 -- statement. PARALLEL UNSAFE, as trace_daily_utc_session(): no parallel plan for the fallback.
@@ -156,6 +189,23 @@ BEGIN
             ns_mask = r.ns_mask | EXCLUDED.ns_mask,
             cluster_mask = r.cluster_mask | EXCLUDED.cluster_mask,
             type_mask = r.type_mask | EXCLUDED.type_mask;
+    INSERT INTO trace_filter_combo AS r
+    SELECT (t.action_timestamp AT TIME ZONE 'UTC')::date, cn.code, cc.code, ct.code,
+           t.environment, t.alert_severity, t.execution_status, count(*),
+           count(*) FILTER (WHERE t.execution_status = 'completed'),
+           coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms)
+    FROM cube_rows t
+    JOIN action_histories ah ON ah.id = t.action_history_id
+    JOIN resource_references rr ON rr.id = ah.resource_id
+    LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
+    LEFT JOIN trace_filter_codes cc ON cc.dim = 'c' AND cc.value = t.cluster_name
+    LEFT JOIN trace_filter_codes ct ON ct.dim = 't' AND ct.value = t.action_type
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ORDER BY 2, 3, 4, 1, 5, 6, 7
+    ON CONFLICT ON CONSTRAINT trace_filter_combo_key DO UPDATE
+        SET n = r.n + EXCLUDED.n, n_completed = r.n_completed + EXCLUDED.n_completed,
+            duration_sum = r.duration_sum + EXCLUDED.duration_sum,
+            duration_n = r.duration_n + EXCLUDED.duration_n;
     RETURN NULL;
 END
 $$;
@@ -222,6 +272,33 @@ BEGIN
     DELETE FROM trace_filter_hours r USING trace_filter_touched d
     WHERE r.n = 0 AND (r.hour AT TIME ZONE 'UTC')::date = d.day
       AND r.environment IS NOT DISTINCT FROM d.environment
+      AND r.alert_severity = d.alert_severity
+      AND r.execution_status IS NOT DISTINCT FROM d.execution_status;
+
+    UPDATE trace_filter_combo r
+    SET n = r.n - o.n, n_completed = r.n_completed - o.n_completed,
+        duration_sum = r.duration_sum - o.duration_sum, duration_n = r.duration_n - o.duration_n
+    FROM (SELECT (t.action_timestamp AT TIME ZONE 'UTC')::date AS day, cn.code AS ns_code,
+                 cc.code AS cluster_code, ct.code AS type_code, t.environment,
+                 t.alert_severity, t.execution_status, count(*) AS n,
+                 count(*) FILTER (WHERE t.execution_status = 'completed') AS n_completed,
+                 coalesce(sum(t.execution_duration_ms), 0) AS duration_sum,
+                 count(t.execution_duration_ms) AS duration_n
+          FROM cube_rows t
+          JOIN action_histories ah ON ah.id = t.action_history_id
+          JOIN resource_references rr ON rr.id = ah.resource_id
+          LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
+          LEFT JOIN trace_filter_codes cc ON cc.dim = 'c' AND cc.value = t.cluster_name
+          LEFT JOIN trace_filter_codes ct ON ct.dim = 't' AND ct.value = t.action_type
+          GROUP BY 1, 2, 3, 4, 5, 6, 7) o
+    WHERE r.ns_code IS NOT DISTINCT FROM o.ns_code
+      AND r.cluster_code IS NOT DISTINCT FROM o.cluster_code
+      AND r.type_code IS NOT DISTINCT FROM o.type_code AND r.day = o.day
+      AND r.environment IS NOT DISTINCT FROM o.environment
+      AND r.alert_severity = o.alert_severity
+      AND r.execution_status IS NOT DISTINCT FROM o.execution_status;
+    DELETE FROM trace_filter_combo r USING trace_filter_touched d
+    WHERE r.n = 0 AND r.day = d.day AND r.environment IS NOT DISTINCT FROM d.environment
       AND r.alert_severity = d.alert_severity
       AND r.execution_status IS NOT DISTINCT FROM d.execution_status;
 
@@ -294,7 +371,7 @@ $$;
 
 CREATE FUNCTION trace_filter_cube_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE trace_filter_cube, trace_filter_hours;
+    TRUNCATE trace_filter_cube, trace_filter_hours, trace_filter_combo;
     RETURN NULL;
 END
 $$;
@@ -364,9 +441,16 @@ FROM trace_filter_fill_coded t
 CROSS JOIN LATERAL (VALUES ('-'::char, -1), ('n', t.ns_code)) k (hc, code)
 WHERE k.code IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO trace_filter_combo
+SELECT (t.action_timestamp AT TIME ZONE 'UTC')::date, t.ns_code, t.cluster_code, t.type_code,
+       t.environment, t.alert_severity, t.execution_status, count(*),
+       count(*) FILTER (WHERE t.execution_status = 'completed'),
+       coalesce(sum(t.execution_duration_ms), 0), count(t.execution_duration_ms)
+FROM trace_filter_fill_coded t
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
 DROP TABLE trace_filter_fill_coded;
 DROP TABLE trace_filter_fill;
-ANALYZE trace_filter_codes, trace_filter_cube, trace_filter_hours;
+ANALYZE trace_filter_codes, trace_filter_cube, trace_filter_hours, trace_filter_combo;
 -- ctxbench:down
 DROP TRIGGER IF EXISTS trace_filter_cube_truncate ON resource_action_traces;
 DROP TRIGGER IF EXISTS trace_filter_cube_delete ON resource_action_traces;
@@ -378,6 +462,7 @@ DROP FUNCTION IF EXISTS trace_filter_cube_remove();
 DROP FUNCTION IF EXISTS trace_filter_cube_add();
 DROP FUNCTION IF EXISTS trace_filter_code_new(char[], text[]);
 DROP FUNCTION IF EXISTS trace_filter_cube_fits();
+DROP TABLE IF EXISTS trace_filter_combo;
 DROP TABLE IF EXISTS trace_filter_hours;
 DROP TABLE IF EXISTS trace_filter_cube;
 DROP TABLE IF EXISTS trace_filter_codes;

@@ -389,6 +389,15 @@ _SUMS = """coalesce(sum(n), 0)::bigint AS n, coalesce(sum(n_completed), 0)::bigi
            coalesce(bit_or(ns_mask), 0) AS ns_mask,
            coalesce(bit_or(cluster_mask), 0) AS cluster_mask,
            coalesce(bit_or(type_mask), 0) AS type_mask"""
+_COMBO_SUMS = """coalesce(sum(n), 0)::bigint AS n,
+           coalesce(sum(n_completed), 0)::bigint AS n_completed,
+           coalesce(sum(duration_sum), 0)::bigint AS duration_sum,
+           coalesce(sum(duration_n), 0)::bigint AS duration_n,
+           coalesce(bit_or(1::bigint << ns_code), 0) AS ns_mask,
+           coalesce(bit_or(1::bigint << cluster_code), 0) AS cluster_mask,
+           coalesce(bit_or(1::bigint << type_code), 0) AS type_mask"""
+COMBO_CODES = {"namespace": ("ns_code", "n"), "cluster_name": ("cluster_code", "c"),
+               "action_type": ("type_code", "t")}
 FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
 {rows}
 ), hist AS MATERIALIZED (
@@ -402,8 +411,8 @@ FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
     SELECT raw.*, hist.ns_code
     FROM raw JOIN hist USING (action_history_id){ns_filter}
 ), parts AS (
-    SELECT {sums}
-    FROM trace_filter_cube
+    SELECT {day_sums}
+    FROM {day_table}
     WHERE {day_where}
     UNION ALL
     SELECT {sums}
@@ -467,69 +476,71 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if len(high) > 1 and not (has_start or has_end):  # the all-time rollup's index prefix
         return _render_filtered(filtered_aggregation.variants["rollup"], p)
     hourly = len(high) == 0 or (len(high) == 1 and high[0][1] == "n")
-    if len(high) > 1:  # no slice: the whole range from the traces
-        conds = low + [c for _, _, c in high if c]
-        if has_start:
-            conds.append(f"action_timestamp >= {CUBE_START}")
-        if has_end:
-            conds.append(f"action_timestamp <= {CUBE_END}")
-        rows = _ROWS_PART.replace("{where}", _and(conds))
-        day_where, hour_where = ["FALSE"], ["FALSE"]
+    day_table, day_sums = "trace_filter_cube", _SUMS
+    if len(high) > 1:  # the combination table: whole days; the partial days from the traces
+        day_table, day_sums = "trace_filter_combo", _COMBO_SUMS
+        day_where = [f"{COMBO_CODES[key][0]} = (SELECT code FROM trace_filter_codes WHERE "
+                     f"dim = '{COMBO_CODES[key][1]}' AND value = %({key})s)"
+                     for key, _, _ in high]
+        edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
+        edge_end = _midnight(_utc_day(CUBE_END))
+        hour_where = ["FALSE"]
+        row_filter = low + [c for _, _, c in high if c]
+    elif high and high[0][1] == "n":  # the namespace slices of both cubes
+        day_where = ["hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+        edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
+        edge_end = _hour(CUBE_END)
+        hour_where = [*low, "hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+        row_filter = list(low)
+    elif high:
+        key, dim, cond = high[0]
+        day_where = [f"hc = '{dim}'", f"hc_code = (SELECT code FROM trace_filter_codes "
+                                      f"WHERE dim = '{dim}' AND value = %({key})s)"]
+        # whole days only; the traces of the first and last (partial) days
+        edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
+        edge_end = _midnight(_utc_day(CUBE_END))
+        hour_where = ["FALSE"]
+        row_filter = [*low, cond] if cond else list(low)
     else:
-        if high and high[0][1] == "n":  # the namespace slices of both cubes
-            day_where = ["hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
-            edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
-            edge_end = _hour(CUBE_END)
-            hour_where = [*low, "hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
-            row_filter = list(low)
-        elif high:
-            key, dim, cond = high[0]
-            day_where = [f"hc = '{dim}'", f"hc_code = (SELECT code FROM trace_filter_codes "
-                                          f"WHERE dim = '{dim}' AND value = %({key})s)"]
-            # whole days only; the traces of the first and last (partial) days
-            edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
-            edge_end = _midnight(_utc_day(CUBE_END))
-            hour_where = ["FALSE"]
-            row_filter = [*low, cond] if cond else list(low)
-        else:
-            day_where = ["hc = '-'", "hc_code = -1"]
-            edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
-            edge_end = _hour(CUBE_END)
-            hour_where = [*low, "hc = '-'", "hc_code = -1"]
-            row_filter = list(low)
-        day_where += low
-        parts: list[list[str]] = []
-        if has_start:
-            day_where.append(f"day > {_utc_day(CUBE_START)}")
-            first = [f"action_timestamp >= {CUBE_START}", f"action_timestamp < {edge_start}"]
-            if has_end:
-                first.append(f"action_timestamp <= {CUBE_END}")
-            parts.append(first)
-            if hourly:
-                hour_where += [f"hour >= {edge_start}",
-                               f"hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')}"]
+        day_where = ["hc = '-'", "hc_code = -1"]
+        edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
+        edge_end = _hour(CUBE_END)
+        hour_where = [*low, "hc = '-'", "hc_code = -1"]
+        row_filter = list(low)
+    day_where += low
+    parts: list[list[str]] = []
+    if has_start:
+        day_where.append(f"day > {_utc_day(CUBE_START)}")
+        first = [f"action_timestamp >= {CUBE_START}", f"action_timestamp < {edge_start}"]
         if has_end:
-            day_where.append(f"day < {_utc_day(CUBE_END)}")
-            last = [f"action_timestamp >= {edge_end}", f"action_timestamp <= {CUBE_END}"]
-            if has_start:
-                last += [f"action_timestamp >= {CUBE_START}",
-                         f"action_timestamp >= {edge_start}"]
-            parts.append(last)
-        if hourly and has_start and has_end:
-            # the whole hours of S's day and of E's day, once each, none of the whole days
-            hour_where = [*hour_where[:len(low) + 2],
-                          f"hour >= {edge_start}", f"hour < {edge_end}",
-                          f"(hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')} "
-                          f"OR hour >= {_midnight(_utc_day(CUBE_END))})"]
-        elif hourly and has_end:
-            hour_where += [f"hour >= {_midnight(_utc_day(CUBE_END))}", f"hour < {edge_end}"]
-        elif hourly and not has_start:
-            hour_where = ["FALSE"]
-        rows = "\n    UNION ALL\n".join(
-            _ROWS_PART.replace("{where}", _and(conds + row_filter)) for conds in parts) \
-            or _ROWS_PART.replace("{where}", "FALSE")
+            first.append(f"action_timestamp <= {CUBE_END}")
+        parts.append(first)
+        if hourly:
+            hour_where += [f"hour >= {edge_start}",
+                           f"hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')}"]
+    if has_end:
+        day_where.append(f"day < {_utc_day(CUBE_END)}")
+        last = [f"action_timestamp >= {edge_end}", f"action_timestamp <= {CUBE_END}"]
+        if has_start:
+            last += [f"action_timestamp >= {CUBE_START}",
+                     f"action_timestamp >= {edge_start}"]
+        parts.append(last)
+    if hourly and has_start and has_end:
+        # the whole hours of S's day and of E's day, once each, none of the whole days
+        hour_where = [*hour_where[:len(low) + 2],
+                      f"hour >= {edge_start}", f"hour < {edge_end}",
+                      f"(hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')} "
+                      f"OR hour >= {_midnight(_utc_day(CUBE_END))})"]
+    elif hourly and has_end:
+        hour_where += [f"hour >= {_midnight(_utc_day(CUBE_END))}", f"hour < {edge_end}"]
+    elif hourly and not has_start:
+        hour_where = ["FALSE"]
+    rows = "\n    UNION ALL\n".join(
+        _ROWS_PART.replace("{where}", _and(conds + row_filter)) for conds in parts) \
+        or _ROWS_PART.replace("{where}", "FALSE")
     shipped, _ = _render_filtered(filtered_aggregation.variants["as_shipped"], p)
     sql = (FILTERED_CUBE_SQL.replace("{rows}", rows).replace("{sums}", _SUMS)
+           .replace("{day_sums}", day_sums).replace("{day_table}", day_table)
            .replace("{day_where}", _and(day_where)).replace("{hour_where}", _and(hour_where))
            .replace("{shipped}", shipped)
            .replace("{ns_filter}", _NS_FILTER if p.get("namespace") is not None else ""))
@@ -599,16 +610,17 @@ filtered_aggregation = Query(
             schema_variant="trace_rollup+window_covering"),
         "cube": Variant(
             "cube", FILTERED_CUBE_SQL,
-            "Filters among environment, severity and phase (with or without a time range): "
-            "the filter_cube schema variant's per-day cube (UTC day × environment × severity "
-            "× status; the distinct namespaces, clusters and action types as bitmasks of "
-            "coded values, OR-ed and counted with bit_count) for every whole UTC day in the "
-            "range, index-only range scans of window_covering's (action_timestamp) index for "
-            "the partial first and last days. With a namespace, cluster or action type "
-            "filter: the rollup variant's path (trace_rollup, or the shipped statement on "
-            "window_covering with a time range). When a dimension has more than 64 values "
-            "the shipped statement runs (one-time filter). Same answer (the mean duration to "
-            "numeric precision).",
+            "The filter_cube schema variant's exact, trigger-maintained cubes: cells of counts "
+            "with the distinct namespaces, clusters and action types as bitmasks of coded "
+            "values (OR-ed, counted with bit_count). Every whole UTC day of the range from the "
+            "day cube (its slice for the one namespace / cluster / action type filtered, or "
+            "the combination table for two or three), the whole hours of the first and last "
+            "days from the hour cube (no high-cardinality filter, or a namespace), the rest "
+            "from index-only range scans of window_covering's (action_timestamp) index, each "
+            "trace's namespace code looked up once per history. Two or more of namespace, "
+            "cluster and action type without a time range: the rollup variant's path. When a "
+            "dimension has more than 64 values the shipped statement runs (one-time filter). "
+            "Same answer (the mean duration to numeric precision).",
             schema_variant="trace_rollup+window_covering+filter_cube"),
     },
     _validate=_validate_filtered,
