@@ -407,7 +407,7 @@ FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
             JOIN trace_filter_codes c ON c.dim = 'n' AND c.value = rr.namespace
             WHERE ah.id = h.action_history_id) AS ns_code
     FROM (SELECT DISTINCT action_history_id FROM raw) h
-), rows AS (
+), rows AS MATERIALIZED (
     SELECT raw.*, hist.ns_code
     FROM raw JOIN hist USING (action_history_id){ns_filter}
 ), parts AS (
@@ -422,10 +422,10 @@ FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
     SELECT count(*), count(*) FILTER (WHERE execution_status = 'completed'),
            coalesce(sum(execution_duration_ms), 0)::bigint, count(execution_duration_ms),
            coalesce(bit_or(1::bigint << ns_code), 0),
-           coalesce(bit_or(1::bigint << (SELECT c.code FROM trace_filter_codes c
-                                         WHERE c.dim = 'c' AND c.value = rows.cluster_name)), 0),
-           coalesce(bit_or(1::bigint << (SELECT c.code FROM trace_filter_codes c
-                                         WHERE c.dim = 't' AND c.value = rows.action_type)), 0)
+           (SELECT coalesce(bit_or(1::bigint << c.code), 0) FROM trace_filter_codes c
+            WHERE c.dim = 'c' AND c.value IN (SELECT cluster_name FROM rows)),
+           (SELECT coalesce(bit_or(1::bigint << c.code), 0) FROM trace_filter_codes c
+            WHERE c.dim = 't' AND c.value IN (SELECT action_type FROM rows))
     FROM rows
 ), total AS (
     SELECT sum(n)::bigint AS n, sum(n_completed)::bigint AS n_completed,
