@@ -19,6 +19,8 @@
 --                    last days, so only the partial hours at both ends are read from the traces;
 -- trace_filter_combo per UTC day and combination of the three codes (nearly a row per trace):
 --                    for a query filtered on two or three of them (it reads only their rows).
+-- The few traces a query reads from the table (partial hours or days) get their namespace code
+-- from trace_filter_histories (one probe per history; set when a trace of it is written).
 --
 -- Maintenance: statement-level AFTER triggers with transition tables. INSERT (COPY batch,
 -- multi-row or single-row): codes for values never seen (an advisory lock serializes that rare
@@ -102,6 +104,14 @@ CREATE TABLE trace_filter_combo (
 CREATE INDEX trace_filter_combo_nt ON trace_filter_combo (ns_code, type_code, day);
 CREATE INDEX trace_filter_combo_ct ON trace_filter_combo (cluster_code, type_code, day);
 
+-- Each history's namespace code as of its latest trace written (what the cubes counted it
+-- under): the query reads the namespace of the few traces it takes from the table here, one
+-- probe per history instead of action_histories → resource_references → trace_filter_codes.
+CREATE TABLE trace_filter_histories (
+    action_history_id BIGINT PRIMARY KEY,
+    ns_code           INTEGER
+);
+
 -- True while every code has a bit (the cube answers); false sends the query to the shipped
 -- statement. PARALLEL UNSAFE, as trace_daily_utc_session(): no parallel plan for the fallback.
 CREATE FUNCTION trace_filter_cube_fits() RETURNS boolean
@@ -138,6 +148,15 @@ BEGIN
           WHERE rr.namespace IS NOT NULL
           UNION SELECT 'c', t.cluster_name FROM cube_rows t WHERE t.cluster_name IS NOT NULL
           UNION SELECT 't', t.action_type FROM cube_rows t) x;
+    INSERT INTO trace_filter_histories AS r
+    SELECT DISTINCT ON (ah.id) ah.id, cn.code
+    FROM cube_rows t
+    JOIN action_histories ah ON ah.id = t.action_history_id
+    JOIN resource_references rr ON rr.id = ah.resource_id
+    LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
+    ORDER BY ah.id
+    ON CONFLICT (action_history_id) DO UPDATE SET ns_code = EXCLUDED.ns_code
+        WHERE r.ns_code IS DISTINCT FROM EXCLUDED.ns_code;
     INSERT INTO trace_filter_cube AS r
     SELECT k.hc, k.code, (t.action_timestamp AT TIME ZONE 'UTC')::date, t.environment,
            t.alert_severity, t.execution_status, count(*),
@@ -371,7 +390,7 @@ $$;
 
 CREATE FUNCTION trace_filter_cube_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE trace_filter_cube, trace_filter_hours, trace_filter_combo;
+    TRUNCATE trace_filter_cube, trace_filter_hours, trace_filter_combo, trace_filter_histories;
     RETURN NULL;
 END
 $$;
@@ -408,6 +427,12 @@ FROM (SELECT DISTINCT 'n'::char AS d, namespace::text AS v FROM trace_filter_fil
       WHERE namespace IS NOT NULL
       UNION SELECT 'c', cluster_name FROM trace_filter_fill WHERE cluster_name IS NOT NULL
       UNION SELECT 't', action_type FROM trace_filter_fill WHERE action_type IS NOT NULL) x;
+INSERT INTO trace_filter_histories
+SELECT ah.id, cn.code
+FROM action_histories ah
+JOIN resource_references rr ON rr.id = ah.resource_id
+LEFT JOIN trace_filter_codes cn ON cn.dim = 'n' AND cn.value = rr.namespace
+WHERE EXISTS (SELECT 1 FROM resource_action_traces t WHERE t.action_history_id = ah.id);
 CREATE TEMP TABLE trace_filter_fill_coded AS
 SELECT t.action_timestamp, t.environment, t.alert_severity, t.execution_status,
        t.execution_duration_ms, cn.code AS ns_code, cc.code AS cluster_code,
@@ -450,7 +475,8 @@ FROM trace_filter_fill_coded t
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 DROP TABLE trace_filter_fill_coded;
 DROP TABLE trace_filter_fill;
-ANALYZE trace_filter_codes, trace_filter_cube, trace_filter_hours, trace_filter_combo;
+ANALYZE trace_filter_codes, trace_filter_histories, trace_filter_cube, trace_filter_hours,
+        trace_filter_combo;
 -- ctxbench:down
 DROP TRIGGER IF EXISTS trace_filter_cube_truncate ON resource_action_traces;
 DROP TRIGGER IF EXISTS trace_filter_cube_delete ON resource_action_traces;
@@ -462,6 +488,7 @@ DROP FUNCTION IF EXISTS trace_filter_cube_remove();
 DROP FUNCTION IF EXISTS trace_filter_cube_add();
 DROP FUNCTION IF EXISTS trace_filter_code_new(char[], text[]);
 DROP FUNCTION IF EXISTS trace_filter_cube_fits();
+DROP TABLE IF EXISTS trace_filter_histories;
 DROP TABLE IF EXISTS trace_filter_combo;
 DROP TABLE IF EXISTS trace_filter_hours;
 DROP TABLE IF EXISTS trace_filter_cube;

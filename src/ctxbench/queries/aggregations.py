@@ -402,10 +402,8 @@ FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
 {rows}
 ), hist AS MATERIALIZED (
     SELECT h.action_history_id,
-           (SELECT c.code FROM action_histories ah
-            JOIN resource_references rr ON rr.id = ah.resource_id
-            JOIN trace_filter_codes c ON c.dim = 'n' AND c.value = rr.namespace
-            WHERE ah.id = h.action_history_id) AS ns_code
+           (SELECT m.ns_code FROM trace_filter_histories m
+            WHERE m.action_history_id = h.action_history_id) AS ns_code
     FROM (SELECT DISTINCT action_history_id FROM raw) h
 ), rows AS MATERIALIZED (
     SELECT raw.*, hist.ns_code
