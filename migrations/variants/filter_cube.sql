@@ -119,6 +119,39 @@ CREATE FUNCTION trace_filter_cube_fits() RETURNS boolean
     SELECT NOT EXISTS (SELECT 1 FROM trace_filter_codes WHERE code >= 64)
 $$;
 
+-- The shipped statement, for when the cube cannot answer (a code beyond the masks' 64 bits).
+-- A PL/pgSQL function so that the cube's statement does not plan it (planning the 3-table join
+-- over every partition, cold, is what the cube avoids): a NULL argument means "no filter", as
+-- the service leaves the condition out.
+CREATE FUNCTION trace_filter_shipped(
+    p_namespace text, p_cluster text, p_environment text, p_severity text, p_action_type text,
+    p_phase text, p_start timestamptz, p_end timestamptz)
+RETURNS TABLE (total bigint, namespaces bigint, clusters bigint, action_types bigint,
+               success_rate float8, avg_duration_ms numeric)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT COUNT(*), COUNT(DISTINCT rr.namespace), COUNT(DISTINCT rat.cluster_name),
+           COUNT(DISTINCT rat.action_type),
+           CASE WHEN COUNT(*) > 0
+                THEN COUNT(*) FILTER (WHERE rat.execution_status = 'completed')::float8
+                     / COUNT(*)
+                ELSE 0 END,
+           COALESCE(AVG(rat.execution_duration_ms), 0)
+    FROM resource_action_traces rat
+    JOIN action_histories ah ON rat.action_history_id = ah.id
+    JOIN resource_references rr ON ah.resource_id = rr.id
+    WHERE (p_namespace IS NULL OR rr.namespace = p_namespace)
+      AND (p_cluster IS NULL OR rat.cluster_name = p_cluster)
+      AND (p_environment IS NULL OR rat.environment = p_environment)
+      AND (p_severity IS NULL OR rat.alert_severity = p_severity)
+      AND (p_action_type IS NULL OR rat.action_type = p_action_type)
+      AND (p_phase IS NULL OR rat.execution_status = p_phase)
+      AND (p_start IS NULL OR rat.action_timestamp >= p_start)
+      AND (p_end IS NULL OR rat.action_timestamp <= p_end);
+END
+$$;
+
 -- Codes for the values never seen (an advisory lock serializes this rare step).
 CREATE FUNCTION trace_filter_code_new(dims char[], vals text[]) RETURNS void
     LANGUAGE plpgsql AS $$
@@ -488,6 +521,8 @@ DROP FUNCTION IF EXISTS trace_filter_cube_remove();
 DROP FUNCTION IF EXISTS trace_filter_cube_add();
 DROP FUNCTION IF EXISTS trace_filter_code_new(char[], text[]);
 DROP FUNCTION IF EXISTS trace_filter_cube_fits();
+DROP FUNCTION IF EXISTS trace_filter_shipped(text, text, text, text, text, text, timestamptz,
+                                              timestamptz);
 DROP TABLE IF EXISTS trace_filter_histories;
 DROP TABLE IF EXISTS trace_filter_combo;
 DROP TABLE IF EXISTS trace_filter_hours;

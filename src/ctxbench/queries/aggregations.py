@@ -441,9 +441,9 @@ SELECT n AS total,
 FROM total
 WHERE trace_filter_cube_fits()
 UNION ALL
-SELECT * FROM (
-{shipped}
-) shipped
+SELECT * FROM trace_filter_shipped(
+    %(namespace)s, %(cluster_name)s, %(environment)s, %(severity)s, %(action_type)s,
+    %(phase)s, %(start_time)s, %(end_time)s)
 WHERE NOT trace_filter_cube_fits()"""
 _NS_CODE = "code = (SELECT code FROM trace_filter_codes WHERE dim = 'n' AND value = %(namespace)s)"
 _NS_FILTER = f"\n    WHERE hist.ns_{_NS_CODE}"
@@ -467,8 +467,8 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     of [S, S's next UTC midnight) and [E's UTC midnight, E] (after the first part).
     """
     has_start, has_end = p.get("start_time") is not None, p.get("end_time") is not None
-    args = {k: p[k] for k in ("environment", "severity", "phase", "namespace", "cluster_name",
-                              "action_type", "start_time", "end_time") if p.get(k) is not None}
+    args = {k: p.get(k) for k in ("environment", "severity", "phase", "namespace",
+                                  "cluster_name", "action_type", "start_time", "end_time")}
     low = [cond for key, cond in CUBE_LOW if p.get(key) is not None]
     high = [(key, dim, cond) for key, dim, cond in CUBE_HIGH if p.get(key) is not None]
     if len(high) > 1 and not (has_start or has_end):  # the all-time rollup's index prefix
@@ -536,11 +536,9 @@ def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     rows = "\n    UNION ALL\n".join(
         _ROWS_PART.replace("{where}", _and(conds + row_filter)) for conds in parts) \
         or _ROWS_PART.replace("{where}", "FALSE")
-    shipped, _ = _render_filtered(filtered_aggregation.variants["as_shipped"], p)
     sql = (FILTERED_CUBE_SQL.replace("{rows}", rows).replace("{sums}", _SUMS)
            .replace("{day_sums}", day_sums).replace("{day_table}", day_table)
            .replace("{day_where}", _and(day_where)).replace("{hour_where}", _and(hour_where))
-           .replace("{shipped}", shipped)
            .replace("{ns_filter}", _NS_FILTER if p.get("namespace") is not None else ""))
     return sql, args
 
