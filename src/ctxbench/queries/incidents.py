@@ -127,26 +127,23 @@ ORDER BY rat.action_timestamp DESC, rat.id DESC"""
 # on which day its last row lies (the newest day whose running count reaches OFFSET + LIMIT;
 # none: the page runs to the oldest trace). The walk is bounded to those days, and skips only
 # OFFSET minus the rows of the newer days. Past the end: no day, the bounds are NULL and
-# nothing is read. The namespace is tested per index entry through its history (a few entries)
-# or with a hashed subplan of that namespace's history ids (list_history_namespaces, kept by
-# the same triggers as the counts; SKIP_PROBE below decides; inside a CASE
-# the planner keeps both as subplans, and the hash is built only if used); with no namespace
-# filter the page needs no join at all (every trace has exactly one history and one resource:
-# NOT NULL foreign keys).
+# nothing is read. The namespace is tested with a hashed subplan of that namespace's history
+# ids (an index-only range of list_history_namespaces, kept by the same triggers as the counts;
+# one hash probe per index entry; the `IS TRUE` keeps the planner from turning it into a join
+# probed per entry, which reads the histories' and resources' heap pages: measured warm as
+# fast, but up to ~1,500 random page reads cold); with no namespace filter the page needs no
+# join at all (every trace has exactly one history and one resource: NOT NULL foreign keys).
 LIST_SKIP_SQL = f"""WITH days AS (
     SELECT day, sum(n) AS n
     FROM {{counts}}
     {{count_where}}
     GROUP BY day
     HAVING sum(n) > 0
-), edges AS (
+), bounds AS MATERIALIZED (
     SELECT max(day) FILTER (WHERE upto >= %(offset)s + %(limit)s) AS last_day,
            max(day) FILTER (WHERE upto > %(offset)s) AS first_day,
            %(offset)s - min(upto - n) FILTER (WHERE upto > %(offset)s) AS skip
     FROM (SELECT day, n, sum(n) OVER (ORDER BY day DESC) AS upto FROM days) running
-), bounds AS MATERIALIZED (
-    SELECT last_day, first_day, skip, {{probe}} AS probe
-    FROM edges e
 ), page AS MATERIALIZED (
     SELECT rat.id, rat.action_timestamp
     FROM resource_action_traces rat
@@ -166,23 +163,10 @@ JOIN resource_references rr ON ah.resource_id = rr.id
 ORDER BY rat.action_timestamp DESC, rat.id DESC"""
 SKIP_COUNT_FILTERS = (("namespace", "namespace = %(namespace)s"),
                       ("severity", "alert_severity = %(severity)s"))
-# With a namespace: walk by probing each entry's history (cheap for a few entries) when the
-# rows of the page's days, scaled by the share the filters match there, say the walk meets
-# at most SKIP_PROBE_MAX entries; otherwise one hash of the namespace's history ids first.
-SKIP_PROBE_MAX = 1000
-SKIP_PROBE = f"""(SELECT sum(t.n) FROM list_day_totals t
-            WHERE t.day BETWEEN COALESCE(e.last_day, '-infinity') AND e.first_day)
-           * (e.skip + %(limit)s)
-           <= {SKIP_PROBE_MAX} * (SELECT sum(d.n) FROM days d
-            WHERE d.day BETWEEN COALESCE(e.last_day, '-infinity') AND e.first_day)"""
 SKIP_PAGE_FILTERS = (
-    ("namespace", """CASE WHEN (SELECT probe FROM bounds) THEN (
-          SELECT rr.namespace FROM action_histories ah
-          JOIN resource_references rr ON ah.resource_id = rr.id
-          WHERE ah.id = rat.action_history_id) = %(namespace)s
-      ELSE rat.action_history_id IN (
+    ("namespace", """(rat.action_history_id IN (
           SELECT h.action_history_id FROM list_history_namespaces h
-          WHERE h.namespace = %(namespace)s) END"""),
+          WHERE h.namespace = %(namespace)s)) IS TRUE"""),
     ("severity", "rat.alert_severity = %(severity)s"),
 )
 
@@ -193,8 +177,7 @@ def _render_skip(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     args["limit"] = params.get("limit", 100)
     args["offset"] = params.get("offset", 0)
     counts = "list_day_counts" if params.get("namespace") is not None else "list_day_totals"
-    sql = LIST_SKIP_SQL.replace("{counts}", counts).replace(
-        "{probe}", SKIP_PROBE if params.get("namespace") is not None else "false")
+    sql = LIST_SKIP_SQL.replace("{counts}", counts)
     sql = sql.replace("    {count_where}\n",
                                 f"    {count_where}\n" if count_where else "")
     sql = sql.replace("      {page_where}\n",
@@ -294,9 +277,8 @@ list_incidents = Query(
             "list_covering's index: the running count newest day first gives the days where "
             "the page starts and ends, the index walk is bounded to them and skips only "
             "OFFSET minus the rows of newer days; past-the-end pages read no trace. The "
-            "namespace is probed per entry through its history when the counts say the walk "
-            "is short, else one hash of the namespace's histories; no filter: no join. "
-            "Builder-only "
+            "namespace is one hash of its history ids (list_history_namespaces); no filter: "
+            "no join. Builder-only "
             "filters (cluster, environment, action type, time range) run deferred's plan. "
             "Same answer as stable_order (id DESC breaks ties).",
             schema_variant="list_covering+list_day_counts", changes_answer=True),
