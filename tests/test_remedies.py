@@ -145,6 +145,15 @@ def test_remedy_answer_matches_as_shipped(setup, query, variant):
     assert len({ps.kind for ps in sets}) > 1 or q.parameterless
 
 
+def _schema_objects(conn) -> set[str]:
+    """Relations, triggers and functions of the current schema (what a variant may leave)."""
+    return {r[0] for r in conn.execute(
+        "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
+        "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
+        "current_schema()::regnamespace").fetchall()}
+
+
 def _trace_columns(conn) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = "
@@ -296,23 +305,16 @@ def test_daily_rollup_follows_truncate_and_leaves_nothing_when_removed(fresh_tar
                             "(SELECT count(*) FROM trace_daily_actions) + "
                             "(SELECT count(*) FROM trace_daily_namespaces)").fetchone()[0]
 
-    def objects(conn) -> set[str]:
-        return {r[0] for r in conn.execute(
-            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
-            "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
-            "current_schema()::regnamespace").fetchall()}
-
     with fresh_target.connect() as conn:
         conn.autocommit = True
         seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
-        shipped = objects(conn)
+        shipped = _schema_objects(conn)
         mig.set_variants(conn, ["trace_daily"])
         assert daily_rows(conn) > 0
         conn.execute("TRUNCATE resource_action_traces CASCADE")
         assert daily_rows(conn) == 0
         mig.set_variants(conn, [])
-        assert objects(conn) == shipped
+        assert _schema_objects(conn) == shipped
 
 
 def test_remedy_cost_measures_each_state_and_leaves_the_data_as_found(fresh_target):
@@ -498,17 +500,10 @@ def test_day_counts_stay_exact_through_writes(setup):
 def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target):
     from ctxbench.datagen.generator import DatasetOptions, seed_dataset
 
-    def objects(conn) -> set[str]:
-        return {r[0] for r in conn.execute(
-            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
-            "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
-            "current_schema()::regnamespace").fetchall()}
-
     with fresh_target.connect() as conn:
         conn.autocommit = True
         seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
-        shipped = objects(conn)
+        shipped = _schema_objects(conn)
         mig.set_variants(conn, ["list_day_counts"])
         traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
         assert conn.execute("SELECT (SELECT sum(n) FROM list_day_counts), "
@@ -519,7 +514,7 @@ def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target)
                             "(SELECT count(*) FROM list_day_totals) + "
                             "(SELECT count(*) FROM list_history_namespaces)").fetchone()[0] == 0
         mig.set_variants(conn, [])
-        assert objects(conn) == shipped
+        assert _schema_objects(conn) == shipped
 
 
 # -- filtered_aggregation[cube] (schema variant filter_cube) ------------------------------------
@@ -667,20 +662,13 @@ def test_filter_cube_follows_truncate_and_leaves_nothing_when_removed(fresh_targ
                             "(SELECT count(*) FROM trace_filter_hours) + "
                             "(SELECT count(*) FROM trace_filter_combo)").fetchone()[0]
 
-    def objects(conn) -> set[str]:
-        return {r[0] for r in conn.execute(
-            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
-            "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
-            "current_schema()::regnamespace").fetchall()}
-
     with fresh_target.connect() as conn:
         conn.autocommit = True
         seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
-        shipped = objects(conn)
+        shipped = _schema_objects(conn)
         mig.set_variants(conn, ["window_covering", "filter_cube"])
         assert cube_rows(conn) > 0
         conn.execute("TRUNCATE resource_action_traces CASCADE")
         assert cube_rows(conn) == 0
         mig.set_variants(conn, [])
-        assert objects(conn) == shipped
+        assert _schema_objects(conn) == shipped

@@ -104,6 +104,14 @@ LIMIT %(limit)s OFFSET %(offset)s"""
 # Quirk kept: no tie-breaker. The stable variant adds rat.id.
 LIST_STABLE_SQL = LIST_SQL.replace("ORDER BY rat.action_timestamp DESC",
                                    "ORDER BY rat.action_timestamp DESC, rat.id DESC")
+# The page's rows in full, from a CTE `page` of their (id, action_timestamp) keys.
+PAGE_ROWS = f"""{SELECT_INCIDENT}
+FROM page
+JOIN resource_action_traces rat
+  ON rat.id = page.id AND rat.action_timestamp = page.action_timestamp
+JOIN action_histories ah ON rat.action_history_id = ah.id
+JOIN resource_references rr ON ah.resource_id = rr.id
+ORDER BY rat.action_timestamp DESC, rat.id DESC"""
 # Remedy: a deferred join. The page's keys come from an index-only walk (list_covering), then
 # only those rows are read in full.
 LIST_DEFERRED_SQL = f"""WITH page AS MATERIALIZED (
@@ -112,13 +120,7 @@ LIST_DEFERRED_SQL = f"""WITH page AS MATERIALIZED (
     {{where}}
     ORDER BY rat.action_timestamp DESC, rat.id DESC
     LIMIT %(limit)s OFFSET %(offset)s)
-{SELECT_INCIDENT}
-FROM page
-JOIN resource_action_traces rat
-  ON rat.id = page.id AND rat.action_timestamp = page.action_timestamp
-JOIN action_histories ah ON rat.action_history_id = ah.id
-JOIN resource_references rr ON ah.resource_id = rr.id
-ORDER BY rat.action_timestamp DESC, rat.id DESC"""
+{PAGE_ROWS}"""
 
 # Remedy: skip whole days by their counts (schema variants list_covering + list_day_counts).
 # The counts per (UTC day, namespace, severity) for the set's filters (without a namespace
@@ -154,13 +156,7 @@ LIST_SKIP_SQL = f"""WITH days AS (
       {{page_where}}
     ORDER BY rat.action_timestamp DESC, rat.id DESC
     LIMIT %(limit)s OFFSET (SELECT skip::bigint FROM bounds))
-{SELECT_INCIDENT}
-FROM page
-JOIN resource_action_traces rat
-  ON rat.id = page.id AND rat.action_timestamp = page.action_timestamp
-JOIN action_histories ah ON rat.action_history_id = ah.id
-JOIN resource_references rr ON ah.resource_id = rr.id
-ORDER BY rat.action_timestamp DESC, rat.id DESC"""
+{PAGE_ROWS}"""
 SKIP_COUNT_FILTERS = (("namespace", "namespace = %(namespace)s"),
                       ("severity", "alert_severity = %(severity)s"))
 SKIP_PAGE_FILTERS = (
