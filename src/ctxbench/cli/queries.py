@@ -31,6 +31,7 @@ def list_queries(as_json: Json = False) -> None:
     table.columns[0].no_wrap = True
     for q in catalog.values():
         variants = ", ".join(v.name + (f" [{v.schema_variant}]" if v.schema_variant else "")
+                             + (f" (on start: {v.on_start.text()})" if v.on_start else "")
                              for v in q.variants.values())
         table.add_row(q.name, ",".join(sorted(q.tags)), variants, q.description)
     out.print(table)
