@@ -357,6 +357,28 @@ def test_empty_dsn_is_an_error_not_the_embedded_server(monkeypatch, capsys) -> N
 
 
 # -- cases that need a server ---------------------------------------------------------------------
+def test_migrate_switches_variants_on_and_all_off_with_shipped(pg_server: EmbeddedServer,
+                                                               monkeypatch, capsys) -> None:
+    home, name = str(pg_server.home), f"mig{uuid.uuid4().hex[:6]}"
+    code, out = cli(monkeypatch, capsys, "db", "migrate", "--home", home, "--database", name,
+                    "--variant", "trace_rollup", "--variant", "count_estimate")
+    assert code == 0 and "+trace_rollup" in out and "+count_estimate" in out, out
+    code, out = cli(monkeypatch, capsys, "db", "migrate", "--home", home, "--database", name,
+                    "--shipped", "--variant", "trace_rollup")
+    check(code, out, 2, "--shipped")
+    code, out = cli(monkeypatch, capsys, "db", "migrate", "--home", home, "--database", name)
+    assert code == 0 and "up to date" in out, out  # no option: the variants stay as they are
+    code, out = cli(monkeypatch, capsys, "db", "migrate", "--home", home, "--database", name,
+                    "--shipped")
+    assert code == 0 and "-trace_rollup" in out and "-count_estimate" in out, out
+    with connect(pg_server.dsn(name)) as conn:
+        assert conn.execute("SELECT to_regclass('trace_rollup')").fetchone()[0] is None
+        assert not conn.execute("SELECT version FROM ctxbench.schema_migrations "
+                                "WHERE version LIKE 'variant:%'").fetchall()
+    code, out = cli(monkeypatch, capsys, "db", "reset", "--home", home, "--database", name, "--yes")
+    assert code == 0, out
+
+
 def test_database_names_are_quoted_in_the_connection_string(pg_server: EmbeddedServer, monkeypatch,
                                                             capsys) -> None:
     home = str(pg_server.home)

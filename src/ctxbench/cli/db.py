@@ -83,12 +83,19 @@ def url(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: D
 @db_app.command("migrate")
 def migrate(backend: Backend = None, dsn: Dsn = None, home: Home = None, database: Database = None,
             variant: list[str] = typer.Option(None, "--variant",
-                                              help="Schema variant to switch on (repeatable).")) -> None:
+                                              help="Schema variant to switch on (repeatable); "
+                                                   "applied variants not named are switched off."),
+            shipped: bool = typer.Option(False, "--shipped",
+                                         help="Switch every schema variant off: the shipped "
+                                              "schema.")) -> None:
     """Apply the Kubernaut schema (idempotent) and switch schema variants."""
+    if shipped and variant:
+        raise UsageError(f"--shipped switches every schema variant off; it cannot be combined "
+                         f"with --variant {' '.join(variant)}")
     target = target_from(backend, dsn, home, database)
+    wanted = [] if shipped else (list(variant) if variant else None)
     with target.connect() as conn:
-        ran = migrations.migrate(conn, where=f"database {target.database!r}",
-                                 variants=list(variant) if variant is not None else None)
+        ran = migrations.migrate(conn, where=f"database {target.database!r}", variants=wanted)
     out.print("applied: " + ", ".join(ran) if ran else "schema is up to date")
 
 
