@@ -80,7 +80,7 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "get_incident": (),
     "semantic_search": (
         _r("semantic_search", "prewarmed", {IO_BOUND},
-           "pg_prewarm every HNSW index after each server start (ef_search 100): the first "
+           "pg_prewarm every HNSW index after each server start (shipped SQL): the first "
            "search reads no index page from disk; costs start-up seconds and shared buffers"),
         _r("semantic_search", "halfvec_prewarmed", {IO_BOUND},
            "half-size HNSW expression index (halfvec) prewarmed at start: half the shared "
