@@ -133,3 +133,21 @@ def outcome_target(pg_server: EmbeddedServer):
     from ctxbench.db.target import open_target
 
     return open_target(pg_server, "on_start_run", create=False).connect()
+
+
+def test_queries_list_shows_the_start_action() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ctxbench.cli import app
+
+    result = CliRunner().invoke(app, ["queries", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    semantic = next(q for q in json.loads(result.output) if q["name"] == "semantic_search")
+    starts = {v["name"]: v["on_start"] for v in semantic["variants"]}
+    assert starts["prewarmed"] == {"prewarm": ["hnsw:resource_action_traces"]}
+    assert starts["as_shipped"] is None
+    table = CliRunner().invoke(app, ["queries", "list"]).output  # words, wherever rich wraps
+    assert "hnsw:resource_action_traces" in table and "pg_prewarm" in table
+    assert "[embedding_halfvec]" in table  # not eaten as rich markup
