@@ -45,11 +45,11 @@ def test_variant_on_start_must_be_an_action() -> None:
 
 def test_catalog_declares_the_prewarm_remedies() -> None:
     q = catalog["semantic_search"]
-    assert q.variant("prewarmed").on_start.prewarm == ("hnsw:resource_action_traces",)
+    assert q.variant("prewarmed").on_start.prewarm == ("idx_rat_embedding_hnsw",)
     assert q.variant("halfvec_prewarmed").on_start.prewarm == ("idx_rat_embedding_half_hnsw",)
     assert q.variant("tuned").on_start is None and q.variant("as_shipped").on_start is None
     described = {v["name"]: v for v in q.describe()["variants"]}
-    assert described["prewarmed"]["on_start"] == {"prewarm": ["hnsw:resource_action_traces"]}
+    assert described["prewarmed"]["on_start"] == {"prewarm": ["idx_rat_embedding_hnsw"]}
 
 
 @pytest.mark.db
@@ -146,8 +146,8 @@ def test_queries_list_shows_the_start_action() -> None:
     assert result.exit_code == 0, result.output
     semantic = next(q for q in json.loads(result.output) if q["name"] == "semantic_search")
     starts = {v["name"]: v["on_start"] for v in semantic["variants"]}
-    assert starts["prewarmed"] == {"prewarm": ["hnsw:resource_action_traces"]}
+    assert starts["prewarmed"] == {"prewarm": ["idx_rat_embedding_hnsw"]}
     assert starts["as_shipped"] is None
     table = CliRunner().invoke(app, ["queries", "list"]).output  # words, wherever rich wraps
-    assert "hnsw:resource_action_traces" in table and "pg_prewarm" in table
+    assert "idx_rat_embedding_hnsw" in table and "pg_prewarm" in table
     assert "[embedding_halfvec]" in table  # not eaten as rich markup

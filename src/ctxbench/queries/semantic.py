@@ -46,9 +46,10 @@ HALFVEC_SQL = SEMANTIC_SQL.replace(
     "ORDER BY rat.embedding <=> %(embedding)s::vector",
     "ORDER BY rat.embedding::halfvec(384) <=> %(embedding)s::vector::halfvec(384)")
 
-# What a server-start prewarm of the search's index loads: every HNSW index of the traces'
-# partitions (resolved from the catalog of the database the run connects to).
-PREWARM_HNSW = OnStart(("hnsw:resource_action_traces",))
+# What a server-start prewarm of the search's index loads: the shipped HNSW index's partitions
+# (resolved from the catalog of the database the run connects to). Named, not
+# "hnsw:resource_action_traces": where the half-size index also exists, that would load both.
+PREWARM_HNSW = OnStart(("idx_rat_embedding_hnsw",))
 # ... and only the half-size index's partitions (the shipped HNSW index stays in the schema,
 # but the halfvec query never reads it).
 PREWARM_HALFVEC = OnStart(("idx_rat_embedding_half_hnsw",))
