@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from servers import TEST_SETTINGS
 
 from ctxbench import scenario as scenarios
 from ctxbench.db import control
@@ -71,15 +72,15 @@ def test_entries_resolve_from_the_database_catalog(dataset_target: Target) -> No
                 control.resolve_prewarm(conn, bad)
 
 
-SCENARIO = """
+# the session server's settings, so the run does not restart it with others
+SETTINGS = "\n".join(f'{k} = "{v}"' for k, v in TEST_SETTINGS.items())
+SCENARIO = f"""
 name = "prewarm"
 [database]
 cache_reset = "evict"
 name = "on_start_run"
 [database.settings]
-shared_buffers = "256MB"
-maintenance_work_mem = "256MB"
-max_wal_size = "2GB"
+{SETTINGS}
 [dataset]
 scale = 1000
 seed = 7
