@@ -336,3 +336,167 @@ def test_remedy_cost_measures_each_state_and_leaves_the_data_as_found(fresh_targ
     with fresh_target.connect() as conn:
         assert conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0] == before[0]
         assert mig.applied_variants(conn) == []  # restored: nothing was applied before
+
+
+# -- filtered_aggregation[cube] (schema variant filter_cube) ------------------------------------
+CUBE_SCHEMA = "trace_rollup+window_covering+filter_cube"
+
+
+def _cube_sets(conn) -> list[dict[str, Any]]:
+    """Every route of the cube variant (no high-cardinality filter, a namespace, a cluster, an
+    action type, two or three of them, unknown values) under every kind of range: none, one
+    bound, within an hour, within a day, across a UTC midnight, bounds exactly on midnights,
+    across a partition (month) boundary, a month, the whole span, outside the data, and a
+    single instant that is a trace's timestamp (both bounds inclusive)."""
+    from datetime import timedelta
+
+    def top(sql: str) -> Any:
+        return conn.execute(sql + " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+
+    ns = top("SELECT rr.namespace FROM resource_action_traces rat JOIN action_histories ah ON "
+             "ah.id = rat.action_history_id JOIN resource_references rr ON rr.id = ah.resource_id "
+             "WHERE rr.namespace IS NOT NULL")
+    cluster = top("SELECT cluster_name FROM resource_action_traces WHERE cluster_name IS NOT NULL")
+    env = top("SELECT environment FROM resource_action_traces WHERE environment IS NOT NULL")
+    sev = top("SELECT alert_severity FROM resource_action_traces")
+    atype = top("SELECT action_type FROM resource_action_traces")
+    lo, hi, mid, exact = conn.execute(
+        "SELECT min(action_timestamp), max(action_timestamp), "
+        "min(action_timestamp) + (max(action_timestamp) - min(action_timestamp)) / 2, "
+        "(SELECT action_timestamp FROM resource_action_traces ORDER BY id LIMIT 1) "
+        "FROM resource_action_traces").fetchone()
+    midnight = mid.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = (mid.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+             if mid.day > 3 else (mid - timedelta(days=5)).replace(day=1, hour=0, minute=0,
+                                                                  second=0, microsecond=0))
+    month = (month + timedelta(days=32)).replace(day=1)  # a partition boundary inside the data
+    s = timedelta(seconds=1)
+    ranges: list[tuple[Any, Any]] = [
+        (None, None), (mid, None), (None, mid),
+        (mid.replace(minute=10, second=7), mid.replace(minute=40, second=3)),
+        (midnight + timedelta(hours=2, seconds=9), midnight + timedelta(hours=20, minutes=3)),
+        (midnight - timedelta(minutes=95, seconds=-7), midnight + timedelta(minutes=125)),
+        (midnight, midnight + timedelta(days=2)), (midnight - 2 * s, midnight + timedelta(days=3)),
+        (month - timedelta(days=2, hours=-3, minutes=-17), month + timedelta(days=1, hours=5)),
+        (mid - timedelta(days=30, seconds=13), mid), (lo - timedelta(days=1), hi + s),
+        (hi + timedelta(days=2), hi + timedelta(days=9)), (exact, exact),
+    ]
+    shapes: list[dict[str, Any]] = [
+        {}, {"environment": env}, {"severity": sev, "phase": "completed"},
+        {"phase": "processing"}, {"namespace": ns}, {"cluster_name": cluster},
+        {"action_type": atype}, {"namespace": ns, "severity": sev},
+        {"namespace": ns, "cluster_name": cluster}, {"namespace": ns, "action_type": atype,
+                                                      "environment": env},
+        {"cluster_name": cluster, "action_type": atype},
+        {"namespace": ns, "cluster_name": cluster, "action_type": atype},
+        {"namespace": "ns-miss-cube"}, {"namespace": "ns-miss-cube", "cluster_name": cluster},
+        {"cluster_name": "cluster-miss-cube"},
+    ]
+    out = []
+    for shape in shapes:
+        for start, end in ranges:
+            p = dict(shape)
+            if start is not None:
+                p["start_time"] = start
+            if end is not None:
+                p["end_time"] = end
+            out.append(p)
+    return out
+
+
+def _cube_compare(conn, sets: list[dict[str, Any]]) -> int:
+    q = catalog["filtered_aggregation"]
+    nonempty = 0
+    for p in sets:
+        want = q.run(conn, p)
+        got = q.run(conn, p, "cube")
+        try:
+            same("filtered_aggregation", got, want)
+        except AssertionError as e:
+            raise AssertionError(f"{p}: cube {got} != shipped {want}") from e
+        nonempty += want["total"] > 0
+    return nonempty
+
+
+def test_filter_cube_answers_every_route_and_range(setup):
+    target, _, _ = setup
+    with target.connect(prepare_threshold=None) as conn:
+        conn.autocommit = False
+        try:
+            sets = _cube_sets(conn)
+            apply_schema(conn, CUBE_SCHEMA)
+            nonempty = _cube_compare(conn, sets)
+            assert conn.execute("SELECT trace_filter_cube_fits()").fetchone()[0]
+        finally:
+            conn.rollback()
+    assert 0.3 * len(sets) < nonempty < len(sets)  # answers with traces and empty ones
+
+
+def test_filter_cube_stays_exact_through_writes_and_falls_back_past_64_codes(setup):
+    """Inserts (multi-row with a never-seen cluster, single-row), status updates, timestamps
+    moved across UTC days and deletes keep the cube's answers equal to the shipped ones; with a
+    value coded beyond the masks' 64 bits the shipped statement answers."""
+    target, _, _ = setup
+    with target.connect(prepare_threshold=None) as conn:
+        conn.autocommit = False
+        try:
+            sets = _cube_sets(conn)[::3]
+            apply_schema(conn, CUBE_SCHEMA)
+            cols = _trace_columns(conn)
+            before = catalog["filtered_aggregation"].run(conn, {}, "cube")
+            for k, n in ((0, 300), (1, 1)):  # one multi-row statement, one single-row INSERT
+                exprs = [f"id + 3000000000 + {k * 1000000}" if c == "id"
+                         else f"action_id || '-cube{k}'" if c == "action_id"
+                         else "'cluster-new-' || (id % 2)" if c == "cluster_name" and k == 0
+                         else "LEAST(action_timestamp + interval '5 hours', (SELECT "
+                              "max(action_timestamp) FROM resource_action_traces))"
+                         if c == "action_timestamp" else c for c in cols]
+                conn.execute(f"INSERT INTO resource_action_traces ({', '.join(cols)}) "
+                             f"SELECT {', '.join(exprs)} FROM resource_action_traces "
+                             f"ORDER BY id LIMIT {n}")
+            assert conn.execute("SELECT count(*) FROM trace_filter_codes WHERE dim = 'c' AND "
+                                "value LIKE 'cluster-new-%'").fetchone()[0] == 2
+            conn.execute("UPDATE resource_action_traces SET execution_status = 'completed', "
+                         "execution_end_time = action_timestamp + interval '1 minute', "
+                         "execution_duration_ms = 60000 WHERE execution_status IN "
+                         "('pending', 'executing')")
+            conn.execute("UPDATE resource_action_traces SET action_timestamp = "
+                         "action_timestamp - interval '13 hours' WHERE id % 13 = 0 "
+                         "AND action_timestamp - interval '13 hours' >= "
+                         "(SELECT min(action_timestamp) FROM resource_action_traces)")
+            conn.execute("DELETE FROM resource_action_traces WHERE id % 7 = 0")
+            assert catalog["filtered_aggregation"].run(conn, {}, "cube") != before
+            assert _cube_compare(conn, sets) > 0
+            conn.execute("INSERT INTO trace_filter_codes SELECT 't', 'fake-' || g, 63 + g "
+                         "FROM generate_series(1, 2) g")
+            assert not conn.execute("SELECT trace_filter_cube_fits()").fetchone()[0]
+            assert _cube_compare(conn, sets[:20]) > 0
+        finally:
+            conn.rollback()
+
+
+def test_filter_cube_follows_truncate_and_leaves_nothing_when_removed(fresh_target):
+    from ctxbench.datagen.generator import DatasetOptions, seed_dataset
+
+    def cube_rows(conn) -> int:
+        return conn.execute("SELECT (SELECT count(*) FROM trace_filter_cube) + "
+                            "(SELECT count(*) FROM trace_filter_hours) + "
+                            "(SELECT count(*) FROM trace_filter_combo)").fetchone()[0]
+
+    def objects(conn) -> set[str]:
+        return {r[0] for r in conn.execute(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
+            "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
+            "current_schema()::regnamespace").fetchall()}
+
+    with fresh_target.connect() as conn:
+        conn.autocommit = True
+        seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
+        shipped = objects(conn)
+        mig.set_variants(conn, ["window_covering", "filter_cube"])
+        assert cube_rows(conn) > 0
+        conn.execute("TRUNCATE resource_action_traces CASCADE")
+        assert cube_rows(conn) == 0
+        mig.set_variants(conn, [])
+        assert objects(conn) == shipped

@@ -332,7 +332,8 @@ FILTERED_ROLLUP_SQL = """SELECT
     COUNT(DISTINCT cluster_name) AS clusters,
     COUNT(DISTINCT action_type) AS action_types,
     CASE WHEN COALESCE(SUM(n), 0) > 0
-         THEN (SUM(n) FILTER (WHERE execution_status = 'completed'))::float8 / SUM(n)
+         THEN COALESCE(SUM(n) FILTER (WHERE execution_status = 'completed'), 0)::float8
+              / SUM(n)
          ELSE 0 END AS success_rate,
     COALESCE(SUM(duration_sum)::numeric / NULLIF(SUM(duration_n), 0), 0) AS avg_duration_ms
 FROM trace_rollup
@@ -345,6 +346,201 @@ FILTERED_ROLLUP_FILTERS = (
     ("action_type", "action_type = %(action_type)s"),
     ("phase", "execution_status = %(phase)s"),
 )
+
+
+# Remedy (schema variant filter_cube): trigger-maintained cubes whose cells carry counts and the
+# three distinct counts as bitmasks of coded values (OR-ed, counted with bit_count). Every whole
+# UTC day of the range from the day cube (its '-' slice without a high-cardinality filter, the
+# namespace / cluster / action type slice with one), the rest from the traces: with no
+# high-cardinality filter the whole hours of the first and last days from the hour cube and only
+# the partial hours at both ends from the traces; with one, the partial first and last days
+# (filtered on the value). Traces read from the table get their namespace code one history at a
+# time (index probes, never a hash of every history). Two or more high-cardinality filters read
+# the whole range from the traces that way. A one-time filter runs the shipped statement instead
+# when a dimension has a value coded beyond the 64 bits of a mask.
+CUBE_LOW = (
+    ("environment", "environment = %(environment)s"),
+    ("severity", "alert_severity = %(severity)s"),
+    ("phase", "execution_status = %(phase)s"),
+)
+CUBE_HIGH = (  # filter key, slice, condition on the traces
+    ("namespace", "n", ""),  # filtered on the traces' histories (hist.ns_code)
+    ("cluster_name", "c", "cluster_name = %(cluster_name)s"),
+    ("action_type", "t", "action_type = %(action_type)s"),
+)
+CUBE_START, CUBE_END = "%(start_time)s::timestamptz", "%(end_time)s::timestamptz"
+
+
+def _utc_day(ts: str) -> str:
+    return f"(({ts}) AT TIME ZONE 'UTC')::date"
+
+
+def _midnight(day: str) -> str:
+    return f"(({day})::timestamp AT TIME ZONE 'UTC')"
+
+
+def _hour(ts: str) -> str:
+    return f"date_trunc('hour', {ts}, 'UTC')"
+
+
+_SUMS = """coalesce(sum(n), 0)::bigint AS n, coalesce(sum(n_completed), 0)::bigint AS n_completed,
+           coalesce(sum(duration_sum), 0)::bigint AS duration_sum,
+           coalesce(sum(duration_n), 0)::bigint AS duration_n,
+           coalesce(bit_or(ns_mask), 0) AS ns_mask,
+           coalesce(bit_or(cluster_mask), 0) AS cluster_mask,
+           coalesce(bit_or(type_mask), 0) AS type_mask"""
+_COMBO_SUMS = """coalesce(sum(n), 0)::bigint AS n,
+           coalesce(sum(n_completed), 0)::bigint AS n_completed,
+           coalesce(sum(duration_sum), 0)::bigint AS duration_sum,
+           coalesce(sum(duration_n), 0)::bigint AS duration_n,
+           coalesce(bit_or(1::bigint << ns_code), 0) AS ns_mask,
+           coalesce(bit_or(1::bigint << cluster_code), 0) AS cluster_mask,
+           coalesce(bit_or(1::bigint << type_code), 0) AS type_mask"""
+COMBO_CODES = {"namespace": ("ns_code", "n"), "cluster_name": ("cluster_code", "c"),
+               "action_type": ("type_code", "t")}
+FILTERED_CUBE_SQL = """WITH raw AS MATERIALIZED (
+{rows}
+), hist AS MATERIALIZED (
+    SELECT h.action_history_id,
+           (SELECT m.ns_code FROM trace_filter_histories m
+            WHERE m.action_history_id = h.action_history_id) AS ns_code
+    FROM (SELECT DISTINCT action_history_id FROM raw) h
+), rows AS MATERIALIZED (
+    SELECT raw.*, hist.ns_code
+    FROM raw JOIN hist USING (action_history_id){ns_filter}
+), parts AS (
+    SELECT {day_sums}
+    FROM {day_table}
+    WHERE {day_where}
+    UNION ALL
+    SELECT {sums}
+    FROM trace_filter_hours
+    WHERE {hour_where}
+    UNION ALL
+    SELECT count(*), count(*) FILTER (WHERE execution_status = 'completed'),
+           coalesce(sum(execution_duration_ms), 0)::bigint, count(execution_duration_ms),
+           coalesce(bit_or(1::bigint << ns_code), 0),
+           (SELECT coalesce(bit_or(1::bigint << c.code), 0) FROM trace_filter_codes c
+            WHERE c.dim = 'c' AND c.value IN (SELECT cluster_name FROM rows)),
+           (SELECT coalesce(bit_or(1::bigint << c.code), 0) FROM trace_filter_codes c
+            WHERE c.dim = 't' AND c.value IN (SELECT action_type FROM rows))
+    FROM rows
+), total AS (
+    SELECT sum(n)::bigint AS n, sum(n_completed)::bigint AS n_completed,
+           sum(duration_sum)::bigint AS duration_sum, sum(duration_n)::bigint AS duration_n,
+           bit_or(ns_mask) AS ns_mask, bit_or(cluster_mask) AS cluster_mask,
+           bit_or(type_mask) AS type_mask
+    FROM parts
+)
+SELECT n AS total,
+       bit_count(ns_mask::bit(64)) AS namespaces,
+       bit_count(cluster_mask::bit(64)) AS clusters,
+       bit_count(type_mask::bit(64)) AS action_types,
+       CASE WHEN n > 0 THEN n_completed::float8 / n ELSE 0 END AS success_rate,
+       coalesce(duration_sum::numeric / nullif(duration_n, 0), 0) AS avg_duration_ms
+FROM total
+WHERE trace_filter_cube_fits()
+UNION ALL
+SELECT * FROM trace_filter_shipped(
+    %(namespace)s, %(cluster_name)s, %(environment)s, %(severity)s, %(action_type)s,
+    %(phase)s, %(start_time)s, %(end_time)s)
+WHERE NOT trace_filter_cube_fits()"""
+_NS_CODE = "code = (SELECT code FROM trace_filter_codes WHERE dim = 'n' AND value = %(namespace)s)"
+_NS_FILTER = f"\n    WHERE hist.ns_{_NS_CODE}"
+_ROWS_PART = """    SELECT action_history_id, cluster_name, action_type, execution_status,
+           execution_duration_ms
+    FROM resource_action_traces
+    WHERE {where}"""
+
+
+def _and(conds: list[str]) -> str:
+    return "\n      AND ".join(conds) if conds else "TRUE"
+
+
+def _render_filtered_cube(p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The cube statement: cube cells for the whole days (and, without a high-cardinality
+    filter, whole hours) inside the range, the traces for the rest; every part disjoint.
+
+    With start S and end E (inclusive): whole days strictly after S's day and before E's day;
+    without a high-cardinality filter, whole hours after S's hour and before E's hour on S's
+    and E's days, and the traces of [S, S's next hour) and [E's hour, E]; with one, the traces
+    of [S, S's next UTC midnight) and [E's UTC midnight, E] (after the first part).
+    """
+    has_start, has_end = p.get("start_time") is not None, p.get("end_time") is not None
+    args = {k: p.get(k) for k in ("environment", "severity", "phase", "namespace",
+                                  "cluster_name", "action_type", "start_time", "end_time")}
+    low = [cond for key, cond in CUBE_LOW if p.get(key) is not None]
+    high = [(key, dim, cond) for key, dim, cond in CUBE_HIGH if p.get(key) is not None]
+    if len(high) > 1 and not (has_start or has_end):  # the all-time rollup's index prefix
+        return _render_filtered(filtered_aggregation.variants["rollup"], p)
+    hourly = len(high) == 0 or (len(high) == 1 and high[0][1] == "n")
+    day_table, day_sums = "trace_filter_cube", _SUMS
+    if len(high) > 1:  # the combination table: whole days; the partial days from the traces
+        day_table, day_sums = "trace_filter_combo", _COMBO_SUMS
+        day_where = [f"{COMBO_CODES[key][0]} = (SELECT code FROM trace_filter_codes WHERE "
+                     f"dim = '{COMBO_CODES[key][1]}' AND value = %({key})s)"
+                     for key, _, _ in high]
+        edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
+        edge_end = _midnight(_utc_day(CUBE_END))
+        hour_where = ["FALSE"]
+        row_filter = low + [c for _, _, c in high if c]
+    elif high and high[0][1] == "n":  # the namespace slices of both cubes
+        day_where = ["hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+        edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
+        edge_end = _hour(CUBE_END)
+        hour_where = [*low, "hc = 'n'", _NS_CODE.replace("code =", "hc_code =", 1)]
+        row_filter = list(low)
+    elif high:
+        key, dim, cond = high[0]
+        day_where = [f"hc = '{dim}'", f"hc_code = (SELECT code FROM trace_filter_codes "
+                                      f"WHERE dim = '{dim}' AND value = %({key})s)"]
+        # whole days only; the traces of the first and last (partial) days
+        edge_start = _midnight(f"{_utc_day(CUBE_START)} + 1")
+        edge_end = _midnight(_utc_day(CUBE_END))
+        hour_where = ["FALSE"]
+        row_filter = [*low, cond] if cond else list(low)
+    else:
+        day_where = ["hc = '-'", "hc_code = -1"]
+        edge_start = f"({_hour(CUBE_START)} + INTERVAL '1 hour')"
+        edge_end = _hour(CUBE_END)
+        hour_where = [*low, "hc = '-'", "hc_code = -1"]
+        row_filter = list(low)
+    day_where += low
+    parts: list[list[str]] = []
+    if has_start:
+        day_where.append(f"day > {_utc_day(CUBE_START)}")
+        first = [f"action_timestamp >= {CUBE_START}", f"action_timestamp < {edge_start}"]
+        if has_end:
+            first.append(f"action_timestamp <= {CUBE_END}")
+        parts.append(first)
+        if hourly:
+            hour_where += [f"hour >= {edge_start}",
+                           f"hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')}"]
+    if has_end:
+        day_where.append(f"day < {_utc_day(CUBE_END)}")
+        last = [f"action_timestamp >= {edge_end}", f"action_timestamp <= {CUBE_END}"]
+        if has_start:
+            last += [f"action_timestamp >= {CUBE_START}",
+                     f"action_timestamp >= {edge_start}"]
+        parts.append(last)
+    if hourly and has_start and has_end:
+        # the whole hours of S's day and of E's day, once each, none of the whole days
+        hour_where = [*hour_where[:len(low) + 2],
+                      f"hour >= {edge_start}", f"hour < {edge_end}",
+                      f"(hour < {_midnight(f'{_utc_day(CUBE_START)} + 1')} "
+                      f"OR hour >= {_midnight(_utc_day(CUBE_END))})"]
+    elif hourly and has_end:
+        hour_where += [f"hour >= {_midnight(_utc_day(CUBE_END))}", f"hour < {edge_end}"]
+    elif hourly and not has_start:
+        hour_where = ["FALSE"]
+    rows = "\n    UNION ALL\n".join(
+        _ROWS_PART.replace("{where}", _and(conds + row_filter)) for conds in parts) \
+        or _ROWS_PART.replace("{where}", "FALSE")
+    sql = (FILTERED_CUBE_SQL.replace("{rows}", rows).replace("{sums}", _SUMS)
+           .replace("{day_sums}", day_sums).replace("{day_table}", day_table)
+           .replace("{day_where}", _and(day_where)).replace("{hour_where}", _and(hour_where))
+           .replace("{ns_filter}", _NS_FILTER if p.get("namespace") is not None else ""))
+    return sql, args
 
 
 def _validate_filtered(params: Mapping[str, Any], surface: str) -> dict[str, Any]:
@@ -360,6 +556,8 @@ def _validate_filtered(params: Mapping[str, Any], surface: str) -> dict[str, Any
 
 
 def _render_filtered(v: Variant, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    if v.sql is FILTERED_CUBE_SQL:
+        return _render_filtered_cube(p)
     if v.sql is FILTERED_ROLLUP_SQL:
         if p.get("start_time") is None and p.get("end_time") is None:
             conds, args = [], {}
@@ -406,6 +604,20 @@ filtered_aggregation = Query(
             "shipped statement runs, on the window_covering index. Same answer (the mean "
             "duration to numeric precision).",
             schema_variant="trace_rollup+window_covering"),
+        "cube": Variant(
+            "cube", FILTERED_CUBE_SQL,
+            "The filter_cube schema variant's exact, trigger-maintained cubes: cells of counts "
+            "with the distinct namespaces, clusters and action types as bitmasks of coded "
+            "values (OR-ed, counted with bit_count). Every whole UTC day of the range from the "
+            "day cube (its slice for the one namespace / cluster / action type filtered, or "
+            "the combination table for two or three), the whole hours of the first and last "
+            "days from the hour cube (no high-cardinality filter, or a namespace), the rest "
+            "from index-only range scans of window_covering's (action_timestamp) index, each "
+            "trace's namespace code looked up once per history. Two or more of namespace, "
+            "cluster and action type without a time range: the rollup variant's path. When a "
+            "dimension has more than 64 values the shipped statement runs (one-time filter). "
+            "Same answer (the mean duration to numeric precision).",
+            schema_variant="trace_rollup+window_covering+filter_cube"),
     },
     _validate=_validate_filtered,
     _render=_render_filtered,

@@ -109,6 +109,9 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "window bounded on the partition key: partitions pruned"),
         _r("trend", "indexed", {SCAN_ALL_ROWS}, "index on created_at in every partition"),),
     "filtered_aggregation": (
+        _r("filtered_aggregation", "cube", _ROLLUP | _DAILY,
+           "exact trigger-maintained day/hour cubes, distinct counts as bitmasks (filter_cube): "
+           "whole days and hours from the cubes, partial hours/days from an index range scan"),
         _r("filtered_aggregation", "rollup", _ROLLUP | _WINDOW,
            "rollup without a time range, covering window index with one"),),
     "top_failing_actions": (
