@@ -83,7 +83,7 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "pg_prewarm every HNSW index after each server start (shipped SQL): the first "
            "search reads no index page from disk; costs start-up seconds and shared buffers"),
         _r("semantic_search", "halfvec_prewarmed", {IO_BOUND},
-           "half-size HNSW expression index (halfvec) prewarmed at start: half the shared "
+           "half-size HNSW expression index (halfvec) prewarmed at start: 60 % of the shared "
            "buffers (declared: near-ties may reorder)"),
         _r("semantic_search", "halfvec", {IO_BOUND},
            "half-size HNSW expression index (halfvec): more of it stays cached (declared: "
