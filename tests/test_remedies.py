@@ -14,6 +14,7 @@ import pytest
 
 from ctxbench.db import migrate as mig
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog, schema_variant_names
+from ctxbench.queries.incidents import FROM_JOINS, where_clause
 from ctxbench.queries.remedies import REMEDIES
 from ctxbench.queries.sampler import NOW_RELATIVE
 
@@ -24,7 +25,9 @@ SEED = 1010
 
 # Checked elsewhere: semantic search's approximate variants against brute force
 # (test_queries_oracle: recall floors and correctness of what they return).
-ELSEWHERE = {("semantic_search", "tuned"), ("semantic_search", "iterative")}
+# (prewarmed sends the shipped statement: checked here, identical answers)
+ELSEWHERE = {("semantic_search", v) for v in ("tuned", "iterative", "halfvec",
+                                              "halfvec_prewarmed")}
 PAIRS = [(r.query, r.variant) for rs in REMEDIES.values() for r in rs
          if (r.query, r.variant) not in ELSEWHERE]
 
@@ -334,6 +337,191 @@ def test_remedy_cost_measures_each_state_and_leaves_the_data_as_found(fresh_targ
     with fresh_target.connect() as conn:
         assert conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0] == before[0]
         assert mig.applied_variants(conn) == []  # restored: nothing was applied before
+
+
+# -- list_incidents[skip]: pages found from per-day counts -------------------------------------
+SKIP_SCHEMA = "list_covering+list_day_counts"
+RECOUNT = """SELECT rr.namespace, t.alert_severity, (t.action_timestamp AT TIME ZONE 'UTC')::date,
+       count(*)
+FROM resource_action_traces t
+JOIN action_histories ah ON ah.id = t.action_history_id
+JOIN resource_references rr ON rr.id = ah.resource_id
+GROUP BY 1, 2, 3"""
+
+
+def _day_counts(conn) -> tuple[dict[tuple, int], dict[tuple, int]]:
+    """(list_day_counts, list_day_totals) without their zero rows."""
+    return ({tuple(r[:3]): r[3] for r in conn.execute(
+                "SELECT namespace, alert_severity, day, n FROM list_day_counts WHERE n <> 0")},
+            {tuple(r[:2]): r[2] for r in conn.execute(
+                "SELECT alert_severity, day, n FROM list_day_totals WHERE n <> 0")})
+
+
+def _recount(conn) -> tuple[dict[tuple, int], dict[tuple, int]]:
+    counts = {tuple(r[:3]): r[3] for r in conn.execute(RECOUNT)}
+    totals: dict[tuple, int] = {}
+    for (_, severity, day), n in counts.items():
+        totals[(severity, day)] = totals.get((severity, day), 0) + n
+    return counts, totals
+
+
+def _write_midnight_ties(conn, copy: int) -> str:
+    """12 copies of traces (several namespaces and severities) stamped exactly at one UTC
+    midnight inside the data, plus 12 one microsecond before it: ties across the day boundary
+    (id DESC breaks them). Returns that midnight."""
+    midnight = conn.execute(
+        "SELECT ((percentile_disc(0.5) WITHIN GROUP (ORDER BY action_timestamp) "
+        "AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC')::text "
+        "FROM resource_action_traces").fetchone()[0]
+    cols = _trace_columns(conn)
+    for k, ts in enumerate((f"'{midnight}'::timestamptz",
+                            f"'{midnight}'::timestamptz - interval '1 microsecond'")):
+        exprs = [f"id + {copy + k}::bigint * 1000000000" if c == "id"
+                 else f"action_id || '-tie{copy + k}'" if c == "action_id"
+                 else ts if c == "action_timestamp" else c for c in cols]
+        conn.execute(f"INSERT INTO resource_action_traces ({', '.join(cols)}) "
+                     f"SELECT {', '.join(exprs)} FROM resource_action_traces "
+                     "ORDER BY id LIMIT 12")
+    return midnight
+
+
+def _skip_param_sets(conn, sampler, midnight: str) -> list[dict]:
+    """The sampler's sets (every shape and page kind, builder filters included) plus, for
+    every filter shape, the first page, the last pages, past the end, and pages straddling the
+    tie midnight and the UTC midnight of each of a few other days (offset = rows newer than
+    it, minus 0..3)."""
+    sets = [ps.params for ps in sampler.sample("list_incidents", 40, stream="skip")]
+    namespaces = [r[0] for r in conn.execute(
+        "SELECT rr.namespace FROM resource_references rr GROUP BY 1 ORDER BY count(*) DESC")]
+    common, rare = namespaces[0], namespaces[-1]
+    shapes = [{}, {"namespace": common}, {"namespace": rare}, {"severity": "critical"},
+              {"namespace": common, "severity": "warning"}, {"namespace": "no-such-ns"}]
+    days = [r[0] for r in conn.execute(
+        "SELECT DISTINCT ((action_timestamp AT TIME ZONE 'UTC')::date::timestamp "
+        "AT TIME ZONE 'UTC')::text FROM resource_action_traces ORDER BY 1 DESC LIMIT 40")]
+    edges = [midnight, *days[1:40:13]]
+    for shape in shapes:
+        where, args = where_clause(shape, keyword="AND")
+        total = conn.execute(f"SELECT count(*) {FROM_JOINS} WHERE true {where}", args).fetchone()[0]
+        for limit in (1, 5, 100):
+            sets += [{**shape, "limit": limit, "offset": o}
+                     for o in (0, max(total - limit, 0), max(total - 1, 0), total, total + 7)]
+        for edge in edges:
+            newer = conn.execute(
+                f"SELECT count(*) {FROM_JOINS} WHERE rat.action_timestamp >= %(edge)s {where}",
+                {**args, "edge": edge}).fetchone()[0]
+            sets += [{**shape, "limit": 5, "offset": max(newer - back, 0)} for back in (0, 1, 3)]
+    return sets
+
+
+def test_skip_list_matches_stable_order_across_days_ties_and_past_the_end(setup):
+    """`skip` returns exactly stable_order's page (every field, in order) on the sampler's
+    sets and on pages built to start, end or straddle a UTC midnight (with timestamp ties
+    exactly on it), first and last pages and past the end, for every filter shape; builder
+    filters fall back to deferred's plan."""
+    target, sampler, _ = setup
+    q = catalog["list_incidents"]
+    with target.connect(prepare_threshold=None) as conn:
+        conn.autocommit = False
+        try:
+            apply_schema(conn, SKIP_SCHEMA)
+            midnight = _write_midnight_ties(conn, 5)
+            sets = _skip_param_sets(conn, sampler, midnight)
+            nonempty = 0
+            for p in sets:
+                want = q.run(conn, p, "stable_order")
+                assert q.run(conn, p, "skip") == want, p
+                nonempty += bool(want)
+            ties = q.run(conn, {"limit": 100, "offset": 0, "start_time": midnight,
+                                "end_time": midnight}, "skip")
+        finally:
+            conn.rollback()
+    assert nonempty > len(sets) // 2  # most pages had rows: not an empty-answer check
+    assert len(ties) == 12 and [r["id"] for r in ties] == sorted(
+        (r["id"] for r in ties), reverse=True)  # the builder fallback sees the ties too
+
+
+def test_day_counts_stay_exact_through_writes(setup):
+    """Multi-row and single-row inserts, updates that move traces across days and severities,
+    updates that change none of the counted columns, and deletes keep list_day_counts equal to
+    a recount, and `skip` equal to stable_order."""
+    target, sampler, _ = setup
+    q = catalog["list_incidents"]
+    with target.connect(prepare_threshold=None) as conn:
+        conn.autocommit = False
+        try:
+            apply_schema(conn, SKIP_SCHEMA)
+            assert _day_counts(conn) == _recount(conn)
+            before = _day_counts(conn)
+            _copy_some_traces(conn, 300, 1)  # one multi-row statement
+            _copy_some_traces(conn, 1, 2)  # a single-row INSERT
+            midnight = _write_midnight_ties(conn, 3)
+            assert _day_counts(conn) == _recount(conn) != before
+            conn.execute("UPDATE resource_action_traces SET execution_status = 'completed' "
+                         "WHERE id % 5 = 0")  # no counted column changes
+            conn.execute("UPDATE resource_action_traces SET alert_severity = 'critical' "
+                         "WHERE id % 9 = 0")
+            conn.execute("UPDATE resource_action_traces SET "
+                         "action_timestamp = action_timestamp - interval '13 hours' "
+                         "WHERE id % 13 = 0 AND action_timestamp > "
+                         "(SELECT min(action_timestamp) + interval '2 days' "
+                         " FROM resource_action_traces)")
+            conn.execute("DELETE FROM resource_action_traces WHERE id % 7 = 0")
+            assert _day_counts(conn) == _recount(conn)
+            # traces of a history first seen now: its namespace is recorded for the hash
+            cols = _trace_columns(conn)
+            history = conn.execute(
+                "WITH r AS (INSERT INTO resource_references (resource_uid, api_version, kind, "
+                "name, namespace) VALUES (gen_random_uuid()::text, 'v1', 'Pod', 'skip-new', "
+                "'skip-new-ns') RETURNING id) INSERT INTO action_histories (resource_id) "
+                "SELECT id FROM r RETURNING id").fetchone()[0]
+            exprs = ["id + 4000000000" if c == "id" else "action_id || '-newhist'"
+                     if c == "action_id" else str(history) if c == "action_history_id"
+                     else c for c in cols]
+            conn.execute(f"INSERT INTO resource_action_traces ({', '.join(cols)}) "
+                         f"SELECT {', '.join(exprs)} FROM resource_action_traces "
+                         "ORDER BY id LIMIT 7")
+            assert conn.execute(
+                "SELECT count(*) FROM resource_action_traces t "
+                "JOIN action_histories ah ON ah.id = t.action_history_id "
+                "JOIN resource_references rr ON rr.id = ah.resource_id "
+                "LEFT JOIN list_history_namespaces h ON h.action_history_id = ah.id "
+                "WHERE h.namespace IS DISTINCT FROM rr.namespace").fetchone()[0] == 0
+            new_ns = {"namespace": "skip-new-ns", "limit": 5, "offset": 2}
+            want = q.run(conn, new_ns, "stable_order")
+            assert len(want) == 5 and q.run(conn, new_ns, "skip") == want
+            assert _day_counts(conn) == _recount(conn)
+            for p in _skip_param_sets(conn, sampler, midnight)[::3]:
+                assert q.run(conn, p, "skip") == q.run(conn, p, "stable_order"), p
+        finally:
+            conn.rollback()
+
+
+def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target):
+    from ctxbench.datagen.generator import DatasetOptions, seed_dataset
+
+    def objects(conn) -> set[str]:
+        return {r[0] for r in conn.execute(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() UNION ALL SELECT tgname FROM pg_trigger "
+            "UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = "
+            "current_schema()::regnamespace").fetchall()}
+
+    with fresh_target.connect() as conn:
+        conn.autocommit = True
+        seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
+        shipped = objects(conn)
+        mig.set_variants(conn, ["list_day_counts"])
+        traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
+        assert conn.execute("SELECT (SELECT sum(n) FROM list_day_counts), "
+                            "(SELECT sum(n) FROM list_day_totals)").fetchone() == (traces, traces)
+        assert traces > 0
+        conn.execute("TRUNCATE resource_action_traces CASCADE")
+        assert conn.execute("SELECT (SELECT count(*) FROM list_day_counts) + "
+                            "(SELECT count(*) FROM list_day_totals) + "
+                            "(SELECT count(*) FROM list_history_namespaces)").fetchone()[0] == 0
+        mig.set_variants(conn, [])
+        assert objects(conn) == shipped
 
 
 # -- filtered_aggregation[cube] (schema variant filter_cube) ------------------------------------

@@ -66,6 +66,10 @@ _DAILY_WHAT = ("exact trigger-maintained per-day rollup (trace_daily): whole day
 
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "list_incidents": (
+        _r("list_incidents", "skip",
+           {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
+           "skip whole days by their trigger-maintained counts (list_day_counts): the index "
+           "walk is bounded to the page's days, whatever the OFFSET"),
         _r("list_incidents", "deferred",
            {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
            "deferred join: the page's keys from an index-only walk, then 1 heap read per row"),
@@ -79,6 +83,15 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "the planner's estimate (changes the answer)"),),
     "get_incident": (),
     "semantic_search": (
+        _r("semantic_search", "prewarmed", {IO_BOUND},
+           "pg_prewarm every HNSW index after each server start (shipped SQL): the first "
+           "search reads no index page from disk; costs start-up seconds and shared buffers"),
+        _r("semantic_search", "halfvec_prewarmed", {IO_BOUND},
+           "half-size HNSW expression index (halfvec) prewarmed at start: 60 % of the shared "
+           "buffers (declared: near-ties may reorder)"),
+        _r("semantic_search", "halfvec", {IO_BOUND},
+           "half-size HNSW expression index (halfvec): more of it stays cached (declared: "
+           "near-ties may reorder)"),
         _r("semantic_search", "iterative", {HNSW_SHORT, IO_BOUND},
            "ef_search 100 + strict iterative scan: k rows whenever k qualify"),
         _r("semantic_search", "tuned", {HNSW_SHORT},
