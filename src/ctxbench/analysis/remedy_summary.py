@@ -8,13 +8,16 @@ sides are null when the run stopped before measuring it)::
                                              budget_ms} (null when not measured)
     remedies     [{variant, doc, changes_answer, schema_variants, cold, warm, passes,
                    build: {seconds, bytes} | null, writes: [{schema_variant, copy_vs_shipped,
-                   insert_vs_shipped}], answer_check, plan_changes: [text], plan_phase}]
+                   insert_vs_shipped}], start: {action, runs, seconds_mean, seconds_max,
+                   blocks, mb} | null, answer_check, plan_changes: [text], plan_phase}]
     recommended  the variant to apply (both checks PASS; exact answers first, then the lowest
                  warm p95), or null
     best         when nothing passes: {variant, cold_p95, warm_p95}
     floor        when nothing passes: what still costs, from the best remedy's diagnosis
 
 Build costs come from the run's ``remedy_schema`` phase (the variants built on this data);
+start costs (a variant's ``on_start`` action, e.g. pg_prewarm after every server start: its
+seconds and the MB of shared buffers it fills) from the cold phase's ``on_start`` events;
 write costs from ``remedy_cost.json`` in the folder (``ctxbench remedies cost --into DIR``).
 """
 
@@ -75,6 +78,20 @@ def _builds(records: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _starts(records: list[Any], phase: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The cold phase's server-start actions per (query, variant): what they cost."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        if phase is None or r.phase != phase:
+            continue
+        for e in r.events:
+            if isinstance(e, dict) and e.get("type") == "on_start":
+                out[(e["query"], e["variant"])] = {
+                    k: e[k] for k in ("action", "runs", "seconds_mean", "seconds_max", "blocks",
+                                      "mb", "resident_blocks_min") if k in e}
+    return out
+
+
 def _costs(folder: Path) -> dict[str, Any] | None:
     path = folder / COST_FILE
     if not path.is_file():
@@ -118,7 +135,7 @@ def summarize_remedies(groups: list[GroupStats], verdicts: list[VerdictRow],
                        folder: Path) -> list[dict[str, Any]]:
     phases = list(dict.fromkeys(g["phase"] for g in groups))
     cold_phase, warm_phase = _phase_of(phases, "cold"), _phase_of(phases, "warm")
-    builds, costs = _builds(records), _costs(folder)
+    builds, costs, starts = _builds(records), _costs(folder), _starts(records, cold_phase)
     cost_by_state = {s["state"]: s for s in (costs or {}).get("states", [])}
     out = []
     for query in catalog:
@@ -158,7 +175,7 @@ def summarize_remedies(groups: list[GroupStats], verdicts: list[VerdictRow],
                 "schema_variants": names, "cold": cold, "warm": warm,
                 "passes": bool(cold and warm and cold["verdict"] == "PASS"
                                and warm["verdict"] == "PASS"),
-                "build": build, "writes": writes,
+                "build": build, "writes": writes, "start": starts.get((query, variant)),
                 "answer_check": ANSWER_TESTS.get(query, DEFAULT_TEST),
                 "plan_changes": changes, "plan_phase": plan_phase,
             })

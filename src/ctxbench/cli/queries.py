@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ctxbench.cli.options import Backend, Database, Dsn, Home, Json, make_console
@@ -31,8 +32,9 @@ def list_queries(as_json: Json = False) -> None:
     table.columns[0].no_wrap = True
     for q in catalog.values():
         variants = ", ".join(v.name + (f" [{v.schema_variant}]" if v.schema_variant else "")
+                             + (f" (on start: {v.on_start.text()})" if v.on_start else "")
                              for v in q.variants.values())
-        table.add_row(q.name, ",".join(sorted(q.tags)), variants, q.description)
+        table.add_row(q.name, ",".join(sorted(q.tags)), escape(variants), q.description)
     out.print(table)
 
 
@@ -114,6 +116,9 @@ def explain(
     out.print(f"params: {json.dumps(_shown(ps.params), default=str)}", highlight=False)
     if v.settings:
         out.print("SET LOCAL: " + ", ".join(f"{k}={val}" for k, val in v.settings.items()))
+    if v.on_start:
+        out.print(f"server-start action (run after every cache reset in cold phases): "
+                  f"{v.on_start.text()}", highlight=False)
     if v.shipped_noop_sets:
         out.print("shipped no-op statements (outside a transaction): "
                   + "; ".join(v.shipped_noop_sets))

@@ -19,7 +19,7 @@ from ctxbench.db.connect import one_row, scalar
 from ctxbench.db.embedded import drop_os_page_cache
 from ctxbench.db.migrate import WORKLOAD_TABLES, existing_workload_tables, owns_schema
 from ctxbench.db.target import Target
-from ctxbench.errors import InfraError, NotOwnedError
+from ctxbench.errors import InfraError, NotOwnedError, UsageError
 
 # What ctxbench changed on its own tables and must put back when a run ends (or, after a
 # crash, when the next run ends): one row per item, kept in the database itself.
@@ -295,3 +295,64 @@ def prewarm(conn: psycopg.Connection, relations: list[str]) -> dict[str, Any]:
         blocks += int(scalar(conn, "SELECT pg_prewarm(%s::regclass)", (rel,)))
     return {"prewarm_seconds": round(time.perf_counter() - t0, 4), "prewarm_blocks": blocks,
             "prewarm_relations": len(relations)}
+
+
+# Relations an ``on_start`` prewarm entry names (``queries.model.OnStart``): (kind, name) with
+# kind an index access method, "heap" (the table or its partitions), or None (the relation, or
+# the partitions of a partitioned table/index: only leaves hold blocks).
+_LEAVES = ("SELECT relid FROM pg_partition_tree(%(t)s::regclass) WHERE isleaf "
+           "UNION SELECT %(t)s::regclass")  # a relation outside any partition tree: itself
+
+
+def resolve_prewarm(conn: psycopg.Connection, targets: list[tuple[str | None, str]]
+                    ) -> list[str]:
+    """The relations (qualified names, in order, no repeats) the entries name in this database;
+    an entry that names nothing here is an error (a start action that warms nothing would make
+    the remedy look measured when it was not)."""
+    out: list[str] = []
+    for kind, name in targets:
+        label = f"{kind}:{name}" if kind else name
+        if scalar(conn, "SELECT to_regclass(%s)", (name,)) is None:
+            raise UsageError(f"on_start.prewarm entry {label!r}: relation {name!r} does not "
+                             "exist in this database")
+        if kind is None or kind == "heap":
+            rows = conn.execute(
+                f"SELECT c.oid::regclass::text FROM ({_LEAVES}) t JOIN pg_class c ON c.oid = "
+                "t.relid WHERE c.relkind IN ('r', 'i', 'm', 't')" + (
+                    " AND c.relkind IN ('r', 'm')" if kind == "heap" else "") + " ORDER BY 1",
+                {"t": name}).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT x.indexrelid::regclass::text FROM ({_LEAVES}) t "
+                "JOIN pg_index x ON x.indrelid = t.relid JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_am am ON am.oid = i.relam WHERE am.amname = %(am)s AND i.relkind = 'i' "
+                "ORDER BY 1", {"t": name, "am": kind}).fetchall()
+        if not rows:
+            what = (f"no {kind} index on {name} or its partitions" if kind not in (None, "heap")
+                    else f"{name} has no table or index with blocks (a view or sequence?)")
+            raise UsageError(f"on_start.prewarm entry {label!r} names nothing to prewarm in "
+                             f"this database: {what}")
+        out += [r[0] for r in rows if r[0] not in out]
+    return out
+
+
+def resident_blocks(conn: psycopg.Connection, relations: list[str]) -> int:
+    """Shared buffers that hold blocks of ``relations`` right now (pg_buffercache)."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_buffercache")
+    return int(scalar(
+        conn, "SELECT count(*) FROM pg_buffercache b JOIN pg_class c "
+        "ON b.relfilenode = pg_relation_filenode(c.oid) WHERE c.oid = ANY (%s::regclass[]) "
+        "AND b.reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (relations,)))
+
+
+def run_on_start(conn: psycopg.Connection, targets: list[tuple[str | None, str]]
+                 ) -> dict[str, Any]:
+    """A remedy's server-start action: pg_prewarm the relations its entries name. Returns the
+    cost (seconds, blocks, MB) and the blocks resident in shared buffers right after it."""
+    relations = resolve_prewarm(conn, targets)
+    done = prewarm(conn, relations)
+    block_size = int(scalar(conn, "SELECT current_setting('block_size')::int"))
+    return {"seconds": done["prewarm_seconds"], "blocks": done["prewarm_blocks"],
+            "mb": round(done["prewarm_blocks"] * block_size / 1e6, 1),
+            "relations": relations, "resident_blocks": resident_blocks(conn, relations)}

@@ -7,7 +7,7 @@ these definitions; nothing else in ctxbench writes query SQL.
 from ctxbench.queries.catalog import catalog
 from ctxbench.queries.execution import Statement, ensure_vector_adapter
 from ctxbench.queries.incidents import INCIDENT_FIELDS, phase_for_status
-from ctxbench.queries.model import AS_SHIPPED, Bindable, Executable, Query, Variant
+from ctxbench.queries.model import AS_SHIPPED, Bindable, Executable, OnStart, Query, Variant
 from ctxbench.queries.profile import DatasetProfile
 from ctxbench.queries.sampler import ParamSampler, ParamSet, param_id
 from ctxbench.queries.semantic import semantic_variant
@@ -18,6 +18,7 @@ __all__ = [
     "Bindable",
     "DatasetProfile",
     "Executable",
+    "OnStart",
     "ParamSampler",
     "ParamSet",
     "Query",

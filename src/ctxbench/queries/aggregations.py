@@ -351,13 +351,14 @@ FILTERED_ROLLUP_FILTERS = (
 # Remedy (schema variant filter_cube): trigger-maintained cubes whose cells carry counts and the
 # three distinct counts as bitmasks of coded values (OR-ed, counted with bit_count). Every whole
 # UTC day of the range from the day cube (its '-' slice without a high-cardinality filter, the
-# namespace / cluster / action type slice with one), the rest from the traces: with no
-# high-cardinality filter the whole hours of the first and last days from the hour cube and only
-# the partial hours at both ends from the traces; with one, the partial first and last days
-# (filtered on the value). Traces read from the table get their namespace code one history at a
-# time (index probes, never a hash of every history). Two or more high-cardinality filters read
-# the whole range from the traces that way. A one-time filter runs the shipped statement instead
-# when a dimension has a value coded beyond the 64 bits of a mask.
+# namespace / cluster / action type slice with one of them, trace_filter_combo with two or
+# three), the rest from the traces: without a high-cardinality filter or with a namespace, the
+# whole hours of the first and last days from the hour cube and only the partial hours at both
+# ends from the traces; otherwise the partial first and last days (filtered on the values).
+# Traces read from the table get their namespace code from trace_filter_histories, one probe
+# per history. Two or three high-cardinality filters without a range: the rollup variant. A
+# one-time filter runs the shipped statement (a PL/pgSQL function) instead when a dimension has
+# a value coded beyond the 64 bits of a mask.
 CUBE_LOW = (
     ("environment", "environment = %(environment)s"),
     ("severity", "alert_severity = %(severity)s"),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,6 +26,57 @@ Validator = Callable[[Mapping[str, Any], str], dict[str, Any]]
 Mapper = Callable[[list[tuple], Mapping[str, Any]], Any]
 
 
+# What an ``on_start`` prewarm entry may name (resolved from the connected database's catalog
+# by ``db.control.resolve_prewarm``): every index of one access method on a table and its
+# partitions, the table's own heap (and its partitions'), or one relation by name.
+PREWARM_KINDS = ("hnsw", "ivfflat", "btree", "brin", "gin", "gist", "heap")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
+_PREWARM_ENTRY = re.compile(rf"^(?:(?P<kind>[a-z]+):)?(?P<name>{_IDENT}(?:\.{_IDENT})?)$")
+
+
+@dataclass(frozen=True)
+class OnStart:
+    """A server-start action a remedy declares: ``pg_prewarm`` these relations after every
+    start (the service would run it from its start-up hook, or with pg_prewarm's autoprewarm).
+    The cold phase runs it after each cache reset, for that variant only, before the sample,
+    and records its cost (seconds, blocks, MB of shared buffers).
+
+    ``prewarm`` entries: ``"<am>:<table>"`` (am one of hnsw, ivfflat, btree, brin, gin, gist:
+    every index of that access method on the table and its partitions), ``"heap:<table>"``
+    (the table, or its partitions), or a relation name (``"resource_references"``; a
+    partitioned table or index stands for its partitions)."""
+
+    prewarm: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prewarm", tuple(self.prewarm))
+        if not self.prewarm:
+            raise UsageError("on_start.prewarm is empty; name at least one relation, e.g. "
+                             "'hnsw:resource_action_traces'")
+        for entry in self.prewarm:
+            self.parse(entry)
+
+    @staticmethod
+    def parse(entry: object) -> tuple[str | None, str]:
+        """``(kind, name)``: kind None for a relation named as is."""
+        m = _PREWARM_ENTRY.match(entry) if isinstance(entry, str) else None
+        if m is None or (m["kind"] is not None and m["kind"] not in PREWARM_KINDS):
+            raise UsageError(
+                f"on_start.prewarm entry {entry!r} is not allowed; allowed: '<kind>:<table>' "
+                f"with kind one of {', '.join(PREWARM_KINDS)}, or a relation name "
+                "(letters, digits, _; optionally schema-qualified)")
+        return m["kind"], m["name"]
+
+    def targets(self) -> list[tuple[str | None, str]]:
+        return [self.parse(e) for e in self.prewarm]
+
+    def describe(self) -> dict[str, Any]:
+        return {"prewarm": list(self.prewarm)}
+
+    def text(self) -> str:
+        return "pg_prewarm " + ", ".join(self.prewarm) + " after every server start"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One way of sending a query. ``sql`` is a template: ``{where}``-style markers are filled
@@ -37,9 +89,13 @@ class Variant:
     shipped_noop_sets: tuple[str, ...] = ()
     schema_variant: str | None = None
     changes_answer: bool = False
+    on_start: OnStart | None = None
 
     def __post_init__(self) -> None:
         check_settings(self.settings)
+        if self.on_start is not None and not isinstance(self.on_start, OnStart):
+            raise UsageError(f"variant {self.name!r}: on_start must be an OnStart, "
+                             f"not {type(self.on_start).__name__}")
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
         if self.shipped_noop_sets and self.name != AS_SHIPPED:
             raise UsageError(f"variant {self.name!r}: only as_shipped replays the shipped "
@@ -48,7 +104,8 @@ class Variant:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "doc": self.doc, "settings": dict(self.settings),
                 "shipped_noop_sets": list(self.shipped_noop_sets),
-                "schema_variant": self.schema_variant, "changes_answer": self.changes_answer}
+                "schema_variant": self.schema_variant, "changes_answer": self.changes_answer,
+                "on_start": self.on_start.describe() if self.on_start else None}
 
 
 class Executable(Protocol):

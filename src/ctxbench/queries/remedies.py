@@ -83,6 +83,15 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "the planner's estimate (changes the answer)"),),
     "get_incident": (),
     "semantic_search": (
+        _r("semantic_search", "prewarmed", {IO_BOUND},
+           "pg_prewarm every HNSW index after each server start (shipped SQL): the first "
+           "search reads no index page from disk; costs start-up seconds and shared buffers"),
+        _r("semantic_search", "halfvec_prewarmed", {IO_BOUND},
+           "half-size HNSW expression index (halfvec) prewarmed at start: 60 % of the shared "
+           "buffers (declared: near-ties may reorder)"),
+        _r("semantic_search", "halfvec", {IO_BOUND},
+           "half-size HNSW expression index (halfvec): more of it stays cached (declared: "
+           "near-ties may reorder)"),
         _r("semantic_search", "iterative", {HNSW_SHORT, IO_BOUND},
            "ef_search 100 + strict iterative scan: k rows whenever k qualify"),
         _r("semantic_search", "tuned", {HNSW_SHORT},

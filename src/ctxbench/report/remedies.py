@@ -74,6 +74,11 @@ def _cost(e: dict[str, Any]) -> str:
     for w in e.get("writes", []):
         bits.append(f"{w['schema_variant']}: COPY ×{w['copy_vs_shipped']:.2f}, "
                     f"INSERT ×{w['insert_vs_shipped']:.2f}")
+    start = e.get("start")
+    if start:
+        bits.append(f"at every start: pg_prewarm {start['mb']:,.0f} MB of shared buffers "
+                    f"({start['blocks']:,} blocks) in {fmt_num(start['seconds_mean'])} s "
+                    f"(max {fmt_num(start['seconds_max'])} s, {start['runs']} starts)")
     if not e.get("schema_variants"):
         bits.append("no schema change")
     return "; ".join(bits) or "–"
@@ -91,7 +96,10 @@ def remedies_blocks(summary: dict[str, Any], results: ResultsDir) -> list[Block]
              "ms with 95% intervals). A remedy is recommended when both checks PASS (exact "
              "answers first, then the lowest warm p95). Build cost: the remedy's schema built "
              "on this run's data; write cost (× the shipped schema's rows/s) from "
-             "`ctxbench remedies cost` when remedy_cost.json is in the folder.", "note")]
+             "`ctxbench remedies cost` when remedy_cost.json is in the folder; start cost: a "
+             "remedy's server-start action (pg_prewarm), run after every cache reset of its "
+             "cold samples before the sample, timed there (its cold p95 is the first request "
+             "after a start with that action).", "note")]
     rows, kinds = [], []
     for e in entries:
         s = e["as_shipped"]

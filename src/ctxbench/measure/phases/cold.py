@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ctxbench.config import spec_field
 from ctxbench.db import control
@@ -16,6 +17,7 @@ from ctxbench.measure.phases.base import (
     space_labels,
     stats_state,
 )
+from ctxbench.queries import Query
 from ctxbench.results import PhaseRecord
 
 REMEDY_COLD_DOC = ("cold samples per remedy pair in the remedy-schema stage (a PASS of p95 "
@@ -32,8 +34,40 @@ class ColdSpec:
         return self.remedy_samples if remedy_stage and self.remedy_samples is not None else self.samples
 
 
+class StartActions:
+    """Variants that declare a server-start action (``Variant.on_start``): run it after each
+    cache reset of that variant only, before its sample or plan, and sum up what it cost."""
+
+    def __init__(self, ctx: PhaseContext) -> None:
+        self.ctx = ctx
+        self.runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def after_reset(self, q: Query, variant: str) -> None:
+        action = q.variant(variant).on_start
+        if action is None:
+            return
+        with self.ctx.connections.open() as conn:
+            done = control.run_on_start(conn, action.targets())
+        done["action"] = action.text()
+        self.runs.setdefault((q.name, variant), []).append(done)
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for (query, variant), runs in self.runs.items():
+            secs = [r["seconds"] for r in runs]
+            out.append({
+                "type": "on_start", "query": query, "variant": variant,
+                "action": runs[-1]["action"], "runs": len(runs),
+                "seconds_mean": round(sum(secs) / len(secs), 3), "seconds_max": max(secs),
+                "blocks": max(r["blocks"] for r in runs), "mb": max(r["mb"] for r in runs),
+                "relations": runs[-1]["relations"],
+                "resident_blocks_min": min(r["resident_blocks"] for r in runs)})
+        return out
+
+
 def measure_cold(ctx: PhaseContext, phase: str, samples: int) -> PhaseRecord:
-    """``samples`` cold executions per (query, variant), each after its own cache reset."""
+    """``samples`` cold executions per (query, variant), each after its own cache reset (and
+    the variant's server-start action, when it declares one)."""
 
     def body(record: PhaseRecord) -> None:
         record.stats_state = stats_state(ctx)
@@ -45,10 +79,12 @@ def measure_cold(ctx: PhaseContext, phase: str, samples: int) -> PhaseRecord:
         methods: dict[str, int] = {}
         reset_seconds = 0.0
         measured: dict[tuple[str, str], list] = {}
+        starts = StartActions(ctx)
         for i, q, v in order:
             outcome = control.reset_caches(ctx.target, ctx.cache_reset)
             methods[outcome.method] = methods.get(outcome.method, 0) + 1
             reset_seconds += outcome.seconds
+            starts.after_reset(q, v)
             ps = sets[(q.name, v)][i]
             with ctx.connections.open() as conn:
                 m = ctx.recorder.measure(conn, phase, q, v, ps,
@@ -58,12 +94,14 @@ def measure_cold(ctx: PhaseContext, phase: str, samples: int) -> PhaseRecord:
             ctx.progress.advance()
         for q, v in ctx.workload:  # plan capture: its own reset, so it shows the cold buffers
             control.reset_caches(ctx.target, ctx.cache_reset)
+            starts.after_reset(q, v)
             with ctx.connections.open() as conn:
                 plans.capture(ctx.results, conn, phase, q, v, ctx.plan_set(q),
                               note="first execution after a cache reset")
             for n, pick in enumerate(tails.tail_picks(measured.get((q.name, v), []),
                                                       limit=ctx.tail_plans), start=1):
                 control.reset_caches(ctx.target, ctx.cache_reset)
+                starts.after_reset(q, v)
                 with ctx.connections.open() as conn:
                     plans.capture(ctx.results, conn, phase, q, v, pick.ps, role=f"tail-{n}",
                                   extra=pick.extra(),
@@ -75,6 +113,7 @@ def measure_cold(ctx: PhaseContext, phase: str, samples: int) -> PhaseRecord:
         record.cache_reset = ", ".join(sorted(methods)) if methods else None
         record.events.append({"type": "cache_resets", "count": sum(methods.values()),
                               "methods": methods, "seconds": round(reset_seconds, 2)})
+        record.events += starts.events()
         if any("OS cache stayed warm" in m for m in methods):
             record.notes.append("the OS page cache could not be dropped: 'cold' means shared buffers "
                                 "only; reads may still be served from the OS cache")
@@ -92,5 +131,6 @@ def _run(ctx: PhaseContext, spec: ColdSpec, state: RunState) -> None:
 PHASE = Phase(
     name="cold", spec=ColdSpec, measured=("cold",), run=_run,
     effect="before every sample: server restart + OS page cache dropped (or buffers evicted), "
+           "the variant's server-start action if it declares one (on_start: pg_prewarm), "
            "a new connection",
     summary="latency per (query, variant): percentiles over distinct parameter sets; budgets")
