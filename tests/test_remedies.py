@@ -297,24 +297,35 @@ def test_daily_rollup_stays_exact_through_writes_and_time_zones(setup):
             conn.rollback()
 
 
-def test_daily_rollup_follows_truncate_and_leaves_nothing_when_removed(fresh_target):
-    """TRUNCATE empties the rollups (own database: TRUNCATE would lock the shared dataset),
-    and the harness's variant removal drops every object the variant made."""
+@pytest.mark.parametrize("variants, tables", [
+    (["trace_daily"], ["trace_daily_created", "trace_daily_actions", "trace_daily_namespaces"]),
+    (["list_day_counts"], ["list_day_counts", "list_day_totals", "list_history_namespaces"]),
+    (["window_covering", "filter_cube"],
+     ["trace_filter_cube", "trace_filter_hours", "trace_filter_combo"]),
+], ids=["trace_daily", "list_day_counts", "filter_cube"])
+def test_maintained_tables_follow_truncate_and_leave_nothing_when_removed(fresh_target, variants,
+                                                                          tables):
+    """TRUNCATE empties the trigger-maintained tables (own database: TRUNCATE would lock the
+    shared dataset), and the harness's variant removal drops every object the variant made."""
     from ctxbench.datagen.generator import DatasetOptions, seed_dataset
 
-    def daily_rows(conn) -> int:
-        return conn.execute("SELECT (SELECT count(*) FROM trace_daily_created) + "
-                            "(SELECT count(*) FROM trace_daily_actions) + "
-                            "(SELECT count(*) FROM trace_daily_namespaces)").fetchone()[0]
+    def rows(conn) -> int:
+        return conn.execute("SELECT " + " + ".join(f"(SELECT count(*) FROM {t})"
+                                                   for t in tables)).fetchone()[0]
 
     with fresh_target.connect() as conn:
         conn.autocommit = True
         seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
         shipped = _schema_objects(conn)
-        mig.set_variants(conn, ["trace_daily"])
-        assert daily_rows(conn) > 0
+        mig.set_variants(conn, variants)
+        assert rows(conn) > 0
+        if "list_day_counts" in variants:  # the counts add up to the traces, in both tables
+            traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
+            sums = conn.execute("SELECT (SELECT sum(n) FROM list_day_counts), "
+                                "(SELECT sum(n) FROM list_day_totals)").fetchone()
+            assert sums == (traces, traces)
         conn.execute("TRUNCATE resource_action_traces CASCADE")
-        assert daily_rows(conn) == 0
+        assert rows(conn) == 0
         mig.set_variants(conn, [])
         assert _schema_objects(conn) == shipped
 
@@ -499,26 +510,6 @@ def test_day_counts_stay_exact_through_writes(setup):
             conn.rollback()
 
 
-def test_day_counts_follow_truncate_and_leave_nothing_when_removed(fresh_target):
-    from ctxbench.datagen.generator import DatasetOptions, seed_dataset
-
-    with fresh_target.connect() as conn:
-        conn.autocommit = True
-        seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
-        shipped = _schema_objects(conn)
-        mig.set_variants(conn, ["list_day_counts"])
-        traces = conn.execute("SELECT count(*) FROM resource_action_traces").fetchone()[0]
-        assert conn.execute("SELECT (SELECT sum(n) FROM list_day_counts), "
-                            "(SELECT sum(n) FROM list_day_totals)").fetchone() == (traces, traces)
-        assert traces > 0
-        conn.execute("TRUNCATE resource_action_traces CASCADE")
-        assert conn.execute("SELECT (SELECT count(*) FROM list_day_counts) + "
-                            "(SELECT count(*) FROM list_day_totals) + "
-                            "(SELECT count(*) FROM list_history_namespaces)").fetchone()[0] == 0
-        mig.set_variants(conn, [])
-        assert _schema_objects(conn) == shipped
-
-
 # -- filtered_aggregation[cube] (schema variant filter_cube) ------------------------------------
 CUBE_SCHEMA = "trace_rollup+window_covering+filter_cube"
 
@@ -654,23 +645,3 @@ def test_filter_cube_stays_exact_through_writes_and_falls_back_past_64_codes(set
             assert _cube_compare(conn, sets[:20]) > 0
         finally:
             conn.rollback()
-
-
-def test_filter_cube_follows_truncate_and_leaves_nothing_when_removed(fresh_target):
-    from ctxbench.datagen.generator import DatasetOptions, seed_dataset
-
-    def cube_rows(conn) -> int:
-        return conn.execute("SELECT (SELECT count(*) FROM trace_filter_cube) + "
-                            "(SELECT count(*) FROM trace_filter_hours) + "
-                            "(SELECT count(*) FROM trace_filter_combo)").fetchone()[0]
-
-    with fresh_target.connect() as conn:
-        conn.autocommit = True
-        seed_dataset(conn, DatasetOptions(scale=1000, seed=5))
-        shipped = _schema_objects(conn)
-        mig.set_variants(conn, ["window_covering", "filter_cube"])
-        assert cube_rows(conn) > 0
-        conn.execute("TRUNCATE resource_action_traces CASCADE")
-        assert cube_rows(conn) == 0
-        mig.set_variants(conn, [])
-        assert _schema_objects(conn) == shipped
