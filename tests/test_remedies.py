@@ -26,8 +26,9 @@ SEED = 1010
 # Checked elsewhere: semantic search's approximate variants against brute force
 # (test_queries_oracle: recall floors and correctness of what they return).
 # (prewarmed sends the shipped statement: checked here, identical answers)
+# (topk's answer is the shipped one where both plans walk the index: test below)
 ELSEWHERE = {("semantic_search", v) for v in ("tuned", "iterative", "halfvec",
-                                              "halfvec_prewarmed")}
+                                              "halfvec_prewarmed", "topk", "topk_prewarmed")}
 PAIRS = [(r.query, r.variant) for rs in REMEDIES.values() for r in rs
          if (r.query, r.variant) not in ELSEWHERE]
 
@@ -645,3 +646,38 @@ def test_filter_cube_stays_exact_through_writes_and_falls_back_past_64_codes(set
             assert _cube_compare(conn, sets[:20]) > 0
         finally:
             conn.rollback()
+
+
+def _walks_hnsw_everywhere(conn, q, variant: str, params: dict) -> bool:
+    """The plan orders every trace partition by its HNSW index (no exact sort anywhere)."""
+    nodes, todo = [], [q.explain(conn, params, variant, analyze=False)[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo.extend(node.get("Plans", []))
+    scans = [n for n in nodes if n.get("Relation Name", "").startswith("resource_action_traces")]
+    return bool(scans) and all(n["Node Type"] == "Index Scan" and "embedding" in n["Index Name"]
+                               for n in scans) \
+        and not any("Sort" in n["Node Type"] for n in nodes)
+
+
+@pytest.mark.parametrize("variant", ["topk", "topk_prewarmed"])
+def test_topk_answer_is_the_shipped_one_where_both_walk_the_index(setup, variant):
+    """The threshold after the LIMIT keeps the shipped rows (in order) whenever both plans
+    walk the HNSW index of every partition; far vectors (nothing above the threshold) and
+    near ones with a full page are among the sets compared."""
+    target, sampler, _ = setup
+    q = catalog["semantic_search"]
+    sets = sampler.sample("semantic_search", 40, stream="remedies-topk")
+    compared: list[tuple[str, int]] = []
+    with target.connect(prepare_threshold=None) as conn:
+        for ps in sets:
+            params = q.validate(ps.params)
+            if not (_walks_hnsw_everywhere(conn, q, "as_shipped", params)
+                    and _walks_hnsw_everywhere(conn, q, variant, params)):
+                continue
+            want, got = q.run(conn, params), q.run(conn, params, variant)
+            assert got == want, (ps.kind, {k: v for k, v in params.items() if k != "embedding"})
+            compared.append((ps.kind, len(want)))
+    assert len(compared) >= len(sets) // 2, compared
+    assert any(n == 0 for _, n in compared) and any(n >= 10 for _, n in compared), compared

@@ -83,6 +83,13 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "the planner's estimate (changes the answer)"),),
     "get_incident": (),
     "semantic_search": (
+        _r("semantic_search", "topk_prewarmed", {IO_BOUND, SCAN_ALL_ROWS},
+           "the threshold after the LIMIT (k rows read, not every candidate a far search "
+           "rejects) + the HNSW graphs and the joined tables prewarmed at start: a cold search "
+           "reads its k trace rows"),
+        _r("semantic_search", "topk", {SCAN_ALL_ROWS, IO_BOUND},
+           "the threshold after the LIMIT: a search with nothing above the threshold reads k "
+           "trace rows instead of ef_search per partition"),
         _r("semantic_search", "prewarmed", {IO_BOUND},
            "pg_prewarm every HNSW index after each server start (shipped SQL): the first "
            "search reads no index page from disk; costs start-up seconds and shared buffers"),
