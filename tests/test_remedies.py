@@ -8,11 +8,13 @@ transaction's start, so the time-window queries see the same window on both side
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from ctxbench.db import migrate as mig
+from ctxbench.db.partitions import ensure_monthly
 from ctxbench.queries import DatasetProfile, ParamSampler, catalog, schema_variant_names
 from ctxbench.queries.incidents import FROM_JOINS, where_clause
 from ctxbench.queries.remedies import REMEDIES
@@ -274,6 +276,10 @@ def test_daily_rollup_stays_exact_through_writes_and_time_zones(setup):
             apply_schema(conn, "trace_daily+window_covering")
             assert compare(conn) > 0
             before = health_totals(conn)
+            # the service writes into the current month's partition, which a dataset anchored
+            # today does not have yet on the 1st of a month (its data ends at midnight)
+            now = conn.execute("SELECT NOW()").fetchone()[0]
+            ensure_monthly(conn, now - timedelta(days=11), now + timedelta(hours=1))
             _write_recent_traces(conn, 400, 1, 24 * 10)  # one multi-row statement
             _write_recent_traces(conn, 1, 2, 2)  # a single-row INSERT
             assert _write_on_window_edges(conn, checks, 3) > 0
