@@ -72,6 +72,31 @@ def test_entries_resolve_from_the_database_catalog(dataset_target: Target) -> No
                 control.resolve_prewarm(conn, bad)
 
 
+@pytest.mark.db
+def test_every_declared_start_action_resolves_on_its_schema(dataset_target: Target) -> None:
+    """Each variant's prewarm names relations that exist once its schema variants are built
+    (a misspelled name would only surface as a usage error in the cold phase of a 1M run)."""
+    from ctxbench.db import migrate as mig
+    from ctxbench.queries import schema_variant_names
+
+    declared = [(q, v) for q in catalog.values() for v in q.variants.values() if v.on_start]
+    assert {(q.name, v.name) for q, v in declared} >= {
+        ("semantic_search", "topk_prewarmed"), ("list_incidents", "skip_prewarmed")}
+    available = mig.available_variants()
+    with dataset_target.connect() as conn:
+        conn.autocommit = False
+        for q, v in declared:
+            try:
+                for name in schema_variant_names(v.schema_variant):
+                    conn.execute(mig._split_variant(available[name])[0])
+                targets = v.on_start.targets()
+                resolved = control.resolve_prewarm(conn, targets)
+                plain = [n for kind, n in targets if kind is None]
+                assert len(resolved) >= len(plain), (q.name, v.name, resolved)
+            finally:
+                conn.rollback()
+
+
 # the session server's settings, so the run does not restart it with others
 SETTINGS = "\n".join(f'{k} = "{v}"' for k, v in TEST_SETTINGS.items())
 SCENARIO = f"""

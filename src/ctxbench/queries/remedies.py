@@ -66,6 +66,11 @@ _DAILY_WHAT = ("exact trigger-maintained per-day rollup (trace_daily): whole day
 
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "list_incidents": (
+        _r("list_incidents", "skip_prewarmed",
+           {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
+           "skip + the page's rows by one bitmap heap scan (reads issued together) + the "
+           "joined tables, day counts and covering index prewarmed at start: a cold page reads "
+           "only its own rows"),
         _r("list_incidents", "skip",
            {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
            "skip whole days by their trigger-maintained counts (list_day_counts): the index "
