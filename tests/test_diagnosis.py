@@ -79,7 +79,8 @@ def test_diagnosis_names_the_causes_the_plan_shows_and_the_remedy():
             "params": {"limit": 10}, "phase": "warm", "query": "list_incidents",
             "variant": "as_shipped", "execution_ms": 1101.0}
     d = diagnose(verdict, plan)
-    assert [r["variant"] for r in d["remedies"]] == ["skip", "deferred", "indexed"]
+    assert [r["variant"] for r in d["remedies"]] == ["skip", "skip_prewarmed", "deferred",
+                                                      "indexed"]
     assert "sort over 200,000 rows" in d["text"] and "Remedy: skip" in d["text"]
 
 
@@ -138,3 +139,38 @@ def test_remedy_sides_are_judged_by_their_latency_check_max_where_the_cold_p95_i
     assert rollup["warm"]["metric"] == "p95" and rollup["passes"]
     assert entry["recommended"] == "rollup"
     assert entry["as_shipped"]["cold"]["verdict"] == "FAIL"
+
+
+def test_best_and_floor_use_the_figure_the_cold_check_judged(tmp_path):
+    """Where the cold check is "every request under 500 ms" (max), the best remedy reached is
+    the one with the lowest cold max (not p95), and the floor and the Remedies table name the
+    max."""
+    from ctxbench.analysis.remedy_summary import summarize_remedies
+    from ctxbench.report.remedies import _p95
+
+    def group(variant: str, phase: str, p95: float, mx: float) -> dict:
+        return {"query": "list_incidents", "variant": variant, "phase": phase,
+                "key": f"{variant}@{phase}", "n": 10, "n_errors": 0,
+                "latency_ms": {"p95": {"value": p95, "lo": p95 * 0.9, "hi": p95 * 1.2},
+                               "max": {"value": mx, "lo": mx, "hi": mx}}}
+
+    def row(variant: str, phase: str, metric: str, verdict: str, diagnosis=None) -> dict:
+        return {"group": f"{variant}@{phase}", "metric": metric, "unit": "ms", "verdict": verdict,
+                "threshold": 500.0 if metric == "max" else 50.0, "diagnosis": diagnosis}
+
+    cold, warm = "after_analyze.cold", "after_analyze.warm"
+    # "a": lower p95 but a higher max; "b": the lower max
+    groups = [group("as_shipped", cold, 2000.0, 2500.0), group("as_shipped", warm, 900.0, 950.0),
+              group("deferred", cold, 300.0, 1800.0), group("deferred", warm, 40.0, 60.0),
+              group("skip", cold, 450.0, 700.0), group("skip", warm, 16.0, 30.0)]
+    diag = {"shared_read_blocks": 120, "read_mb": 0.98, "io_read_share": 0.9}
+    verdicts = [row("as_shipped", cold, "max", "FAIL"), row("as_shipped", warm, "p95", "FAIL"),
+                row("deferred", cold, "max", "FAIL", diag), row("deferred", warm, "p95", "PASS"),
+                row("skip", cold, "max", "FAIL", diag), row("skip", warm, "p95", "PASS")]
+    [entry] = summarize_remedies(groups, verdicts, [], [], tmp_path)  # type: ignore[arg-type]
+    assert entry["recommended"] is None
+    assert entry["best"]["variant"] == "skip"
+    assert entry["best"]["cold_metric"] == "max" and entry["best"]["cold_value"] == 700.0
+    assert entry["floor"].startswith("cold max 700 ms: the slowest plan reads 120 blocks")
+    skip = next(e for e in entry["remedies"] if e["variant"] == "skip")
+    assert _p95(skip["cold"]).startswith("max 700") and _p95(skip["warm"]) != "–"

@@ -4,7 +4,7 @@ One entry per query with at least one variant other than as_shipped measured (as
 sides are null when the run stopped before measuring it)::
 
     query, cold_phase, warm_phase
-    as_shipped   {cold, warm, diagnosis}     cold/warm: {p95: {value, lo, hi}, n, verdict,
+    as_shipped   {cold, warm, diagnosis}     cold/warm: {p95: {value, lo, hi}, max, n, verdict,
                                              budget_ms} (null when not measured)
     remedies     [{variant, doc, changes_answer, schema_variants, cold, warm, passes,
                    build: {seconds, bytes} | null, writes: [{schema_variant, copy_vs_shipped,
@@ -12,7 +12,9 @@ sides are null when the run stopped before measuring it)::
                    blocks, mb} | null, answer_check, plan_changes: [text], plan_phase}]
     recommended  the variant to apply (both checks PASS; exact answers first, then the lowest
                  warm p95), or null
-    best         when nothing passes: {variant, cold_p95, warm_p95}
+    best         when nothing passes: {variant, cold_p95, cold_metric, cold_value (the figure
+                 the cold check judged: the max where it is "every request under the budget"),
+                 warm_p95}; the remedy with the lowest cold_value
     floor        when nothing passes: what still costs, from the best remedy's diagnosis
 
 Build costs come from the run's ``remedy_schema`` phase (the variants built on this data);
@@ -60,7 +62,8 @@ def _side(groups: list[GroupStats], verdicts: list[VerdictRow], query: str,
     mine = [v for v in verdicts if v["group"] == group["key"] and v.get("unit") == "ms"]
     worst = min(mine, key=lambda v: VERDICT_RANK.get(v["verdict"], 1)) if mine else None
     p95 = group["latency_ms"].get("p95")
-    return {"p95": p95, "n": group["n"], "n_errors": group["n_errors"],
+    return {"p95": p95, "max": group["latency_ms"].get("max"),
+            "n": group["n"], "n_errors": group["n_errors"],
             "verdict": worst["verdict"] if worst else None,
             "metric": worst["metric"] if worst else None,
             "budget_ms": worst["threshold"] if worst else None,
@@ -108,6 +111,15 @@ def _plan(plans: list[PlanEntry], query: str, variant: str, phase: str | None
                  and p.get("_summary")), None)
 
 
+def deciding_value(side: dict[str, Any] | None) -> float | None:
+    """The figure the side's latency check judged: the max where the check is "every request
+    under the budget" (few cold samples), else the p95."""
+    if not side:
+        return None
+    key = "max" if side.get("metric") == "max" else "p95"
+    return (side.get(key) or {}).get("value")
+
+
 def _floor(best: dict[str, Any]) -> str:
     bits = []
     for side in ("cold", "warm"):
@@ -115,8 +127,9 @@ def _floor(best: dict[str, Any]) -> str:
         d = s.get("diagnosis")
         if s.get("verdict") == "PASS" or not d:
             continue
-        p95 = (s.get("p95") or {}).get("value")
-        text = f"{side} p95 {p95:.4g} ms" if p95 is not None else f"{side}"
+        metric = "max" if s.get("metric") == "max" else "p95"
+        value = deciding_value(s)
+        text = f"{side} {metric} {value:.4g} ms" if value is not None else f"{side}"
         detail = []
         if d.get("shared_read_blocks"):
             detail.append(f"reads {d['shared_read_blocks']:,} blocks ({d['read_mb']:g} MB) "
@@ -191,11 +204,14 @@ def summarize_remedies(groups: list[GroupStats], verdicts: list[VerdictRow],
             "best": None, "floor": None,
         }
         if recommended is None and entries:
-            def cold_p95(e: dict[str, Any]) -> float:
-                return ((e["cold"] or {}).get("p95") or {}).get("value", float("inf"))
-            best = min(entries, key=cold_p95)
+            def cold_figure(e: dict[str, Any]) -> float:
+                value = deciding_value(e["cold"])
+                return float("inf") if value is None else value
+            best = min(entries, key=cold_figure)
             entry["best"] = {"variant": best["variant"],
                              "cold_p95": ((best["cold"] or {}).get("p95") or {}).get("value"),
+                             "cold_metric": (best["cold"] or {}).get("metric"),
+                             "cold_value": deciding_value(best["cold"]),
                              "warm_p95": ((best["warm"] or {}).get("p95") or {}).get("value")}
             entry["floor"] = _floor(best) or None
         out.append(entry)
