@@ -159,3 +159,12 @@ def test_reserved_settings_are_refused(tmp_path) -> None:
 def test_psycopg_error_text_is_kept_on_failed_sql(fresh_target: Target) -> None:
     with fresh_target.connect() as conn, pytest.raises(psycopg.errors.UndefinedTable):
         conn.execute("SELECT * FROM no_such_table")
+
+
+def test_server_settings_are_recorded_in_their_unit() -> None:
+    """pg_settings gives shared_buffers in 8 kB pages: recorded as kB, not "262144" + "8kB"."""
+    from ctxbench.db.connect import with_unit
+
+    assert with_unit("262144", "8kB") == "2097152kB"  # 2 GB
+    assert with_unit("1800", "s") == "1800s" and with_unit("on", None) == "on"
+    assert with_unit("-1", "8kB") == "-1" and with_unit("0.9", None) == "0.9"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -79,5 +80,17 @@ def server_facts(conn: psycopg.Connection) -> dict[str, Any]:
         "SELECT name, setting, unit FROM pg_settings "
         "WHERE source NOT IN ('default', 'override', 'client') ORDER BY name"
     ).fetchall()
-    facts["settings"] = {n: (f"{s}{u}" if u and u not in ("", None) else s) for n, s, u in rows}
+    facts["settings"] = {n: with_unit(s, u) for n, s, u in rows}
     return facts
+
+
+def with_unit(setting: str, unit: str | None) -> str:
+    """pg_settings' value in its unit: ``1800`` s → ``1800s``; a unit of several base units
+    (``8kB`` pages) multiplies: shared_buffers ``262144`` × ``8kB`` → ``2097152kB``; ``-1``
+    ("set automatically") stays ``-1``."""
+    if not unit or setting.startswith("-"):
+        return setting
+    m = re.fullmatch(r"(\d+)(\D+)", unit)
+    if m and setting.isdigit():
+        return f"{int(setting) * int(m.group(1))}{m.group(2)}"
+    return f"{setting}{unit}"
