@@ -157,20 +157,6 @@ LIST_SKIP_SQL = f"""WITH days AS (
     ORDER BY rat.action_timestamp DESC, rat.id DESC
     LIMIT %(limit)s OFFSET (SELECT skip::bigint FROM bounds))
 {PAGE_ROWS}"""
-# The page's rows fetched as one bitmap heap scan of the primary keys (ids of the page, the
-# partitions pruned to the page's time span) instead of one index probe per row: PostgreSQL 18
-# reads a bitmap heap scan's pages through its read stream, up to effective_io_concurrency
-# (16) reads in flight, where a nested loop of index probes reads one page at a time. Cold,
-# a page of L scattered rows costs ~L random reads either way; issued together they overlap.
-# The (id, action_timestamp) pair test keeps the answer exact if an id repeats across times.
-PAGE_ROWS_BITMAP = f"""{SELECT_INCIDENT}
-{FROM_JOINS}
-WHERE rat.id = ANY (ARRAY(SELECT id FROM page))
-  AND rat.action_timestamp >= (SELECT min(action_timestamp) FROM page)
-  AND rat.action_timestamp <= (SELECT max(action_timestamp) FROM page)
-  AND ((rat.id, rat.action_timestamp) IN (SELECT id, action_timestamp FROM page)) IS TRUE
-ORDER BY rat.action_timestamp DESC, rat.id DESC"""
-LIST_SKIP_BITMAP_SQL = LIST_SKIP_SQL.replace(PAGE_ROWS, PAGE_ROWS_BITMAP)
 # What a cold page of `skip_prewarmed` should find in shared buffers (~250 MB at 1M): the
 # joined tables and their keys, the day counts, the namespaces' histories and the covering
 # index the page walks; the page's own trace rows stay on disk.
@@ -189,14 +175,13 @@ SKIP_PAGE_FILTERS = (
 )
 
 
-def _render_skip(params: Mapping[str, Any], template: str = LIST_SKIP_SQL
-                 ) -> tuple[str, dict[str, Any]]:
+def _render_skip(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     count_where, args = where_clause(params, SKIP_COUNT_FILTERS)
     page_where, _ = where_clause(params, SKIP_PAGE_FILTERS, keyword="AND")
     args["limit"] = params.get("limit", 100)
     args["offset"] = params.get("offset", 0)
     counts = "list_day_counts" if params.get("namespace") is not None else "list_day_totals"
-    sql = template.replace("{counts}", counts)
+    sql = LIST_SKIP_SQL.replace("{counts}", counts)
     sql = sql.replace("    {count_where}\n",
                                 f"    {count_where}\n" if count_where else "")
     sql = sql.replace("      {page_where}\n",
@@ -229,9 +214,9 @@ def _render_list(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dict
     args["limit"] = params.get("limit", 100)
     args["offset"] = params.get("offset", 0)
     sql = variant.sql
-    if sql is LIST_SKIP_SQL or sql is LIST_SKIP_BITMAP_SQL:
+    if sql is LIST_SKIP_SQL:
         if not any(params.get(k) is not None for k in BUILDER_ONLY):
-            return _render_skip(params, sql)
+            return _render_skip(params)
         sql = LIST_DEFERRED_SQL  # filters the day counts do not carry: deferred's plan
     if sql is LIST_DEFERRED_SQL:
         where = where.replace("\n", "\n    ")
@@ -302,12 +287,10 @@ list_incidents = Query(
             "Same answer as stable_order (id DESC breaks ties).",
             schema_variant="list_covering+list_day_counts", changes_answer=True),
         "skip_prewarmed": Variant(
-            "skip_prewarmed", LIST_SKIP_BITMAP_SQL,
-            "skip (see there) with the page's rows fetched by one bitmap heap scan of their "
-            "primary keys (PostgreSQL 18 issues its page reads together, up to "
-            "effective_io_concurrency, where index probes read one page at a time), plus the "
-            f"server-start action: {PREWARM_LIST.text()} (~250 MB at 1M: everything a cold "
-            "page reads except its own trace rows). Same answer as stable_order.",
+            "skip_prewarmed", LIST_SKIP_SQL,
+            "skip (see there; the same statement) plus the server-start action: "
+            f"{PREWARM_LIST.text()} (~250 MB at 1M: everything a cold page reads except its "
+            "own trace rows, ~1 random heap read per row). Same answer as stable_order.",
             schema_variant="list_covering+list_day_counts", changes_answer=True,
             on_start=PREWARM_LIST),
     },

@@ -72,9 +72,8 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
            "walk is bounded to the page's days, whatever the OFFSET"),
         _r("list_incidents", "skip_prewarmed",
            {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
-           "skip + the page's rows by one bitmap heap scan (reads issued together) + the "
-           "joined tables, day counts and covering index prewarmed at start: a cold page reads "
-           "only its own rows"),
+           "skip + the joined tables, day counts and covering index prewarmed at start: a "
+           "cold page reads only its own rows"),
         _r("list_incidents", "deferred",
            {SORT_ALL_ROWS, SCAN_ALL_ROWS, IO_BOUND, NO_PRUNING},
            "deferred join: the page's keys from an index-only walk, then 1 heap read per row"),
