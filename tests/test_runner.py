@@ -367,3 +367,19 @@ def _has_user(name: str, pwd) -> bool:
     except KeyError:
         return False
     return True
+
+
+def test_a_query_that_needs_no_remedy_is_judged_in_the_remedy_stage() -> None:
+    """get_incident needs no remedy: its shipped statement is measured with the remedies'
+    sample counts (remedy stage), while the other queries' as_shipped stay on the shipped
+    schema."""
+    from ctxbench.measure import schema_stages
+    from ctxbench.queries import catalog
+
+    workload = [(catalog["get_incident"], "as_shipped"), (catalog["list_incidents"], "as_shipped"),
+                (catalog["list_incidents"], "skip")]
+    shipped, remedied = schema_stages.split(workload, [])
+    assert [(q.name, v) for q, v in remedied.pairs] == [("get_incident", "as_shipped"),
+                                                         ("list_incidents", "skip")]
+    assert [(q.name, v) for q, v in shipped.pairs] == [("list_incidents", "as_shipped")]
+    assert "list_day_counts" in remedied.schema and shipped.schema == []

@@ -20,7 +20,7 @@ import psycopg
 from ctxbench.db import migrate as mig
 from ctxbench.db.target import Target
 from ctxbench.queries import Query, schema_variant_names
-from ctxbench.queries.remedies import remedy
+from ctxbench.queries.remedies import REMEDIES, remedy
 
 
 @dataclass
@@ -43,11 +43,15 @@ def split(workload: list[tuple[Query, str]], base: list[str]) -> list[Stage]:
     """One stage, or (as-shipped schema, remedy schema) when the workload mixes them. The
     remedy stage takes every catalog remedy (ctxbench.queries.remedies), also those without
     schema needs (e.g. the partition-bounded trend), so all remedies get its sample counts;
-    there, a query-only remedy may use another remedy's index, as it would in production."""
+    there, a query-only remedy may use another remedy's index, as it would in production.
+    A query the catalog says needs no remedy (get_incident: a primary-key probe) is measured
+    there too, as shipped: its shipped statement is its remedy, judged with the remedies'
+    sample counts (on the remedied schema, the deployment the report recommends)."""
     if all(set(needs(p)) <= set(base) for p in workload):
         return [Stage("single", workload, list(base))]
     extra = [p for p in workload
-             if not set(needs(p)) <= set(base) or remedy(p[0].name, p[1]) is not None]
+             if not set(needs(p)) <= set(base) or remedy(p[0].name, p[1]) is not None
+             or REMEDIES.get(p[0].name) == ()]
     plain = [p for p in workload if p not in extra]
     schema = list(base)
     for p in extra:
