@@ -268,3 +268,11 @@ def test_report_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 1 and "FAIL" in out
     code, out = cli(monkeypatch, capsys, "report", str(tmp_path / "missing"))
     assert code == 2 and "missing" in out
+
+
+def test_an_open_bound_is_shown_as_open() -> None:
+    """Too few samples for a percentile's upper bound: shown as ∞, not as a bare dash."""
+    from ctxbench.report.content import fmt_est
+
+    assert fmt_est({"value": 313.2, "lo": 168.0, "hi": None}) == "313 [168–∞]"
+    assert fmt_est({"value": 2.5, "lo": 2.38, "hi": 3.66}) == "2.50 [2.38–3.66]"

@@ -53,7 +53,10 @@ def fmt_est(e: EstimateJson | None, exact: bool = False) -> str:
         return "–"
     if exact or e["lo"] == e["hi"]:
         return fmt_num(e["value"])
-    return f"{fmt_num(e['value'])} [{fmt_num(e['lo'])}–{fmt_num(e['hi'])}]"
+    # a bound the samples cannot give (too few for the percentile's exact interval) is open
+    lo = "0" if e["lo"] is None else fmt_num(e["lo"])  # (latencies and rates are ≥ 0)
+    hi = "∞" if e["hi"] is None else fmt_num(e["hi"])
+    return f"{fmt_num(e['value'])} [{lo}–{hi}]"
 
 
 def fmt_pct(value: float | None) -> str:
