@@ -111,13 +111,11 @@ def _plan(plans: list[PlanEntry], query: str, variant: str, phase: str | None
                  and p.get("_summary")), None)
 
 
-def deciding_value(side: dict[str, Any] | None) -> float | None:
-    """The figure the side's latency check judged: the max where the check is "every request
-    under the budget" (few cold samples), else the p95."""
-    if not side:
-        return None
-    key = "max" if side.get("metric") == "max" else "p95"
-    return (side.get(key) or {}).get("value")
+def deciding(side: dict[str, Any] | None) -> tuple[str, float | None]:
+    """(metric, value) the side's latency check judged: the max where the check is "every
+    request under the budget" (few cold samples), else the p95."""
+    key = "max" if side and side.get("metric") == "max" else "p95"
+    return key, ((side or {}).get(key) or {}).get("value")
 
 
 def _floor(best: dict[str, Any]) -> str:
@@ -127,8 +125,7 @@ def _floor(best: dict[str, Any]) -> str:
         d = s.get("diagnosis")
         if s.get("verdict") == "PASS" or not d:
             continue
-        metric = "max" if s.get("metric") == "max" else "p95"
-        value = deciding_value(s)
+        metric, value = deciding(s)
         text = f"{side} {metric} {value:.4g} ms" if value is not None else f"{side}"
         detail = []
         if d.get("shared_read_blocks"):
@@ -205,13 +202,13 @@ def summarize_remedies(groups: list[GroupStats], verdicts: list[VerdictRow],
         }
         if recommended is None and entries:
             def cold_figure(e: dict[str, Any]) -> float:
-                value = deciding_value(e["cold"])
+                value = deciding(e["cold"])[1]
                 return float("inf") if value is None else value
             best = min(entries, key=cold_figure)
             entry["best"] = {"variant": best["variant"],
                              "cold_p95": ((best["cold"] or {}).get("p95") or {}).get("value"),
-                             "cold_metric": (best["cold"] or {}).get("metric"),
-                             "cold_value": deciding_value(best["cold"]),
+                             "cold_metric": deciding(best["cold"])[0],
+                             "cold_value": deciding(best["cold"])[1],
                              "warm_p95": ((best["warm"] or {}).get("p95") or {}).get("value")}
             entry["floor"] = _floor(best) or None
         out.append(entry)

@@ -157,7 +157,7 @@ LIST_SKIP_SQL = f"""WITH days AS (
     ORDER BY rat.action_timestamp DESC, rat.id DESC
     LIMIT %(limit)s OFFSET (SELECT skip::bigint FROM bounds))
 {PAGE_ROWS}"""
-# What a cold page of `skip_prewarmed` should find in shared buffers (~250 MB at 1M): the
+# What a cold page of `skip_prewarmed` should find in shared buffers (123 MB at 1M, measured): the
 # joined tables and their keys, the day counts, the namespaces' histories and the covering
 # index the page walks; the page's own trace rows stay on disk.
 PREWARM_LIST = OnStart(("action_histories", "action_histories_pkey", "resource_references",
@@ -289,7 +289,7 @@ list_incidents = Query(
         "skip_prewarmed": Variant(
             "skip_prewarmed", LIST_SKIP_SQL,
             "skip (see there; the same statement) plus the server-start action: "
-            f"{PREWARM_LIST.text()} (~250 MB at 1M: everything a cold page reads except its "
+            f"{PREWARM_LIST.text()} (123 MB at 1M: everything a cold page reads except its "
             "own trace rows, ~1 random heap read per row). Same answer as stable_order.",
             schema_variant="list_covering+list_day_counts", changes_answer=True,
             on_start=PREWARM_LIST),

@@ -53,7 +53,7 @@ HALFVEC_SQL = SEMANTIC_SQL.replace(
 # cutting at k before or after the threshold keeps the same rows (where the shipped plan walks
 # the index in every partition: see the variant's doc). What changes is what a search
 # with nothing above the threshold (a `far` vector) reads: as shipped, the filter rejects every
-# candidate each partition's scan emits (ef_search per partition: 7 x 40 heap rows, each a
+# candidate each partition's scan emits (ef_search = 40 heap rows per partition, 240 over 1M's 6, each a
 # random read of the 3.6 kB trace row when cold); here the Limit stops after k rows (+ the one
 # row each partition's scan must produce to start the merge). With the optional (not shipped)
 # filters, the shipped SQL is sent (see _render).
@@ -65,7 +65,7 @@ TOPK_SQL = ("SELECT " + ", ".join(f"top_k.{c}" for c in INCIDENT_FIELDS)
                      "AS similarity,\n    rat.embedding <=> %(embedding)s::vector AS distance\n")
             + ") top_k\nWHERE top_k.similarity >= %(threshold)s\nORDER BY top_k.distance")
 
-# The relations every returned row joins to (50k rows each at 1M: ~40 MB with their keys): a
+# The relations every returned row joins to (50k rows each at 1M: 16.5 MB with their keys): a
 # prewarm of these beside the HNSW graph leaves a cold search only the k trace rows to read.
 JOINED_TABLES = ("action_histories", "action_histories_pkey", "resource_references",
                  "resource_references_pkey")
@@ -118,7 +118,7 @@ def _render(variant: Variant, params: Mapping[str, Any]) -> tuple[str, dict[str,
             args[key] = params[key]
     args["limit"] = int(params.get("limit", 10))
     sql = variant.sql
-    if conds and sql == TOPK_SQL:
+    if conds and sql is TOPK_SQL:
         # With the optional filters the threshold stays in the scan: the planner's estimate
         # (threshold and filter together) is what picks the exact bitmap scan + sort for a
         # selective filter; without the threshold it walks the HNSW index and filters after
@@ -234,7 +234,7 @@ semantic_search = Query(
             "The shipped search with the threshold applied after the LIMIT: the k nearest "
             "(ef_search 40, as shipped), then similarity >= threshold on those k (pgvector's "
             "advice for distance filters). A search with nothing above the threshold reads k "
-            "trace rows instead of every candidate of every partition (7 x ef_search), each a "
+            "trace rows instead of every candidate of every partition (ef_search = 40 each), each a "
             "random heap read when cold. The answer is the shipped one wherever the shipped "
             "plan walks the HNSW index of every partition (the scans emit candidates in distance "
             "order, so the rows above the threshold are a prefix): always at 1M. It can differ "
